@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "SystemdManager", dependencies: ["SDBus"]),
         .target(name: "SystemdTestSupport", dependencies: ["SDBus", "SystemdManager"]),
 
-        .testTarget(name: "SDBusTests", dependencies: ["SDBus", "SystemdTestSupport"]),
+        .testTarget(name: "SDBusTests", dependencies: ["SDBus", "SystemdManager", "SystemdTestSupport"]),
         .testTarget(name: "SDJournalTests", dependencies: ["SDJournal", "SystemdManager", "SystemdTestSupport"]),
         .testTarget(name: "SystemdManagerTests", dependencies: ["SystemdManager", "SDBus", "SystemdTestSupport"]),
     ]

@@ -1,0 +1,118 @@
+import Glibc
+
+/// A connection to a D-Bus bus (a dbus-daemon broker or systemd's direct socket), safe to share.
+///
+/// The `sd_bus` inside is owned by one thread that this object starts; every method here hands work
+/// to that thread and awaits the answer, so any number of tasks may call concurrently and many calls
+/// can be in flight at once over the one connection. Not obvious: closing (or dropping the last
+/// reference) fails every pending call and ends every signal stream with `BusError.Code.disconnected`.
+public final class BusConnection: Sendable {
+    let loop: BusLoop
+    /// Whether the peer is a broker (Hello was sent); false for systemd's `systemd/private` socket.
+    public let isBrokered: Bool
+    /// The address this connection was opened on, for messages.
+    public let address: String
+
+    private init(loop: BusLoop, isBrokered: Bool, address: String) {
+        self.loop = loop
+        self.isBrokered = isBrokered
+        self.address = address
+    }
+
+    deinit { loop.shutdown() }
+
+    /// The session bus of the current user, as `sd_bus_open_user` finds it
+    /// (`$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`).
+    ///
+    /// - Throws: `BusError` with code `.connectionFailed`.
+    public static func userBus() throws(BusError) -> BusConnection {
+        let bus = try BusOpen.user()
+        let address = getenv("DBUS_SESSION_BUS_ADDRESS").map { String(cString: $0) }
+            ?? getenv("XDG_RUNTIME_DIR").map { "unix:path=" + String(cString: $0) + "/bus" }
+            ?? "user bus"
+        return BusConnection(loop: try BusLoop(bus: bus, name: "user-bus"), isBrokered: true, address: address)
+    }
+
+    /// A bus at an explicit D-Bus address such as `unix:path=/run/user/1000/systemd/private`.
+    ///
+    /// - Parameter brokered: true to say Hello (a dbus-daemon); false for a direct peer such as
+    ///   systemd's private socket, which has no broker and no unique names.
+    /// - Throws: `BusError` with code `.connectionFailed`.
+    public static func connect(address: String, brokered: Bool) throws(BusError) -> BusConnection {
+        let bus = try BusOpen.address(address, brokered: brokered)
+        return BusConnection(loop: try BusLoop(bus: bus, name: address), isBrokered: brokered, address: address)
+    }
+
+    /// Escapes a filesystem path into a `unix:path=` address, as libsystemd does for `$XDG_RUNTIME_DIR`.
+    public static func unixAddress(path: String) -> String {
+        var out = "unix:path="
+        for b in path.utf8 {
+            let plain = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+                || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: "/") || b == UInt8(ascii: ".")
+            if plain { out.unicodeScalars.append(Unicode.Scalar(b)) }
+            else { out += "%" + String(b, radix: 16).leftPadded(to: 2) }
+        }
+        return out
+    }
+
+    /// Sends a method call and returns the reply's arguments.
+    ///
+    /// - Parameter timeout: how long to wait for the reply; nil means libsystemd's default (25 s).
+    /// - Throws: `BusError`: `.methodError` with the peer's D-Bus error name, `.timedOut`,
+    ///   `.disconnected`, or `.invalidArgument` when the call cannot be built.
+    public func call(_ call: MethodCall, timeout: Duration? = nil) async throws -> [BusValue] {
+        let usec: UInt64 = timeout.map { d in
+            let (s, atto) = d.components
+            return UInt64(max(0, s)) * 1_000_000 + UInt64(max(0, atto)) / 1_000_000_000_000
+        } ?? 0
+        return try await withCheckedThrowingContinuation { continuation in
+            let accepted = loop.submit { loop in
+                loop.startCall(call, timeoutMicroseconds: usec, continuation: continuation)
+            }
+            if !accepted {
+                continuation.resume(throwing: BusError(code: .disconnected, message: "the bus connection is closed",
+                                                       operation: call.operationDescription))
+            }
+        }
+    }
+
+    /// Starts receiving the signals that `match` selects.
+    ///
+    /// The match is queued on the bus before this returns, so a call made afterwards cannot cause a
+    /// signal that the subscription misses (the bus thread handles both in order). Signals are buffered
+    /// until read. Cancel the subscription when done with it.
+    public func subscribe(_ match: SignalMatch) -> SignalSubscription {
+        let keyBox = SubscriptionKey()
+        let loop = self.loop
+        let subscription = SignalSubscription(onCancel: {
+            loop.submit { loop in
+                if let key = keyBox.key { loop.removeSubscription(key) }
+            }
+        })
+        let accepted = loop.submit { [weak subscription] loop in
+            guard let subscription else { return }
+            keyBox.key = loop.addSubscription(match, subscription: subscription)
+        }
+        if !accepted {
+            subscription.end(BusError(code: .disconnected, message: "the bus connection is closed"))
+        }
+        return subscription
+    }
+
+    /// Writes `call` into a message and reads it back without sending it (for codec tests).
+    func readBack(_ call: MethodCall) async throws -> [BusValue] {
+        try await withCheckedThrowingContinuation { continuation in
+            let accepted = loop.submit { loop in continuation.resume(with: loop.readBack(call)) }
+            if !accepted { continuation.resume(throwing: BusError(code: .disconnected, message: "closed")) }
+        }
+    }
+
+    /// Closes the connection: pending calls fail and signal streams end.
+    public func close() { loop.shutdown() }
+}
+
+/// Set and read only on the loop thread; a class so the termination handler can find the key later.
+final class SubscriptionKey: @unchecked Sendable {
+    var key: UInt64?
+}
+

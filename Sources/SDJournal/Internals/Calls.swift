@@ -1,0 +1,110 @@
+// The only file in SDJournal that calls sd_journal_* functions; runs on the reader's own thread.
+internal import CSystemd
+import Glibc
+
+typealias JournalPointer = OpaquePointer
+
+func journalCheck(_ r: Int32, _ what: @autoclosure () -> String, code: JournalError.Code = .readFailed) throws(JournalError) {
+    if r < 0 {
+        throw JournalError(code: code, message: "\(what()): \(String(cString: strerror(-r)))", errno: -r)
+    }
+}
+
+enum JournalCalls {
+    static func open(_ scope: JournalScope) throws(JournalError) -> JournalPointer {
+        var j: JournalPointer?
+        let r: Int32
+        switch scope {
+        case .localOnly: r = sd_journal_open(&j, Int32(SD_JOURNAL_LOCAL_ONLY))
+        case .currentUser: r = sd_journal_open(&j, Int32(SD_JOURNAL_LOCAL_ONLY) | Int32(SD_JOURNAL_CURRENT_USER))
+        case .system: r = sd_journal_open(&j, Int32(SD_JOURNAL_LOCAL_ONLY) | Int32(SD_JOURNAL_SYSTEM))
+        case .directory(let path): r = path.withCString { sd_journal_open_directory(&j, $0, 0) }
+        }
+        try journalCheck(r, "open the journal", code: .unavailable)
+        return j!
+    }
+
+    static func close(_ j: JournalPointer) { sd_journal_close(j) }
+
+    static func setFilter(_ j: JournalPointer, _ filter: JournalFilter) throws(JournalError) {
+        sd_journal_flush_matches(j)
+        for (i, group) in filter.groups.enumerated() {
+            if i > 0 { try journalCheck(sd_journal_add_disjunction(j), "add a disjunction") }
+            for term in group {
+                let text = term.field + "=" + term.value
+                let r = text.withCString { sd_journal_add_match(j, $0, 0) }
+                try journalCheck(r, "add match \(text)", code: .invalidArgument)
+            }
+        }
+    }
+
+    static func seekTail(_ j: JournalPointer) throws(JournalError) { try journalCheck(sd_journal_seek_tail(j), "seek to the tail") }
+    static func seekHead(_ j: JournalPointer) throws(JournalError) { try journalCheck(sd_journal_seek_head(j), "seek to the head") }
+    static func seekRealtime(_ j: JournalPointer, _ usec: UInt64) throws(JournalError) {
+        try journalCheck(sd_journal_seek_realtime_usec(j, usec), "seek to a time")
+    }
+    static func seekCursor(_ j: JournalPointer, _ cursor: String) throws(JournalError) {
+        try journalCheck(cursor.withCString { sd_journal_seek_cursor(j, $0) }, "seek to a cursor", code: .invalidArgument)
+    }
+    /// Moves back up to `n` entries; returns how many it moved. The position is then ON the first one.
+    static func previousSkip(_ j: JournalPointer, _ n: UInt64) throws(JournalError) -> Int {
+        let r = sd_journal_previous_skip(j, n)
+        try journalCheck(r, "move back")
+        return Int(r)
+    }
+    static func next(_ j: JournalPointer) throws(JournalError) -> Bool {
+        let r = sd_journal_next(j)
+        try journalCheck(r, "read the next entry")
+        return r > 0
+    }
+    static func previous(_ j: JournalPointer) throws(JournalError) -> Bool {
+        let r = sd_journal_previous(j)
+        try journalCheck(r, "read the previous entry")
+        return r > 0
+    }
+    static func testCursor(_ j: JournalPointer, _ cursor: String) -> Bool {
+        cursor.withCString { sd_journal_test_cursor(j, $0) } > 0
+    }
+
+    /// The value of `field` in the current entry, without the `FIELD=` prefix; nil when absent.
+    static func data(_ j: JournalPointer, _ field: String) -> [UInt8]? {
+        var ptr: UnsafeRawPointer?
+        var len = 0
+        let r = field.withCString { sd_journal_get_data(j, $0, &ptr, &len) }
+        guard r >= 0, let ptr else { return nil }
+        let prefix = field.utf8.count + 1
+        guard len >= prefix else { return [] }
+        return Array(UnsafeRawBufferPointer(start: ptr + prefix, count: len - prefix))
+    }
+
+    static func entry(_ j: JournalPointer, extraFields: [String]) throws(JournalError) -> JournalEntry {
+        var usec: UInt64 = 0
+        try journalCheck(sd_journal_get_realtime_usec(j, &usec), "read an entry's time")
+        var cursorPtr: UnsafeMutablePointer<CChar>?
+        try journalCheck(sd_journal_get_cursor(j, &cursorPtr), "read an entry's cursor")
+        let cursor = String(cString: cursorPtr!)
+        free(cursorPtr)
+        func text(_ f: String) -> String? { data(j, f).map { String(decoding: $0, as: UTF8.self) } }
+        var fields: [String: [UInt8]] = [:]
+        for f in extraFields { if let v = data(j, f) { fields[f] = v } }
+        return JournalEntry(cursor: cursor, realtimeMicroseconds: usec, messageBytes: data(j, "MESSAGE") ?? [],
+                            priority: text("PRIORITY").flatMap { Int($0) }, pid: text("_PID").flatMap { Int32($0) },
+                            syslogIdentifier: text("SYSLOG_IDENTIFIER"), fields: fields)
+    }
+
+    static func fd(_ j: JournalPointer) throws(JournalError) -> Int32 {
+        let r = sd_journal_get_fd(j)
+        try journalCheck(r, "watch the journal")
+        return r
+    }
+    static func events(_ j: JournalPointer) -> Int32 { sd_journal_get_events(j) }
+    static func timeoutMilliseconds(_ j: JournalPointer) -> Int32 {
+        var usec: UInt64 = 0
+        guard sd_journal_get_timeout(j, &usec) >= 0, usec != .max else { return -1 }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let nowUsec = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
+        return usec <= nowUsec ? 0 : Int32(clamping: (usec - nowUsec + 999) / 1000)
+    }
+    static func process(_ j: JournalPointer) { _ = sd_journal_process(j) }
+}

@@ -1,0 +1,341 @@
+public import SDBus
+import Glibc
+
+/// A client of one systemd manager (`org.freedesktop.systemd1`), usually the user's.
+///
+/// The counterpart of go-systemd's `dbus.Conn`: typed methods for the Manager interface and typed
+/// unit state, with waits driven by `JobRemoved` and `PropertiesChanged` signals rather than polling.
+/// Safe to share between tasks; calls run concurrently over one connection. Not obvious: on a broker
+/// connection systemd only broadcasts unit signals after `Subscribe()`, which `init` does; on the direct
+/// `systemd/private` socket every signal reaches every peer and no subscription is needed.
+public final class SystemdManager: Sendable {
+    public let bus: BusConnection
+
+    static let destination = "org.freedesktop.systemd1"
+    static let managerPath: ObjectPath = "/org/freedesktop/systemd1"
+    static let managerInterface = "org.freedesktop.systemd1.Manager"
+    public static let unitInterface = "org.freedesktop.systemd1.Unit"
+    public static let serviceInterface = "org.freedesktop.systemd1.Service"
+
+    /// Wraps an open connection to a systemd manager, subscribing to its signals when it is a broker.
+    ///
+    /// - Throws: `SystemdError` with code `.noUserManager` when the manager does not answer.
+    public init(bus: BusConnection) async throws(SystemdError) {
+        self.bus = bus
+        if bus.isBrokered {
+            do {
+                _ = try await bus.call(MethodCall(destination: Self.destination, path: Self.managerPath,
+                                                  interface: Self.managerInterface, member: "Subscribe"))
+            } catch let error as BusError where error.name == SystemdErrorName.alreadySubscribed {
+                // Another user of this connection subscribed first: that is all we need.
+            } catch {
+                throw SystemdManager.unreachable(error, address: bus.address)
+            }
+        }
+    }
+
+    /// Connects to the current user's systemd manager the way `systemctl --user` does: the direct
+    /// socket `$XDG_RUNTIME_DIR/systemd/private` first (no broker hop, all signals), then the user bus.
+    ///
+    /// - Parameter environment: where to read `XDG_RUNTIME_DIR` and `SVCUNIT_FORCE_BUS` (set it to
+    ///   `1` to skip the direct socket, e.g. to test the broker path).
+    /// - Throws: `SystemdError` with code `.noUserManager` and a hint of what to check.
+    public static func connectUser(environment: [String: String] = currentEnvironment()) async throws(SystemdError) -> SystemdManager {
+        let runtimeDir = environment["XDG_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        if environment["SVCUNIT_FORCE_BUS"] != "1", let runtimeDir {
+            let privateSocket = runtimeDir + "/systemd/private"
+            if access(privateSocket, F_OK) == 0,
+               let bus = try? BusConnection.connect(address: BusConnection.unixAddress(path: privateSocket), brokered: false),
+               let manager = try? await SystemdManager(bus: bus), await manager.answers() {
+                return manager
+            }
+        }
+        let bus: BusConnection
+        do {
+            bus = try BusConnection.userBus()
+        } catch {
+            throw unreachable(error, address: runtimeDir.map { $0 + "/bus" } ?? "$XDG_RUNTIME_DIR/bus (XDG_RUNTIME_DIR is not set)")
+        }
+        return try await SystemdManager(bus: bus)
+    }
+
+    /// A cheap round trip proving the peer is a live systemd manager (reads `Version`).
+    func answers() async -> Bool {
+        (try? await version()) != nil
+    }
+
+    static func unreachable(_ error: any Error, address: String) -> SystemdError {
+        SystemdError(code: .noUserManager,
+                     message: "cannot reach the systemd user manager at \(address): \((error as? BusError)?.message ?? "\(error)")",
+                     busError: error as? BusError,
+                     hint: "check `systemctl --user status`, that XDG_RUNTIME_DIR is set, and `loginctl enable-linger $USER` for services without a login session")
+    }
+
+    /// The current process's environment as a dictionary.
+    public static func currentEnvironment() -> [String: String] {
+        var out: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+            p += 1
+        }
+        return out
+    }
+
+    // MARK: - Calls
+
+    func managerCall(_ member: String, _ arguments: [BusValue], unit: UnitName?, timeout: Duration? = nil) async throws(SystemdError) -> [BusValue] {
+        let call = MethodCall(destination: Self.destination, path: Self.managerPath, interface: Self.managerInterface,
+                              member: member, arguments: arguments)
+        do {
+            return try await bus.call(call, timeout: timeout)
+        } catch {
+            throw SystemdError.from(error, operation: member, unit: unit)
+        }
+    }
+
+    func jobPath(_ reply: [BusValue], _ operation: String, unit: UnitName?) throws(SystemdError) -> ObjectPath {
+        guard let path = reply.first?.objectPathValue else {
+            throw SystemdError(code: .protocolError, message: "\(operation) returned no job path", unit: unit)
+        }
+        return path
+    }
+
+    /// The manager's `Version` property, e.g. `252.38-1~deb12u1`.
+    public func version() async throws(SystemdError) -> String {
+        do {
+            let reply = try await bus.call(.getProperty(destination: Self.destination, path: Self.managerPath,
+                                                        interface: Self.managerInterface, property: "Version"))
+            return reply.first?.stringValue ?? ""
+        } catch {
+            throw SystemdError.from(error, operation: "read Version", unit: nil)
+        }
+    }
+
+    /// `StartTransientUnit(s name, s mode, a(sv) properties, a(sa(sv)) aux) → o job`.
+    ///
+    /// - Parameter aux: further transient units created with it (e.g. a socket's service); usually empty.
+    /// - Throws: `SystemdError`: `.unitExists` when a unit of that name is loaded (running, or failed and
+    ///   not reset), `.invalidProperty` when systemd refuses a property.
+    public func startTransientUnit(_ name: UnitName, mode: JobMode = .fail, properties: [UnitProperty],
+                                   aux: [(UnitName, [UnitProperty])] = []) async throws(SystemdError) -> ObjectPath {
+        let auxValue = BusValue.array(of: "(sa(sv))", aux.map { unit, props in
+            .structure([.string(unit.rawValue), .array(of: "(sv)", props.map(\.busValue))])
+        })
+        let reply = try await managerCall("StartTransientUnit", [
+            .string(name.rawValue), .string(mode.rawValue), .array(of: "(sv)", properties.map(\.busValue)), auxValue,
+        ], unit: name)
+        return try jobPath(reply, "StartTransientUnit", unit: name)
+    }
+
+    /// `StartUnit(s name, s mode) → o job`.
+    public func startUnit(_ name: UnitName, mode: JobMode = .replace) async throws(SystemdError) -> ObjectPath {
+        try jobPath(try await managerCall("StartUnit", [.string(name.rawValue), .string(mode.rawValue)], unit: name), "StartUnit", unit: name)
+    }
+
+    /// `StopUnit(s name, s mode) → o job`. On a failed unit the job succeeds but the unit stays
+    /// `failed` until `resetFailedUnit`.
+    public func stopUnit(_ name: UnitName, mode: JobMode = .replace) async throws(SystemdError) -> ObjectPath {
+        try jobPath(try await managerCall("StopUnit", [.string(name.rawValue), .string(mode.rawValue)], unit: name), "StopUnit", unit: name)
+    }
+
+    /// `RestartUnit(s name, s mode) → o job`.
+    public func restartUnit(_ name: UnitName, mode: JobMode = .replace) async throws(SystemdError) -> ObjectPath {
+        try jobPath(try await managerCall("RestartUnit", [.string(name.rawValue), .string(mode.rawValue)], unit: name), "RestartUnit", unit: name)
+    }
+
+    /// `KillUnit(s name, s whom, i signal)`: sends `signal` without queuing a job.
+    public func killUnit(_ name: UnitName, whom: KillTarget = .all, signal: Int32) async throws(SystemdError) {
+        _ = try await managerCall("KillUnit", [.string(name.rawValue), .string(whom.rawValue), .int32(signal)], unit: name)
+    }
+
+    /// `ResetFailedUnit(s name)`: clears `failed`; a failed transient unit is unloaded at once.
+    public func resetFailedUnit(_ name: UnitName) async throws(SystemdError) {
+        _ = try await managerCall("ResetFailedUnit", [.string(name.rawValue)], unit: name)
+    }
+
+    /// `GetUnit(s name) → o`: only for loaded units.
+    ///
+    /// - Throws: `SystemdError` with code `.noSuchUnit` when the unit is not loaded.
+    public func getUnit(_ name: UnitName) async throws(SystemdError) -> ObjectPath {
+        let reply = try await managerCall("GetUnit", [.string(name.rawValue)], unit: name)
+        guard let path = reply.first?.objectPathValue else {
+            throw SystemdError(code: .protocolError, message: "GetUnit returned no path", unit: name)
+        }
+        return path
+    }
+
+    /// `LoadUnit(s name) → o`: loads the unit from disk if needed (a `not-found` stub if absent).
+    public func loadUnit(_ name: UnitName) async throws(SystemdError) -> ObjectPath {
+        let reply = try await managerCall("LoadUnit", [.string(name.rawValue)], unit: name)
+        guard let path = reply.first?.objectPathValue else {
+            throw SystemdError(code: .protocolError, message: "LoadUnit returned no path", unit: name)
+        }
+        return path
+    }
+
+    /// `ListUnitsByPatterns(as states, as patterns)`: the loaded units whose names match the globs,
+    /// in one call. Units that are not loaded are absent (they are inactive by definition).
+    public func listUnitsByPatterns(states: [String] = [], patterns: [String]) async throws(SystemdError) -> [UnitListEntry] {
+        let reply = try await managerCall("ListUnitsByPatterns", [.stringArray(states), .stringArray(patterns)], unit: nil)
+        return (reply.first?.arrayValue ?? []).compactMap(UnitListEntry.init)
+    }
+
+    /// `ListUnitsByNames(as names)`: one row per name, loading each (unknown ones come back `not-found`).
+    public func listUnitsByNames(_ names: [UnitName]) async throws(SystemdError) -> [UnitListEntry] {
+        let reply = try await managerCall("ListUnitsByNames", [.stringArray(names.map(\.rawValue))], unit: nil)
+        return (reply.first?.arrayValue ?? []).compactMap(UnitListEntry.init)
+    }
+
+    /// `Reload()`: re-reads unit files (`systemctl --user daemon-reload`).
+    public func reload() async throws(SystemdError) {
+        _ = try await managerCall("Reload", [], unit: nil, timeout: .seconds(90))
+    }
+
+    /// Every property of the unit's `Unit` and `Service` interfaces, in two concurrent `GetAll` calls.
+    ///
+    /// Not obvious: `GetAll` on an unloaded unit's path does not fail; systemd loads a stub and answers
+    /// `LoadState=not-found`, `ActiveState=inactive`.
+    public func unitStatus(_ name: UnitName) async throws(SystemdError) -> UnitStatus {
+        let path = name.objectPath
+        let bus = self.bus
+        do {
+            async let unit = bus.call(.getAllProperties(destination: Self.destination, path: path, interface: Self.unitInterface))
+            async let service: [BusValue]? = name.unitType == "service"
+                ? bus.call(.getAllProperties(destination: Self.destination, path: path, interface: Self.serviceInterface))
+                : nil
+            var properties = try await unit.first?.stringKeyedDictionary ?? [:]
+            if let serviceProps = try await service?.first?.stringKeyedDictionary {
+                properties.merge(serviceProps) { unitValue, _ in unitValue }
+            }
+            return UnitStatus(name: name, properties: properties)
+        } catch {
+            throw SystemdError.from(error, operation: "read the properties of", unit: name)
+        }
+    }
+
+    /// One property of a unit, e.g. `("org.freedesktop.systemd1.Service", "MainPID")`.
+    public func unitProperty(_ name: UnitName, interface: String, property: String) async throws(SystemdError) -> BusValue {
+        do {
+            let reply = try await bus.call(.getProperty(destination: Self.destination, path: name.objectPath,
+                                                        interface: interface, property: property))
+            guard let v = reply.first else {
+                throw SystemdError(code: .protocolError, message: "Get \(property) returned nothing", unit: name)
+            }
+            return v.unwrappedVariant
+        } catch {
+            throw SystemdError.from(error, operation: "read \(property) of", unit: name)
+        }
+    }
+
+    // MARK: - Waiting on events
+
+    /// Subscribes to `JobRemoved` before anything is started, so no job's end can be missed.
+    public func subscribeJobs() -> JobWatch {
+        JobWatch(subscription: bus.subscribe(SignalMatch(path: Self.managerPath, interface: Self.managerInterface,
+                                                         member: "JobRemoved")))
+    }
+
+    /// Subscribes to a unit's `PropertiesChanged`, then reads its current properties, so every change
+    /// after the snapshot arrives as a signal.
+    public func watchUnit(_ name: UnitName) async throws(SystemdError) -> UnitWatch {
+        let subscription = bus.subscribe(.propertiesChanged(path: name.objectPath))
+        do {
+            let status = try await unitStatus(name)
+            return UnitWatch(name: name, initial: status, subscription: subscription)
+        } catch {
+            subscription.cancel()
+            throw error
+        }
+    }
+}
+
+/// `JobRemoved(u id, o job, s unit, s result)` signals, for waiting on the jobs one started.
+///
+/// Create it (with `SystemdManager.subscribeJobs()`) before the call that queues the job; then
+/// `wait(for:)` with the returned job path. Cancel it when done.
+public final class JobWatch: Sendable {
+    let subscription: SignalSubscription
+
+    init(subscription: SignalSubscription) { self.subscription = subscription }
+
+    /// Waits for the job at `job` to finish and returns its result.
+    ///
+    /// - Throws: `SystemdError` with code `.timedOut` when `deadline` passes first.
+    public func wait(for job: ObjectPath, unit: UnitName? = nil, before deadline: ContinuousClock.Instant? = nil) async throws(SystemdError) -> JobResult {
+        while true {
+            let signal: BusSignal?
+            do {
+                signal = try await subscription.next(before: deadline)
+            } catch {
+                throw SystemdError.from(error, operation: "wait for job \(job)", unit: unit)
+            }
+            guard let signal else {
+                throw SystemdError(code: .timedOut, message: "timed out waiting for job \(job)", unit: unit)
+            }
+            let args = signal.arguments
+            guard args.count == 4, args[1].objectPathValue == job, let result = args[3].stringValue else { continue }
+            return JobResult(rawValue: result)
+        }
+    }
+
+    public func cancel() { subscription.cancel() }
+}
+
+/// A unit's properties kept current from `PropertiesChanged`, for waiting on state changes.
+///
+/// Not obvious: the first signal after a start may still say `inactive` (a snapshot from before the
+/// job ran); predicates should check `UnitStatus.isFinished` (no job pending), not `ActiveState` alone.
+/// Used by one task at a time.
+public final class UnitWatch: @unchecked Sendable {
+    public let name: UnitName
+    // Only the task that owns the watch touches `properties` (documented single-consumer use).
+    private var properties: [String: BusValue]
+    private let subscription: SignalSubscription
+
+    init(name: UnitName, initial: UnitStatus, subscription: SignalSubscription) {
+        self.name = name
+        self.properties = initial.properties
+        self.subscription = subscription
+    }
+
+    deinit { subscription.cancel() }
+
+    /// The latest known status.
+    public var current: UnitStatus { UnitStatus(name: name, properties: properties) }
+
+    /// The next change (possibly to the same state), or nil when `deadline` passes.
+    public func next(before deadline: ContinuousClock.Instant? = nil) async throws(SystemdError) -> UnitStatus? {
+        while true {
+            let signal: BusSignal?
+            do {
+                signal = try await subscription.next(before: deadline)
+            } catch {
+                throw SystemdError.from(error, operation: "watch", unit: name)
+            }
+            guard let signal else { return nil }
+            guard signal.arguments.count >= 2, let changed = signal.arguments[1].stringKeyedDictionary else { continue }
+            properties.merge(changed) { _, new in new }
+            return current
+        }
+    }
+
+    /// Waits until `predicate` holds for the unit's status, checking the current one first.
+    ///
+    /// - Throws: `SystemdError` with code `.timedOut` (naming the last state) when `deadline` passes.
+    public func wait(before deadline: ContinuousClock.Instant?, until predicate: (UnitStatus) -> Bool) async throws(SystemdError) -> UnitStatus {
+        var status = current
+        while !predicate(status) {
+            guard let next = try await next(before: deadline) else {
+                throw SystemdError(code: .timedOut,
+                                   message: "timed out waiting for \(name) (last state \(status.activeState.rawValue)/\(status.subState))",
+                                   unit: name)
+            }
+            status = next
+        }
+        return status
+    }
+
+    public func cancel() { subscription.cancel() }
+}

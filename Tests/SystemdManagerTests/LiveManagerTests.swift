@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+import SDBus
+import SystemdManager
+import SystemdTestSupport
+
+/// Transient units on the real user manager; `systemctl` is only a witness.
+@Suite(.enabled(if: LiveSystemd.shouldRun, "needs a systemd user manager (run through scripts/test)"))
+struct LiveManagerTests {
+    @Test func startWatchActiveThenStopInactive() async throws {
+        let manager = try await LiveSystemd.manager()
+        let unit = LiveSystemd.uniqueUnit("sleep")
+        defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
+
+        let watch = try await manager.watchUnit(unit)
+        let jobs = manager.subscribeJobs()
+        defer { jobs.cancel() }
+        let job = try await manager.startTransientUnit(unit, properties: [
+            .description("svcunit test sleeper"), .execStart(argv: ["/bin/sleep", "30"]), .type(.exec),
+        ])
+        #expect(try await jobs.wait(for: job, unit: unit, before: LiveSystemd.deadline(.seconds(10))) == .done)
+        let active = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .active }
+        #expect(active.mainPID > 0)
+        #expect(try LiveSystemd.systemctlShow(unit, "ActiveState") == "active")
+        #expect(try LiveSystemd.systemctlShow(unit, "MainPID") == String(active.mainPID))
+
+        let listed = try await manager.listUnitsByPatterns(patterns: [unit.rawValue])
+        #expect(listed.map(\.name) == [unit.rawValue])
+        #expect(listed.first?.activeState == .active)
+
+        _ = try await manager.stopUnit(unit)
+        let stopped = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
+        #expect(stopped.activeState == .inactive)
+    }
+
+    @Test func exitThreeIsFailedExitCodeThree() async throws {
+        let manager = try await LiveSystemd.manager()
+        let unit = LiveSystemd.uniqueUnit("exit3")
+        defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
+        let watch = try await manager.watchUnit(unit)
+        _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sh", "-c", "exit 3"])])
+        let failed = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
+        #expect(failed.activeState == .failed)
+        #expect(failed.result == .exitCode)
+        #expect(failed.execMainStatus == 3)
+        #expect(failed.exitDescription == "exited with status 3")
+        // A failed transient unit stays loaded: the same facts come back from a fresh read.
+        let reread = try await manager.unitStatus(unit)
+        #expect(reread.activeState == .failed && reread.execMainStatus == 3)
+        #expect(try LiveSystemd.systemctlShow(unit, "Result") == "exit-code")
+        // ...and blocks a new start with the same name until reset.
+        do {
+            _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/true"])])
+            Issue.record("starting over a failed unit succeeded")
+        } catch {
+            #expect(error.code == .unitExists)
+            #expect(error.dbusErrorName == SystemdErrorName.unitExists)
+            #expect(error.unit == unit)
+            #expect(error.description.contains(unit.rawValue))
+        }
+        try await manager.resetFailedUnit(unit)
+        await #expect(throws: SystemdError.self) { try await manager.getUnit(unit) }
+    }
+
+    @Test func killedBySIGKILLReadsAsSignal() async throws {
+        let manager = try await LiveSystemd.manager()
+        let unit = LiveSystemd.uniqueUnit("kill")
+        defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
+        let watch = try await manager.watchUnit(unit)
+        _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "30"]), .type(.exec)])
+        _ = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .active }
+        try await manager.killUnit(unit, whom: .main, signal: SIGKILL)
+        let dead = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
+        #expect(dead.activeState == .failed)
+        #expect(dead.result == .signal)
+        #expect(dead.exitDescription == "killed by signal KILL")
+    }
+
+    @Test func getUnitOnAMissingUnitIsNoSuchUnit() async throws {
+        let manager = try await LiveSystemd.manager()
+        let unit = LiveSystemd.uniqueUnit("missing")
+        do {
+            _ = try await manager.getUnit(unit)
+            Issue.record("GetUnit found a unit that was never started")
+        } catch {
+            #expect(error.code == .noSuchUnit)
+            #expect(error.dbusErrorName == "org.freedesktop.systemd1.NoSuchUnit")
+            #expect(error.description.contains(unit.rawValue))
+        }
+        // A stub answer for properties of an unloaded unit, not an error.
+        let stub = try await manager.unitStatus(unit)
+        #expect(stub.loadState == .notFound && stub.activeState == .inactive)
+    }
+
+    @Test func startingARunningNameIsUnitExists() async throws {
+        let manager = try await LiveSystemd.manager()
+        let unit = LiveSystemd.uniqueUnit("dup")
+        defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
+        _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "30"])])
+        do {
+            _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "30"])])
+            Issue.record("a second unit with the same name started")
+        } catch {
+            #expect(error.code == .unitExists)
+            #expect(error.dbusErrorName == SystemdErrorName.unitExists)
+        }
+    }
+
+    @Test func anUnknownPropertyIsRejectedWithItsName() async throws {
+        let manager = try await LiveSystemd.manager()
+        let unit = LiveSystemd.uniqueUnit("badprop")
+        do {
+            _ = try await manager.startTransientUnit(unit, properties: [
+                .execStart(argv: ["/bin/true"]), UnitProperty(name: "NoSuchSetting", value: .string("x")),
+            ])
+            Issue.record("systemd accepted an unknown property")
+        } catch {
+            #expect(error.code == .invalidProperty)
+            #expect(error.dbusErrorName == BusErrorName.propertyReadOnly)
+            #expect(error.description.contains("NoSuchSetting"))
+        }
+        // Nothing was created.
+        await #expect(throws: SystemdError.self) { try await manager.getUnit(unit) }
+    }
+
+    @Test func manyConcurrentCallsOverOneConnection() async throws {
+        let manager = try await LiveSystemd.manager()
+        let versions = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0 ..< 50 { group.addTask { try await manager.version() } }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(versions.count == 50)
+        #expect(Set(versions).count == 1)
+        #expect(versions[0].hasPrefix("25"))
+    }
+
+    @Test func theBrokerPathSubscribesAndSeesSignalsToo() async throws {
+        var env = SystemdManager.currentEnvironment()
+        env["SVCUNIT_FORCE_BUS"] = "1"
+        let manager = try await SystemdManager.connectUser(environment: env)
+        #expect(manager.bus.isBrokered)
+        let unit = LiveSystemd.uniqueUnit("broker")
+        defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
+        let watch = try await manager.watchUnit(unit)
+        _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sh", "-c", "exit 4"])])
+        let done = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
+        #expect(done.execMainStatus == 4)
+    }
+
+    @Test func noUserManagerIsAClearError() async throws {
+        let env = ["XDG_RUNTIME_DIR": "/nonexistent-svcunit-runtime", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent-svcunit-runtime/bus"]
+        do {
+            _ = try await SystemdManager.connectUser(environment: env)
+            // sd_bus_open_user reads the real environment; only fail if it reached a manager through env we did not set.
+        } catch {
+            #expect(error.code == .noUserManager)
+            #expect(error.description.contains("systemctl --user status"))
+        }
+    }
+}

@@ -31,13 +31,16 @@ public final class JournalReader: Sendable {
     public func tail(_ count: Int) async throws(JournalError) -> [JournalEntry] {
         try await worker.run { j, fields throws(JournalError) in
             try JournalCalls.seekTail(j)
-            guard count > 0 else {
-                _ = try JournalCalls.previous(j)
+            let moved = try JournalCalls.previousSkip(j, UInt64(max(count, 1)))
+            guard moved > 0 else {
+                // Nothing matches yet. Reading on from the tail location would jump to the newest
+                // entry written later and skip the ones before it, so restart from the head.
+                try JournalCalls.seekHead(j)
                 return []
             }
-            let moved = try JournalCalls.previousSkip(j, UInt64(count))
-            guard moved > 0 else { return [] }
-            // previous_skip leaves the position ON the first wanted entry: read it before moving.
+            // Now ON the oldest wanted entry (or on the newest, for count 0: later reads start after it).
+            guard count > 0 else { return [] }
+            // previous_skip leaves the position ON the first wanted entry: read it before moving on.
             var out = [try JournalCalls.entry(j, extraFields: fields)]
             out.reserveCapacity(moved)
             while out.count < moved, try JournalCalls.next(j) {

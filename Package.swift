@@ -16,9 +16,13 @@ let package = Package(
         .library(name: "SDBus", targets: ["SDBus"]),
         .library(name: "SDJournal", targets: ["SDJournal"]),
         .library(name: "SystemdManager", targets: ["SystemdManager"]),
+        .library(name: "ServiceModel", targets: ["ServiceModel"]),
+        .library(name: "SystemdProvisioning", targets: ["SystemdProvisioning"]),
+        .executable(name: "svcunit", targets: ["svcunit"]),
+        .executable(name: "svcunit-entrypoint", targets: ["svcunit-entrypoint"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // The C boundary: libsystemd's headers through pkg-config. Only SDBus and SDJournal import it.
@@ -30,11 +34,33 @@ let package = Package(
         .target(name: "SDBus", dependencies: ["CSystemd"]),
         .target(name: "SDJournal", dependencies: ["CSystemd"]),
         .target(name: "SystemdManager", dependencies: ["SDBus"]),
+        // The service model: pure Swift + Foundation, no systemd, no C.
+        .target(name: "ServiceModel"),
+        .target(name: "ServiceHealth", dependencies: ["ServiceModel"]),
+        .target(name: "ServiceKinds", dependencies: ["ServiceModel"]),
+        // Services on systemd: the model meets the sd-bus and sd-journal wrappers.
+        .target(name: "SystemdProvisioning", dependencies: [
+            "ServiceModel", "ServiceHealth", "SystemdManager", "SDJournal",
+        ]),
+        .target(name: "SvcUnitCLI", dependencies: [
+            "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdProvisioning", "SystemdManager", "SDJournal",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "svcunit", dependencies: ["SvcUnitCLI"]),
+        // Re-creates a service from its JSON and runs it; links no sd-bus.
+        .executableTarget(name: "svcunit-entrypoint", dependencies: ["ServiceModel", "ServiceKinds"]),
         .target(name: "SystemdTestSupport", dependencies: ["SDBus", "SystemdManager"]),
 
         .testTarget(name: "SDBusTests", dependencies: ["SDBus", "SystemdManager", "SystemdTestSupport"]),
         .testTarget(name: "SDJournalTests", dependencies: ["SDJournal", "SystemdManager", "SystemdTestSupport"]),
         .testTarget(name: "SystemdManagerTests", dependencies: ["SystemdManager", "SDBus", "SystemdTestSupport"]),
+        .testTarget(name: "ServiceModelTests", dependencies: ["ServiceModel", "ServiceKinds"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ServiceHealthTests", dependencies: ["ServiceHealth", "ServiceModel"]),
+        .testTarget(name: "SvcUnitCLITests", dependencies: ["SvcUnitCLI", "ServiceModel", "ServiceKinds", "svcunit"]),
+        .testTarget(name: "SystemdProvisioningTests", dependencies: [
+            "SystemdProvisioning", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport",
+            "svcunit-entrypoint",
+        ]),
     ]
 )
 

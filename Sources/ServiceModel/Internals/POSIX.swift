@@ -1,0 +1,145 @@
+// The only file in ServiceModel that calls the C library directly. Foundation has no API for
+// O_NOFOLLOW, flock, fsync of a directory or a bind probe, so these are thin wrappers that turn
+// -1/errno into `POSIXError`-carrying `ServiceModelError`s at the call sites.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// An errno value with its text, kept as the `cause` of model errors.
+struct POSIXCallError: Error, Sendable, CustomStringConvertible {
+    let call: String
+    let errno: Int32
+    var description: String { "\(call): \(String(cString: strerror(errno)))" }
+    var reason: String { String(cString: strerror(errno)) }
+}
+
+enum POSIX {
+    static func canBindLoopback(port: UInt16) -> Bool {
+        #if canImport(Darwin)
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #else
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #endif
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        return result == 0
+    }
+
+    struct FileInfo {
+        var isDirectory: Bool
+        var isSymlink: Bool
+        var isRegular: Bool
+        var owner: uid_t
+        var mode: mode_t
+    }
+
+    /// `lstat`: information about the path itself, never a symlink's target. `nil` when it does not exist.
+    static func lstatInfo(_ path: String) throws(POSIXCallError) -> FileInfo? {
+        var info = stat()
+        if lstat(path, &info) != 0 {
+            if errno == ENOENT { return nil }
+            throw POSIXCallError(call: "lstat", errno: errno)
+        }
+        let type = info.st_mode & S_IFMT
+        return FileInfo(
+            isDirectory: type == S_IFDIR, isSymlink: type == S_IFLNK, isRegular: type == S_IFREG,
+            owner: info.st_uid, mode: info.st_mode & 0o7777)
+    }
+
+    static var currentUser: uid_t { geteuid() }
+
+    static func makeDirectory(_ path: String, mode: mode_t) throws(POSIXCallError) {
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw POSIXCallError(call: "mkdir", errno: errno) }
+    }
+
+    static func changeMode(_ path: String, _ mode: mode_t) throws(POSIXCallError) {
+        if chmod(path, mode) != 0 { throw POSIXCallError(call: "chmod", errno: errno) }
+    }
+
+    /// Opens a file without following a final symlink.
+    static func openNoFollow(_ path: String, flags: Int32, mode: mode_t = 0o600) throws(POSIXCallError) -> Int32 {
+        let fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC, mode)
+        if fd < 0 { throw POSIXCallError(call: "open", errno: errno) }
+        return fd
+    }
+
+    static func openDirectory(_ path: String) throws(POSIXCallError) -> Int32 {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 { throw POSIXCallError(call: "open", errno: errno) }
+        return fd
+    }
+
+    static func writeAll(_ fd: Int32, _ data: Data) throws(POSIXCallError) {
+        var failure: Int32? = nil
+        data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                offset += written
+            }
+        }
+        if let failure { throw POSIXCallError(call: "write", errno: failure) }
+    }
+
+    static func readAll(_ fd: Int32) throws(POSIXCallError) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw POSIXCallError(call: "read", errno: errno)
+            }
+            if count == 0 { return data }
+            data.append(contentsOf: buffer[0..<count])
+        }
+    }
+
+    static func sync(_ fd: Int32) throws(POSIXCallError) {
+        if fsync(fd) != 0 { throw POSIXCallError(call: "fsync", errno: errno) }
+    }
+
+    static func closeFD(_ fd: Int32) { _ = close(fd) }
+
+    static func renameFile(_ from: String, _ to: String) throws(POSIXCallError) {
+        if rename(from, to) != 0 { throw POSIXCallError(call: "rename", errno: errno) }
+    }
+
+    static func unlinkFile(_ path: String) { _ = unlink(path) }
+
+    /// Takes an exclusive `flock`, retrying on EINTR. Blocks until the lock is free.
+    static func lockExclusive(_ fd: Int32) throws(POSIXCallError) {
+        while flock(fd, LOCK_EX) != 0 {
+            if errno == EINTR { continue }
+            throw POSIXCallError(call: "flock", errno: errno)
+        }
+    }
+
+    static func unlock(_ fd: Int32) { _ = flock(fd, LOCK_UN) }
+
+    static var ENOENTCode: Int32 { ENOENT }
+    static var ELOOPCode: Int32 { ELOOP }
+    static var ENOTDIRCode: Int32 { ENOTDIR }
+    static var readOnly: Int32 { O_RDONLY }
+    static var createExclusiveWrite: Int32 { O_WRONLY | O_CREAT | O_EXCL }
+    static var createReadWrite: Int32 { O_RDWR | O_CREAT }
+}

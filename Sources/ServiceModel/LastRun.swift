@@ -1,0 +1,73 @@
+/// What the process manager reported when a service's process last ended: svcunit's memory of what
+/// systemd forgets.
+///
+/// systemd garbage-collects a transient unit the moment it exits cleanly, and a failed one once it is
+/// reset, taking `Result` and the exit status with it. svcunit records them here, in the service's
+/// `status.last_run` object, so `status` can still explain the last run later. Not obvious: the
+/// record is written by the unit itself (an `ExecStopPost=` of the entrypoint, which systemd gives
+/// `$SERVICE_RESULT`, `$EXIT_CODE` and `$EXIT_STATUS`), so it is written even when no svcunit
+/// command is watching.
+public struct LastRun: Sendable, Hashable {
+    /// The systemd unit that ran, e.g. `svcunit-<uuid>.service`.
+    public var unit: String
+    /// systemd's invocation ID of that run (32 hex digits), when known.
+    public var invocationID: String?
+    /// systemd's `Result`: `success`, `exit-code`, `signal`, `timeout`, `oom-kill`, …
+    public var result: String
+    /// How the main process ended: "exited with status 3", "killed by signal KILL".
+    public var exit: String?
+    /// When it ended, in seconds since the epoch.
+    public var finishedAt: Double?
+
+    public init(unit: String, invocationID: String? = nil, result: String, exit: String? = nil, finishedAt: Double? = nil) {
+        self.unit = unit
+        self.invocationID = invocationID
+        self.result = result
+        self.exit = exit
+        self.finishedAt = finishedAt
+    }
+
+    /// True when systemd judged the run a success.
+    public var succeeded: Bool { result == "success" }
+
+    /// One line: "exited with status 3 (exit-code)".
+    public var summary: String {
+        if let exit { return succeeded ? exit : "\(exit) (\(result))" }
+        return result
+    }
+
+    public static let key = "last_run"
+
+    public var json: JSONValue {
+        var members: [(key: String, value: JSONValue)] = [("unit", .string(unit))]
+        members.append(("invocation_id", invocationID.map(JSONValue.string) ?? .null))
+        members.append(("result", .string(result)))
+        members.append(("exit", exit.map(JSONValue.string) ?? .null))
+        members.append(("finished_at", finishedAt.map(JSONValue.double) ?? .null))
+        return .object(JSONObject(members))
+    }
+
+    public init?(json: JSONValue) {
+        guard case .object(let o) = json, case .string(let unit)? = o["unit"], case .string(let result)? = o["result"] else {
+            return nil
+        }
+        self.unit = unit
+        self.result = result
+        if case .string(let id)? = o["invocation_id"] { invocationID = id } else { invocationID = nil }
+        if case .string(let exit)? = o["exit"] { self.exit = exit } else { exit = nil }
+        switch o["finished_at"] {
+        case .double(let d)?: finishedAt = d
+        case .int(let i)?: finishedAt = Double(i)
+        default: finishedAt = nil
+        }
+    }
+}
+
+extension LocalDaemonServiceStatus {
+    /// The record of the last run (`status.last_run`), kept among the status's extra fields so that
+    /// documents from ZenML, which has no such field, stay byte-for-byte round-trippable.
+    public var lastRun: LastRun? {
+        get { unknownFields.members[LastRun.key].flatMap(LastRun.init(json:)) }
+        set { unknownFields.members[LastRun.key] = newValue?.json }
+    }
+}

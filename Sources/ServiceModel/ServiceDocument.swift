@@ -1,0 +1,105 @@
+public import Foundation
+
+/// One service as stored in `service.json`: ZenML's serialised `LocalDaemonService`, as a value.
+///
+/// Layout (keys in this order, 4-space indent): `type`, `uuid`, `admin_state`, `config`, `status`,
+/// `endpoint` (null or object), `service_type`, then any unknown fields. Every nested object keeps
+/// its unknown fields and key order, so loading and saving a document written by ZenML (or a newer
+/// svcunit) changes nothing svcunit does not own. Not obvious: svcunit always writes both `type`
+/// and `service_type`, but only needs one of them to read a document.
+public struct ServiceDocument: Sendable {
+    /// The service class. Fixed for the life of the document.
+    public let kind: any ServiceKind.Type
+    /// The top-level `type`; `nil` writes `svcunit.<ClassName>`.
+    public var typeName: String?
+    public let uuid: ServiceUUID
+    /// The desired state: `active` after start, `inactive` after stop.
+    public var adminState: ServiceState
+    public var config: LocalDaemonServiceConfig
+    public var status: LocalDaemonServiceStatus
+    public var endpoint: ServiceEndpoint?
+    /// As read from the document (name and description may differ from the class's); the class's own for new documents.
+    public var serviceType: ServiceType
+    public var unknownFields: UnknownFields
+
+    /// A new service of class `kind`. An empty `config.name` becomes the class name.
+    public init(
+        kind: any ServiceKind.Type, uuid: ServiceUUID = .random(), config: LocalDaemonServiceConfig,
+        endpoint: ServiceEndpoint? = nil
+    ) {
+        self.kind = kind
+        self.uuid = uuid
+        self.adminState = .inactive
+        self.config = config
+        self.status = LocalDaemonServiceStatus()
+        self.endpoint = endpoint
+        self.serviceType = kind.serviceType
+        self.unknownFields = UnknownFields()
+        self.typeName = nil
+        if self.config.name.isEmpty { self.config.name = kind.className }
+    }
+
+    /// Decodes a document whose class has already been resolved (see `ServiceRegistry.decode`).
+    init(reading reader: inout FieldReader, kind: any ServiceKind.Type, serviceType: ServiceType) throws(ServiceModelError) {
+        self.kind = kind
+        self.serviceType = serviceType
+        typeName = try reader.optionalString("type")
+        reader.markRead(["service_type"])
+        guard let uuidValue = reader.raw("uuid") else { throw reader.missing("uuid", expected: "a UUID string") }
+        guard case .string(let uuidText) = uuidValue else { throw reader.wrongKind("uuid", expected: "a UUID string", found: uuidValue) }
+        uuid = try ServiceUUID(validating: uuidText, fieldPath: reader.fieldPath("uuid"))
+        adminState = try reader.enumValue("admin_state", default: .inactive)
+        var configReader = try reader.object("config")
+        config = try LocalDaemonServiceConfig(reading: &configReader, kind: kind)
+        var statusReader = try reader.object("status")
+        status = try LocalDaemonServiceStatus(reading: &statusReader)
+        if var endpointReader = try reader.optionalObject("endpoint") {
+            endpoint = try ServiceEndpoint(reading: &endpointReader)
+        } else {
+            endpoint = nil
+        }
+        unknownFields = UnknownFields(from: reader)
+        if config.name.isEmpty { config.name = kind.className }
+    }
+
+    /// The flavor config as the flavor's own type, or `nil` if it is another type.
+    public func flavorConfig<Config: FlavorConfig>(as type: Config.Type) -> Config? {
+        config.flavor as? Config
+    }
+
+    /// The whole document as JSON, in svcunit's key order (or the order it was read in).
+    public var json: JSONValue {
+        unknownFields.object(known: [
+            ("type", .string(typeName ?? kind.typeName)),
+            ("uuid", .string(uuid.rawValue)),
+            ("admin_state", .string(adminState.rawValue)),
+            ("config", config.json(kind: kind)),
+            ("status", status.json),
+            ("endpoint", endpoint?.json ?? .null),
+            ("service_type", serviceTypeJSON),
+        ])
+    }
+
+    /// The pretty-printed file contents: 4-space indent and a final newline.
+    public func formatted() -> String { JSONText.format(json, indent: 4) }
+
+    /// `formatted()` as UTF-8.
+    public func encoded() -> Data { Data(formatted().utf8) }
+
+    /// `service_type` keeps any unknown fields it was read with.
+    public var serviceTypeUnknownFields = UnknownFields()
+
+    private var serviceTypeJSON: JSONValue {
+        serviceTypeUnknownFields.object(known: [
+            ("type", .string(serviceType.type)), ("flavor", .string(serviceType.flavor)),
+            ("name", .string(serviceType.name)), ("description", .string(serviceType.description)),
+        ])
+    }
+}
+
+extension ServiceDocument: CustomStringConvertible {
+    /// ZenML's `repr`: `SleepingDaemon[<uuid>] (type: daemon, flavor: sleeping)`.
+    public var description: String {
+        "\(kind.className)[\(uuid)] (type: \(serviceType.type), flavor: \(serviceType.flavor))"
+    }
+}

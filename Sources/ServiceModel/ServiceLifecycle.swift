@@ -1,0 +1,145 @@
+/// Starts, stops and observes services: ZenML's `BaseService` behaviour (admin state set by
+/// start/stop, operational state observed through the provisioner, endpoints checked by health
+/// monitors), as a value that holds its collaborators instead of a base class.
+///
+/// Not obvious: `isRunning`, `isStopped` and `isFailed` are async functions, not properties,
+/// because each one first refreshes the status (I/O through the provisioner and the health
+/// checker); and waiting is driven by `ServiceProvisioner.waitForChange`, never a fixed sleep.
+public struct ServiceLifecycle: Sendable {
+    public var provisioner: any ServiceProvisioner
+    public var healthChecker: any EndpointHealthChecker
+    public var portPolicy: PortPolicy
+
+    public init(provisioner: any ServiceProvisioner, healthChecker: any EndpointHealthChecker, portPolicy: PortPolicy = PortPolicy()) {
+        self.provisioner = provisioner
+        self.healthChecker = healthChecker
+        self.portPolicy = portPolicy
+    }
+
+    /// Observes the service (and, unless it is inactive, its endpoint) and records the result
+    /// with `updateState` (ZenML's `update_status`).
+    public func updateStatus(_ service: Service) async {
+        let (state, message) = await provisioner.checkStatus(service)
+        let snapshot = service.update { document in
+            document.status.updateState(state, error: message)
+            return document
+        }
+        // Don't bother checking the endpoint when the service is not running at all.
+        guard snapshot.status.state != .inactive, let endpoint = snapshot.endpoint else { return }
+        let (endpointState, endpointMessage): (ServiceState, String)
+        if let monitor = endpoint.monitor {
+            (endpointState, endpointMessage) = await healthChecker.checkEndpoint(endpoint, monitor: monitor)
+        } else {
+            // No monitor: assume the endpoint is in its admin state (ZenML's rule).
+            (endpointState, endpointMessage) = (endpoint.adminState, "")
+        }
+        service.update { document in
+            document.endpoint?.status.updateState(endpointState, error: endpointMessage)
+        }
+    }
+
+    /// Refreshes the status; true when the service is active and its endpoint (if any) is healthy.
+    public func isRunning(_ service: Service) async -> Bool {
+        await updateStatus(service)
+        return Self.running(service.document)
+    }
+
+    /// Refreshes the status; true when the service is inactive.
+    public func isStopped(_ service: Service) async -> Bool {
+        await updateStatus(service)
+        return service.document.status.state == .inactive
+    }
+
+    /// Refreshes the status; true when the service is in the error state.
+    public func isFailed(_ service: Service) async -> Bool {
+        await updateStatus(service)
+        return service.document.status.state == .error
+    }
+
+    static func running(_ document: ServiceDocument) -> Bool {
+        document.status.state == .active && (document.endpoint.map { $0.status.state == .active } ?? true)
+    }
+
+    /// Sets the admin state to active, chooses the endpoint port, provisions the service and waits
+    /// until it is running.
+    /// - Parameter timeout: how long to wait; `.zero` checks once (ZenML raises if not running then).
+    /// - Throws: `.portUnavailable`/`.noFreePort` from port selection; `.provisioningFailed`;
+    ///   `.startFailed` when the service enters the error state; `.timedOut` at the deadline. The
+    ///   message carries the last state and last error.
+    public func start(_ service: Service, timeout: Duration) async throws(ServiceModelError) {
+        try service.update { (document: inout ServiceDocument) throws(ServiceModelError) in
+            document.adminState = .active
+            document.endpoint?.adminState = .active
+            document.status.silentDaemon = document.config.silentDaemon
+            try document.endpoint?.prepareForStart(portPolicy: portPolicy)
+        }
+        do {
+            try await provisioner.provision(service)
+        } catch {
+            throw ServiceModelError(
+                .provisioningFailed, "failed to start service \(service): \(error)", cause: error)
+        }
+        try await waitForAdminState(service, timeout: timeout)
+    }
+
+    /// Sets the admin state to inactive, deprovisions the service and waits until it is stopped.
+    /// - Throws: `.provisioningFailed`; `.stopFailed` when it ends in the error state; `.timedOut`.
+    public func stop(_ service: Service, timeout: Duration, force: Bool = false) async throws(ServiceModelError) {
+        service.update { document in
+            document.adminState = .inactive
+            document.endpoint?.adminState = .inactive
+        }
+        do {
+            try await provisioner.deprovision(service, force: force)
+        } catch {
+            throw ServiceModelError(
+                .provisioningFailed, "failed to stop service \(service): \(error)", cause: error)
+        }
+        try await waitForAdminState(service, timeout: timeout)
+    }
+
+    /// Waits until the operational state matches the admin state, the service fails, or the deadline passes.
+    public func waitForAdminState(_ service: Service, timeout: Duration) async throws(ServiceModelError) {
+        let clock = ContinuousClock()
+        let deadline = clock.now + max(timeout, .zero)
+        var attempt = 0
+        while true {
+            await updateStatus(service)
+            let document = service.document
+            let wantActive = document.adminState == .active
+            if wantActive && Self.running(document) { return }
+            if !wantActive && document.status.state == .inactive { return }
+            if document.status.state == .error {
+                throw failure(document, code: wantActive ? .startFailed : .stopFailed, what: wantActive ? "start" : "stop")
+            }
+            if clock.now >= deadline {
+                var error = failure(document, code: .timedOut, what: wantActive ? "start" : "stop")
+                error.message = "timed out after \(Self.seconds(timeout)) s waiting for service \(document) to become \(document.adminState): "
+                    + lastStateText(document)
+                throw error
+            }
+            await provisioner.waitForChange(service, deadline: deadline, attempt: attempt)
+            attempt += 1
+        }
+    }
+
+    private func lastStateText(_ document: ServiceDocument) -> String {
+        var text = "last state '\(document.status.state)', last error '\(document.status.lastError)'"
+        if let endpoint = document.endpoint, document.status.state == .active, endpoint.status.state != .active {
+            text += "; endpoint \(endpoint.status.uri ?? endpoint.config.name) is \(endpoint.status.state)"
+            if !endpoint.status.lastError.isEmpty { text += ": \(endpoint.status.lastError)" }
+        }
+        return text
+    }
+
+    private func failure(_ document: ServiceDocument, code: ServiceModelError.Code, what: String) -> ServiceModelError {
+        ServiceModelError(code, "failed to \(what) service \(document): \(lastStateText(document))")
+    }
+
+    /// `5`, `0.5`, `2.25`: seconds without trailing zeros.
+    static func seconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let value = Double(seconds) + Double(attoseconds) / 1e18
+        return JSONText.formatCompact(.number((value * 1000).rounded() / 1000))
+    }
+}

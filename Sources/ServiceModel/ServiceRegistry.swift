@@ -1,0 +1,163 @@
+public import Foundation
+import Synchronization
+
+/// Maps service types to service classes and UUIDs to live service objects: ZenML's
+/// `ServiceRegistry`, minus the process-wide singleton.
+///
+/// Build one in `main` (or a test), register the classes the program knows, and pass it to
+/// whatever loads services. Not obvious: loading a UUID that is already loaded returns the
+/// existing object (ZenML's uniqueness rule) and, unless `refresh` is set, ignores the new data;
+/// use `decode` for a stand-alone document that must not enter the cache.
+public final class ServiceRegistry: Sendable {
+    private struct State {
+        var kinds: [ServiceTypeKey: any ServiceKind.Type] = [:]
+        var services: [ServiceUUID: Service] = [:]
+    }
+    private let state = Mutex(State())
+
+    /// A registry with `kinds` registered.
+    /// - Throws: `.duplicateServiceType` if two of them share a (type, flavor).
+    public init(kinds: [any ServiceKind.Type] = []) throws(ServiceModelError) {
+        for kind in kinds { try register(kind) }
+    }
+
+    // MARK: Classes
+
+    /// Registers a service class under its (type, flavor).
+    /// - Throws: `.duplicateServiceType` naming the key and both classes.
+    public func register(_ kind: any ServiceKind.Type) throws(ServiceModelError) {
+        let key = kind.serviceType.key
+        let existing: (any ServiceKind.Type)? = state.withLock { state in
+            if let existing = state.kinds[key] { return existing }
+            state.kinds[key] = kind
+            return nil
+        }
+        if let existing {
+            throw ServiceModelError(
+                .duplicateServiceType,
+                "service type \(key) is already registered to \(existing.className); cannot also register \(kind.className)")
+        }
+    }
+
+    /// The class registered for (type, flavor); name and description play no part.
+    public func kind(for key: ServiceTypeKey) -> (any ServiceKind.Type)? {
+        state.withLock { $0.kinds[key] }
+    }
+
+    /// The class registered for a service type (by its type and flavor only).
+    public func kind(for serviceType: ServiceType) -> (any ServiceKind.Type)? { kind(for: serviceType.key) }
+
+    /// All registered classes, sorted by key.
+    public var kinds: [any ServiceKind.Type] {
+        state.withLock { state in state.kinds.sorted { $0.key < $1.key }.map(\.value) }
+    }
+
+    private var knownTypesText: String {
+        let known = kinds.map { "\($0.serviceType.key) (\($0.className))" }
+        return known.isEmpty ? "none are registered" : "known: " + known.joined(separator: ", ")
+    }
+
+    // MARK: Decoding
+
+    /// Decodes a document without touching the cache of live services.
+    /// - Throws: `ServiceModelError`: `.missingServiceType`, `.unregisteredServiceType`,
+    ///   `.invalidField` (naming the field path), `.invalidUUID`.
+    public func decode(_ json: JSONValue) throws(ServiceModelError) -> ServiceDocument {
+        var reader = try FieldReader(json, path: "")
+        let kind: any ServiceKind.Type
+        let serviceType: ServiceType
+        var serviceTypeUnknown = UnknownFields()
+        if var typeReader = try reader.optionalObject("service_type") {
+            let type = try typeReader.requiredString("type")
+            let flavor = try typeReader.requiredString("flavor")
+            serviceType = ServiceType(
+                type: type, flavor: flavor, name: try typeReader.string("name", default: ""),
+                description: try typeReader.string("description", default: ""))
+            serviceTypeUnknown = UnknownFields(from: typeReader)
+            guard let found = self.kind(for: serviceType.key) else {
+                throw ServiceModelError(
+                    .unregisteredServiceType,
+                    "cannot load service with unregistered service type: type '\(type)', flavor '\(flavor)'"
+                        + (serviceType.name.isEmpty ? "" : " (name '\(serviceType.name)')"),
+                    fieldPath: "service_type", hint: knownTypesText)
+            }
+            kind = found
+        } else {
+            // Newer ZenML files may lack `service_type`; the top-level `type` is a Python class path
+            // whose last component is the class name.
+            guard let typeName = try reader.optionalString("type"), !typeName.isEmpty else {
+                throw ServiceModelError(
+                    .missingServiceType, "the document has neither `service_type` nor a top-level `type` naming the service class",
+                    fieldPath: "service_type", hint: knownTypesText)
+            }
+            let className = TypeNames.lastComponent(typeName)
+            let matches = kinds.filter { $0.className == className }
+            guard matches.count == 1, let found = matches.first else {
+                let problem = matches.isEmpty ? "no registered service class is named \(className)" : "several registered classes are named \(className)"
+                throw ServiceModelError(
+                    .missingServiceType, "the document has no `service_type` and its `type` \"\(typeName)\" does not identify a service class: \(problem)",
+                    fieldPath: "type", hint: knownTypesText)
+            }
+            kind = found
+            serviceType = found.serviceType
+        }
+        var document = try ServiceDocument(reading: &reader, kind: kind, serviceType: serviceType)
+        document.serviceTypeUnknownFields = serviceTypeUnknown
+        return document
+    }
+
+    /// Decodes JSON text (UTF-8) without touching the cache.
+    public func decode(data: Data) throws(ServiceModelError) -> ServiceDocument {
+        try decode(JSONText.parse(data))
+    }
+
+    // MARK: Live services
+
+    /// Loads a service from its JSON value, returning the live object for its UUID.
+    /// - Parameter refresh: when the UUID is already loaded, replace its document with this one
+    ///   (same object); when `false` (ZenML's behaviour) the existing object is returned unchanged.
+    public func load(_ json: JSONValue, refresh: Bool = false) throws(ServiceModelError) -> Service {
+        let document = try decode(json)
+        return try adopt(document, refresh: refresh)
+    }
+
+    /// Loads a service from JSON text.
+    public func load(text: String, refresh: Bool = false) throws(ServiceModelError) -> Service {
+        try load(JSONText.parse(text), refresh: refresh)
+    }
+
+    /// Loads a service from UTF-8 JSON.
+    public func load(data: Data, refresh: Bool = false) throws(ServiceModelError) -> Service {
+        try load(JSONText.parse(data), refresh: refresh)
+    }
+
+    /// Makes `document` a live service (the existing object if its UUID is loaded).
+    /// - Throws: `.invalidField` if the UUID is loaded with a different service class.
+    public func adopt(_ document: ServiceDocument, refresh: Bool = false) throws(ServiceModelError) -> Service {
+        let result: Result<Service, ServiceModelError> = state.withLock { state in
+            if let existing = state.services[document.uuid] {
+                guard existing.kind == document.kind else {
+                    return .failure(ServiceModelError(
+                        .invalidField,
+                        "service \(document.uuid) is already loaded as \(existing.kind.className), not \(document.kind.className)",
+                        fieldPath: "uuid"))
+                }
+                if refresh { existing.replace(with: document) }
+                return .success(existing)
+            }
+            let service = Service(document)
+            state.services[document.uuid] = service
+            return .success(service)
+        }
+        return try result.get()
+    }
+
+    /// The live service for `uuid`, if loaded.
+    public func service(_ uuid: ServiceUUID) -> Service? { state.withLock { $0.services[uuid] } }
+
+    /// All live services, sorted by UUID.
+    public var services: [Service] { state.withLock { $0.services.values.sorted { $0.uuid < $1.uuid } } }
+
+    /// Drops a live service from the cache (e.g. after it was deleted).
+    public func forget(_ uuid: ServiceUUID) { state.withLock { _ = $0.services.removeValue(forKey: uuid) } }
+}

@@ -1,0 +1,251 @@
+public import Foundation
+
+/// Keeps service documents on disk: `<root>/<uuid>/service.json`, one directory per service.
+///
+/// Directories are created 0700 and files 0600; every write goes to a temporary file in the same
+/// directory, is fsynced, renamed over `service.json`, and the directory is fsynced, so a crash
+/// leaves either the old or the new file, never half of one. Not obvious: the store refuses a root
+/// owned by another user or writable by group/others, and refuses symlinks planted at
+/// `<root>/<uuid>` or `service.json`, because service files name commands that will be executed.
+public struct ServiceStore: Sendable {
+    /// The directory holding one sub-directory per service.
+    public let root: String
+    public static let fileName = "service.json"
+    public static let lockName = ".lock"
+
+    /// Opens (and creates, mode 0700, if missing) the store at `root`.
+    /// - Throws: `.unsafePath` naming the directory and the fix (chmod/chown) when it is owned by
+    ///   another user or writable by group or others; `.ioFailure` when it cannot be created.
+    public init(root: String, create: Bool = true) throws(ServiceModelError) {
+        self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: self.root, isDirectory: &isDirectory) {
+            guard create else {
+                throw ServiceModelError(.fileNotFound, "service store directory \(self.root) does not exist", filePath: self.root)
+            }
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: self.root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw ServiceModelError(
+                    .ioFailure, "cannot create service store directory \(self.root): \(error.localizedDescription)",
+                    filePath: self.root)
+            }
+        } else if !isDirectory.boolValue {
+            throw ServiceModelError(.unsafePath, "service store \(self.root) is not a directory", filePath: self.root)
+        }
+        try Self.checkOwnership(self.root, followLink: true)
+    }
+
+    /// Refuses a directory that another user owns or that group/others can write.
+    static func checkOwnership(_ path: String, followLink: Bool) throws(ServiceModelError) {
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try FileManager.default.attributesOfItem(atPath: followLink ? (path as NSString).resolvingSymlinksInPath : path)
+        } catch {
+            throw ServiceModelError(.ioFailure, "cannot inspect \(path): \(error.localizedDescription)", filePath: path)
+        }
+        let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value ?? UInt32.max
+        let mode = (attributes[.posixPermissions] as? NSNumber)?.uint16Value ?? 0o777
+        let me = POSIX.currentUser
+        if owner != me {
+            throw ServiceModelError(
+                .unsafePath, "refusing to use \(path): it is owned by uid \(owner), not by you (uid \(me))",
+                filePath: path, hint: "use a directory you own, or chown it to uid \(me)")
+        }
+        if mode & 0o022 != 0 {
+            throw ServiceModelError(
+                .unsafePath,
+                "refusing to use \(path): it is writable by group or others (mode \(String(mode & 0o777, radix: 8)))",
+                filePath: path, hint: "run chmod go-w \(path) (svcunit creates it 0700)")
+        }
+    }
+
+    public func directory(for uuid: ServiceUUID) -> String { "\(root)/\(uuid.rawValue)" }
+    public func fileURL(for uuid: ServiceUUID) -> URL { URL(fileURLWithPath: file(for: uuid)) }
+    public func file(for uuid: ServiceUUID) -> String { "\(directory(for: uuid))/\(Self.fileName)" }
+
+    /// Makes sure `<root>/<uuid>` is a real directory of ours (creating it 0700).
+    @discardableResult
+    func serviceDirectory(_ uuid: ServiceUUID, create: Bool) throws(ServiceModelError) -> String {
+        let path = directory(for: uuid)
+        let info: POSIX.FileInfo?
+        do { info = try POSIX.lstatInfo(path) } catch { throw ioError("inspect", path, error) }
+        if let info {
+            if info.isSymlink {
+                throw ServiceModelError(
+                    .unsafePath, "refusing to use \(path): it is a symbolic link", filePath: path,
+                    hint: "remove the link; svcunit only uses directories it created")
+            }
+            guard info.isDirectory else {
+                throw ServiceModelError(.unsafePath, "refusing to use \(path): it is not a directory", filePath: path)
+            }
+            try Self.checkOwnership(path, followLink: false)
+            return path
+        }
+        guard create else {
+            throw ServiceModelError(.fileNotFound, "no service \(uuid) in \(root)", filePath: path)
+        }
+        do {
+            try POSIX.makeDirectory(path, mode: 0o700)
+            try POSIX.changeMode(path, 0o700)
+        } catch { throw ioError("create", path, error) }
+        return path
+    }
+
+    private func ioError(_ action: String, _ path: String, _ error: POSIXCallError) -> ServiceModelError {
+        ServiceModelError(.ioFailure, "cannot \(action) \(path): \(error.reason)", filePath: path, cause: error)
+    }
+
+    /// Refuses a `service.json` that is a symlink or not a regular file.
+    private func checkFile(_ path: String) throws(ServiceModelError) {
+        let info: POSIX.FileInfo?
+        do { info = try POSIX.lstatInfo(path) } catch { throw ioError("inspect", path, error) }
+        guard let info else { return }
+        if info.isSymlink {
+            throw ServiceModelError(
+                .unsafePath, "refusing to use \(path): it is a symbolic link", filePath: path, hint: "remove the link")
+        }
+        if !info.isRegular {
+            throw ServiceModelError(.unsafePath, "refusing to use \(path): it is not a regular file", filePath: path)
+        }
+    }
+
+    // MARK: Writing
+
+    /// Writes `document` atomically to `<root>/<uuid>/service.json` (mode 0600).
+    public func save(_ document: ServiceDocument) throws(ServiceModelError) {
+        try write(document.encoded(), for: document.uuid)
+    }
+
+    /// Writes the live service's current document.
+    public func save(_ service: Service) throws(ServiceModelError) { try save(service.document) }
+
+    /// Writes raw bytes atomically as the service's file: temporary file, fsync, rename, fsync directory.
+    public func write(_ data: Data, for uuid: ServiceUUID) throws(ServiceModelError) {
+        let directory = try serviceDirectory(uuid, create: true)
+        let target = "\(directory)/\(Self.fileName)"
+        try checkFile(target)
+        let temporary = "\(directory)/.\(Self.fileName).\(UUID().uuidString.lowercased()).tmp"
+        do throws(POSIXCallError) {
+            let fd = try POSIX.openNoFollow(temporary, flags: POSIX.createExclusiveWrite, mode: 0o600)
+            do throws(POSIXCallError) {
+                try POSIX.writeAll(fd, data)
+                try POSIX.sync(fd)
+                POSIX.closeFD(fd)
+            } catch {
+                POSIX.closeFD(fd)
+                throw error
+            }
+            try POSIX.renameFile(temporary, target)
+        } catch {
+            POSIX.unlinkFile(temporary)
+            throw ioError("write", target, error)
+        }
+        do {
+            let directoryFD = try POSIX.openDirectory(directory)
+            defer { POSIX.closeFD(directoryFD) }
+            try POSIX.sync(directoryFD)
+        } catch { throw ioError("sync", directory, error) }
+    }
+
+    // MARK: Reading
+
+    /// The raw bytes of a stored service's file.
+    /// - Throws: `.fileNotFound` when there is no such service; `.unsafePath` for symlinks.
+    public func read(_ uuid: ServiceUUID) throws(ServiceModelError) -> Data {
+        let directory = try serviceDirectory(uuid, create: false)
+        let path = "\(directory)/\(Self.fileName)"
+        do {
+            let fd = try POSIX.openNoFollow(path, flags: POSIX.readOnly)
+            defer { POSIX.closeFD(fd) }
+            return try POSIX.readAll(fd)
+        } catch {
+            if error.errno == POSIX.ENOENTCode {
+                throw ServiceModelError(.fileNotFound, "no service \(uuid) in \(root) (\(path) is missing)", filePath: path)
+            }
+            if error.errno == POSIX.ELOOPCode {
+                throw ServiceModelError(.unsafePath, "refusing to use \(path): it is a symbolic link", filePath: path, hint: "remove the link")
+            }
+            throw ioError("read", path, error)
+        }
+    }
+
+    /// Reads and decodes a stored service into `registry` (refreshing the live object if it is loaded).
+    /// - Throws: the read errors, the decoding errors (with the file attached), and `.invalidField`
+    ///   when the file's `uuid` does not match its directory.
+    public func load(_ uuid: ServiceUUID, into registry: ServiceRegistry) throws(ServiceModelError) -> Service {
+        let data = try read(uuid)
+        let path = file(for: uuid)
+        let document: ServiceDocument
+        do { document = try registry.decode(data: data) } catch { throw error.inFile(path) }
+        guard document.uuid == uuid else {
+            throw ServiceModelError(
+                .invalidField, "\(path) holds service \(document.uuid), not \(uuid)", fieldPath: "uuid", filePath: path)
+        }
+        return try registry.adopt(document, refresh: true)
+    }
+
+    /// The UUIDs of all stored services (directories named by a UUID that hold a `service.json`), sorted.
+    public func list() throws(ServiceModelError) -> [ServiceUUID] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: root) } catch {
+            throw ServiceModelError(.ioFailure, "cannot list \(root): \(error.localizedDescription)", filePath: root)
+        }
+        return names.compactMap { name -> ServiceUUID? in
+            guard let uuid = ServiceUUID(rawValue: name), uuid.rawValue == name,
+                let info = try? POSIX.lstatInfo("\(root)/\(name)"), info.isDirectory,
+                let file = try? POSIX.lstatInfo("\(root)/\(name)/\(Self.fileName)"), file.isRegular
+            else { return nil }
+            return uuid
+        }.sorted()
+    }
+
+    /// Removes a service's directory and everything in it.
+    /// - Throws: `.fileNotFound` when there is no such service; `.unsafePath` when it is a symlink.
+    public func delete(_ uuid: ServiceUUID) throws(ServiceModelError) {
+        let directory = try serviceDirectory(uuid, create: false)
+        do { try FileManager.default.removeItem(atPath: directory) } catch {
+            throw ServiceModelError(.ioFailure, "cannot remove \(directory): \(error.localizedDescription)", filePath: directory)
+        }
+    }
+
+    // MARK: Locking
+
+    /// Runs `body` holding an exclusive `flock` on `<root>/<uuid>/.lock`, for read-modify-write
+    /// sequences. Blocks the calling thread while another process holds the lock.
+    /// Not obvious: the lock is advisory; it only excludes other svcunit processes that also take it.
+    public func withLock<Result>(_ uuid: ServiceUUID, _ body: () throws -> Result) throws -> Result {
+        let fd = try lockFile(uuid)
+        defer {
+            POSIX.unlock(fd)
+            POSIX.closeFD(fd)
+        }
+        return try body()
+    }
+
+    /// The async form of `withLock`; the lock is held across suspension points of `body`.
+    public func withLock<Result>(_ uuid: ServiceUUID, _ body: () async throws -> Result) async throws -> Result {
+        let fd = try lockFile(uuid)
+        defer {
+            POSIX.unlock(fd)
+            POSIX.closeFD(fd)
+        }
+        return try await body()
+    }
+
+    private func lockFile(_ uuid: ServiceUUID) throws(ServiceModelError) -> Int32 {
+        let directory = try serviceDirectory(uuid, create: true)
+        let path = "\(directory)/\(Self.lockName)"
+        do throws(POSIXCallError) {
+            let fd = try POSIX.openNoFollow(path, flags: POSIX.createReadWrite, mode: 0o600)
+            do throws(POSIXCallError) { try POSIX.lockExclusive(fd) } catch {
+                POSIX.closeFD(fd)
+                throw error
+            }
+            return fd
+        } catch {
+            throw ServiceModelError(.lockFailed, "cannot lock \(path): \(error.reason)", filePath: path, cause: error)
+        }
+    }
+}

@@ -1,0 +1,38 @@
+public import Foundation
+
+/// The identity of one service instance: the directory name in the store, the `uuid` field of
+/// `service.json`, and the registry's cache key.
+///
+/// Not obvious: the text form is always lower-case (`Foundation.UUID.uuidString` is upper-case,
+/// while Python's `str(uuid)` and every ZenML file are lower-case), so paths and JSON stay the same
+/// whichever tool wrote them.
+public struct ServiceUUID: RawRepresentable, Hashable, Sendable, CustomStringConvertible, Comparable {
+    /// The canonical lower-case text, e.g. `4f6c7a8e-…`.
+    public let rawValue: String
+
+    /// Validates `rawValue` as a UUID (any case) and stores its canonical lower-case form.
+    public init?(rawValue: String) {
+        guard let uuid = UUID(uuidString: rawValue) else { return nil }
+        self.init(uuid)
+    }
+
+    /// Validates `text` as a UUID.
+    /// - Throws: `ServiceModelError.Code.invalidUUID` naming `fieldPath` and the bad text.
+    public init(validating text: String, fieldPath: String = "uuid") throws(ServiceModelError) {
+        guard let uuid = UUID(uuidString: text) else {
+            throw ServiceModelError(
+                .invalidUUID, "field `\(fieldPath)` is \"\(text)\", which is not a UUID",
+                fieldPath: fieldPath, hint: "expected 8-4-4-4-12 hexadecimal digits")
+        }
+        self.init(uuid)
+    }
+
+    public init(_ uuid: UUID) { rawValue = uuid.uuidString.lowercased() }
+
+    /// A new random (version 4) UUID.
+    public static func random() -> ServiceUUID { ServiceUUID(UUID()) }
+
+    public var uuid: UUID { UUID(uuidString: rawValue)! }
+    public var description: String { rawValue }
+    public static func < (lhs: ServiceUUID, rhs: ServiceUUID) -> Bool { lhs.rawValue < rhs.rawValue }
+}

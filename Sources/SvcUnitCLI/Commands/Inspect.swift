@@ -1,0 +1,98 @@
+public import ArgumentParser
+import Foundation
+import ServiceKinds
+import ServiceModel
+
+extension SvcUnit {
+    /// `svcunit inspect FILE [--json]`: loads a service.json and shows what svcunit understands of it.
+    ///
+    /// Useful to check a document before starting it, and to normalise one (`--json` prints it the
+    /// way svcunit would write it, unknown fields included). Not obvious: nothing is started or
+    /// probed; the states shown are the ones recorded in the file.
+    public struct Inspect: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Show a service document (service.json) as svcunit reads it.",
+            discussion: "Exits 3 if the file does not exist and 5 if it is not a valid service document."
+        )
+
+        @Argument(help: "The service.json file to read.")
+        public var file: String
+
+        @Flag(name: .long, help: "Print the normalised JSON document instead of a summary.")
+        public var json = false
+
+        public init() {}
+
+        public func run() async throws {
+            let data = try Self.read(file)
+            let registry = BuiltinKinds.registry()
+            let document: ServiceDocument
+            do { document = try registry.decode(data: data) } catch { throw error.inFile(file) }
+            if json {
+                print(document.formatted(), terminator: "")
+            } else {
+                print(Self.summary(document), terminator: "")
+            }
+        }
+
+        static func read(_ path: String) throws -> Data {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw ServiceModelError(.fileNotFound, "\(path): no such file", filePath: path)
+            }
+            if isDirectory.boolValue {
+                throw CLIError("\(path): is a directory, expected a service.json file", status: .badInput)
+            }
+            do {
+                return try Data(contentsOf: URL(fileURLWithPath: path))
+            } catch {
+                throw CLIError("\(path): cannot read: \((error as NSError).localizedDescription)", status: .failure)
+            }
+        }
+
+        /// Keeps a multi-line message on its summary line.
+        static func oneLine(_ text: String) -> String {
+            text.split(whereSeparator: \.isNewline).joined(separator: " | ")
+        }
+
+        /// The human summary: one `label: value` line per fact.
+        static func summary(_ document: ServiceDocument) -> String {
+            var lines: [(String, String)] = []
+            let type = document.serviceType
+            lines.append(("service", document.config.name))
+            lines.append(("class", document.kind.className))
+            lines.append(("type", type.type))
+            lines.append(("flavor", type.flavor))
+            if !type.name.isEmpty { lines.append(("type name", type.name + (type.description.isEmpty ? "" : " (\(type.description))"))) }
+            lines.append(("uuid", document.uuid.rawValue))
+            lines.append(("admin state", document.adminState.rawValue))
+            lines.append(("state", "\(document.status.state) (last: \(document.status.lastState))"))
+            if !document.status.lastError.isEmpty { lines.append(("last error", oneLine(document.status.lastError))) }
+            for (key, value) in document.config.flavor.encodeFields() where value != .null {
+                lines.append((key.replacingOccurrences(of: "_", with: " "), JSONText.formatCompact(value)))
+            }
+            let config = document.config
+            if let restart = config.restart { lines.append(("restart", restart.rawValue)) }
+            if let delay = config.restartDelay { lines.append(("restart delay", "\(JSONText.formatCompact(.number(delay))) s")) }
+            if let timeout = config.stopTimeout { lines.append(("stop timeout", "\(JSONText.formatCompact(.number(timeout))) s")) }
+            if let memory = config.memoryMax { lines.append(("memory max", "\(memory) bytes")) }
+            if let quota = config.cpuQuota { lines.append(("cpu quota", "\(JSONText.formatCompact(.number(quota)))%")) }
+            if let file = document.status.configFile { lines.append(("config file", file)) }
+            if let endpoint = document.endpoint {
+                var where_ = endpoint.status.uri ?? "not started (\(endpoint.config.protocol))"
+                if let port = endpoint.config.port { where_ += ", preferred port \(port)" }
+                if !endpoint.config.allocatePort { where_ += ", allocate_port false" }
+                lines.append(("endpoint", where_))
+                lines.append(("endpoint state", "\(endpoint.status.state) (admin: \(endpoint.adminState))"))
+                if !endpoint.status.lastError.isEmpty { lines.append(("endpoint error", oneLine(endpoint.status.lastError))) }
+                lines.append(("monitor", endpoint.monitor?.summary ?? "none"))
+            } else {
+                lines.append(("endpoint", "none"))
+            }
+            let width = (lines.map(\.0.count).max() ?? 0) + 1
+            return lines.map { label, value in
+                (label + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0) + value + "\n"
+            }.joined()
+        }
+    }
+}

@@ -1,0 +1,4 @@
+// The svcunit executable: everything lives in SvcUnitCLI so tests can run commands in-process.
+import SvcUnitCLI
+
+await SvcUnit.main()

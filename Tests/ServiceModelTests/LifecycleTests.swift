@@ -1,0 +1,199 @@
+import Foundation
+import ServiceKinds
+import ServiceModel
+import Synchronization
+import Testing
+
+/// An in-memory provisioner: the seam's test double. It reports a scripted sequence of states
+/// after provision/deprovision, and counts calls.
+final class FakeProvisioner: ServiceProvisioner {
+    struct State {
+        var afterStart: [(ServiceState, String)] = [(.active, "")]
+        var afterStop: [(ServiceState, String)] = [(.inactive, "")]
+        var script: [(ServiceState, String)] = []
+        var current: (ServiceState, String) = (.inactive, "service is not running")
+        var provisions = 0
+        var deprovisions = 0
+        var forced = false
+        var checks = 0
+        var waits: [Int] = []
+    }
+    let state = Mutex(State())
+    let failProvision: Bool
+
+    init(afterStart: [(ServiceState, String)] = [(.active, "")], afterStop: [(ServiceState, String)] = [(.inactive, "")], failProvision: Bool = false) {
+        state.withLock {
+            $0.afterStart = afterStart
+            $0.afterStop = afterStop
+        }
+        self.failProvision = failProvision
+    }
+
+    struct Refused: Error, CustomStringConvertible { var description: String { "unit refused to start" } }
+
+    func provision(_ service: Service) async throws {
+        if failProvision { throw Refused() }
+        state.withLock {
+            $0.provisions += 1
+            $0.script = $0.afterStart
+        }
+    }
+
+    func deprovision(_ service: Service, force: Bool) async throws {
+        state.withLock {
+            $0.deprovisions += 1
+            $0.forced = force
+            $0.script = $0.afterStop
+        }
+    }
+
+    func checkStatus(_ service: Service) async -> (ServiceState, String) {
+        state.withLock {
+            $0.checks += 1
+            if !$0.script.isEmpty { $0.current = $0.script.removeFirst() }
+            return $0.current
+        }
+    }
+
+    func waitForChange(_ service: Service, deadline: ContinuousClock.Instant, attempt: Int) async {
+        state.withLock { $0.waits.append(attempt) }
+        await Backoff.sleep(attempt: attempt, until: deadline)
+    }
+}
+
+/// A health checker with a fixed answer that counts calls.
+final class FakeHealth: EndpointHealthChecker {
+    let answer: Mutex<(ServiceState, String)>
+    let calls = Mutex(0)
+    init(_ answer: (ServiceState, String) = (.active, "")) { self.answer = Mutex(answer) }
+    func checkEndpoint(_ endpoint: ServiceEndpoint, monitor: HealthMonitorSpec) async -> (ServiceState, String) {
+        calls.withLock { $0 += 1 }
+        return answer.withLock { $0 }
+    }
+}
+
+@Suite("Lifecycle contract")
+struct LifecycleTests {
+    static func service(endpoint: ServiceEndpoint? = ServiceEndpoint(config: ServiceEndpointConfig(protocol: .http, port: TCPPort(9100)), monitor: .http())) -> Service {
+        Service(ServiceDocument(kind: SleepingDaemon.self, config: LocalDaemonServiceConfig(flavor: SleepingDaemon.Config(wakeUpAfter: 1)), endpoint: endpoint))
+    }
+    static let freePorts = PortPolicy(scanRange: 9100...9110) { _ in true }
+
+    @Test func startWaitsUntilActiveAndEndpointHealthy() async throws {
+        let provisioner = FakeProvisioner(afterStart: [(.pendingStartup, ""), (.pendingStartup, ""), (.active, "")])
+        let lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: FakeHealth(), portPolicy: Self.freePorts)
+        let service = Self.service()
+        try await lifecycle.start(service, timeout: .seconds(5))
+        let document = service.document
+        #expect(document.adminState == .active)
+        #expect(document.endpoint?.adminState == .active)
+        #expect(document.status.state == .active)
+        #expect(document.status.lastState == .pendingStartup)
+        #expect(document.endpoint?.status.uri == "http://localhost:9100/")
+        #expect(provisioner.state.withLock { $0.waits } == [0, 1])
+        #expect(await lifecycle.isRunning(service))
+    }
+
+    @Test func startFailureCarriesLastStateAndLastError() async throws {
+        let provisioner = FakeProvisioner(afterStart: [(.pendingStartup, ""), (.error, "exited with status 3")])
+        let lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: FakeHealth(), portPolicy: Self.freePorts)
+        let service = Self.service()
+        let error = try #require(await modelError { try await lifecycle.start(service, timeout: .seconds(5)) })
+        #expect(error.code == .startFailed)
+        #expect(error.message.contains("last state 'error'"))
+        #expect(error.message.contains("exited with status 3"))
+        #expect(error.message.contains(service.uuid.rawValue))
+        #expect(await lifecycle.isFailed(service))
+    }
+
+    @Test func startTimesOutWithTheDeadlineInTheMessage() async throws {
+        let provisioner = FakeProvisioner(afterStart: [(.pendingStartup, "waiting for socket")])
+        let lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: FakeHealth(), portPolicy: Self.freePorts)
+        let service = Self.service()
+        let clock = ContinuousClock()
+        let started = clock.now
+        let error = try #require(await modelError { try await lifecycle.start(service, timeout: .milliseconds(300)) })
+        let elapsed = clock.now - started
+        #expect(error.code == .timedOut)
+        #expect(error.message.contains("timed out after 0.3 s"))
+        #expect(error.message.contains("pending_startup"))
+        #expect(error.message.contains("waiting for socket"))
+        #expect(elapsed < .seconds(2), "no fixed one-second sleeps")
+        // Backoff: 5, 10, 20, 40, 80, 160 ms… so only a handful of checks in 300 ms.
+        #expect(provisioner.state.withLock { $0.checks } < 20)
+    }
+
+    @Test func unhealthyEndpointKeepsStartWaitingAndIsReported() async throws {
+        let health = FakeHealth((.error, "HTTP healthcheck GET http://localhost:9100/: connection refused"))
+        let lifecycle = ServiceLifecycle(provisioner: FakeProvisioner(), healthChecker: health, portPolicy: Self.freePorts)
+        let service = Self.service()
+        let error = try #require(await modelError { try await lifecycle.start(service, timeout: .milliseconds(100)) })
+        #expect(error.code == .timedOut)
+        #expect(error.message.contains("connection refused"))
+        #expect(await lifecycle.isRunning(service) == false)
+        health.answer.withLock { $0 = (.active, "") }
+        #expect(await lifecycle.isRunning(service))
+    }
+
+    @Test func endpointWithoutMonitorFollowsItsAdminState() async throws {
+        let health = FakeHealth((.error, "never asked"))
+        let lifecycle = ServiceLifecycle(provisioner: FakeProvisioner(), healthChecker: health, portPolicy: Self.freePorts)
+        let service = Self.service(endpoint: ServiceEndpoint(config: ServiceEndpointConfig(protocol: .tcp)))
+        try await lifecycle.start(service, timeout: .seconds(1))
+        #expect(service.document.endpoint?.status.state == .active)
+        #expect(health.calls.withLock { $0 } == 0)
+    }
+
+    @Test func updateStatusSkipsEndpointChecksWhenInactive() async {
+        let health = FakeHealth()
+        let lifecycle = ServiceLifecycle(provisioner: FakeProvisioner(), healthChecker: health, portPolicy: Self.freePorts)
+        let service = Self.service()
+        await lifecycle.updateStatus(service)
+        #expect(health.calls.withLock { $0 } == 0)
+        #expect(await lifecycle.isStopped(service))
+        #expect(service.document.status.lastError == "service is not running")
+    }
+
+    @Test func stopWaitsUntilInactiveAndPassesForce() async throws {
+        let provisioner = FakeProvisioner(afterStop: [(.pendingShutdown, ""), (.inactive, "")])
+        let lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: FakeHealth(), portPolicy: Self.freePorts)
+        let service = Self.service()
+        try await lifecycle.start(service, timeout: .seconds(1))
+        try await lifecycle.stop(service, timeout: .seconds(5), force: true)
+        #expect(service.document.adminState == .inactive)
+        #expect(service.document.endpoint?.adminState == .inactive)
+        #expect(service.document.status.state == .inactive)
+        #expect(provisioner.state.withLock { $0.forced })
+    }
+
+    @Test func stopThatEndsInErrorFails() async throws {
+        let provisioner = FakeProvisioner(afterStop: [(.error, "could not kill process 42")])
+        let lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: FakeHealth(), portPolicy: Self.freePorts)
+        let error = try #require(await modelError { try await lifecycle.stop(Self.service(), timeout: .seconds(1)) })
+        #expect(error.code == .stopFailed)
+        #expect(error.message.contains("could not kill process 42"))
+    }
+
+    @Test func provisioningErrorsAreWrapped() async throws {
+        let lifecycle = ServiceLifecycle(provisioner: FakeProvisioner(failProvision: true), healthChecker: FakeHealth(), portPolicy: Self.freePorts)
+        let error = try #require(await modelError { try await lifecycle.start(Self.service(), timeout: .seconds(1)) })
+        #expect(error.code == .provisioningFailed)
+        #expect(error.message.contains("unit refused to start"))
+        #expect(error.cause is FakeProvisioner.Refused)
+    }
+
+    @Test func busyPortWithoutAllocationFailsTheStartBeforeProvisioning() async throws {
+        let provisioner = FakeProvisioner()
+        let busy = PortPolicy(scanRange: 9100...9110) { _ in false }
+        let lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: FakeHealth(), portPolicy: busy)
+        let service = Self.service(endpoint: ServiceEndpoint(config: ServiceEndpointConfig(protocol: .http, port: TCPPort(9100), allocatePort: false)))
+        let error = try #require(await modelError { try await lifecycle.start(service, timeout: .seconds(1)) })
+        #expect(error.code == .portUnavailable)
+        #expect(error.message.contains("9100"))
+        #expect(provisioner.state.withLock { $0.provisions } == 0)
+    }
+
+    @Test func backoffDoublesFromFiveMillisecondsUpToTheCap() {
+        #expect((0..<8).map { Backoff.delay(attempt: $0) } == [5, 10, 20, 40, 80, 160, 250, 250].map { Duration.milliseconds($0) })
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import ServiceModel
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Port policy")
+struct PortPolicyTests {
+    static func policy(busy: Set<Int>, range: ClosedRange<Int> = 9000...9003) -> PortPolicy {
+        PortPolicy(scanRange: range) { !busy.contains($0.value) }
+    }
+
+    @Test func configuredPortIsUsedWhenFree() throws {
+        #expect(try Self.policy(busy: []).selectPort(preferred: TCPPort(8080), allocate: false, lastUsed: TCPPort(9001)) == TCPPort(8080))
+    }
+
+    @Test func busyConfiguredPortWithoutAllocationIsAnErrorNamingThePort() throws {
+        let error = try #require(modelError {
+            _ = try Self.policy(busy: [8080]).selectPort(preferred: TCPPort(8080), allocate: false, lastUsed: TCPPort(9001))
+        })
+        #expect(error.code == .portUnavailable)
+        #expect(error.message.contains("TCP port 8080"))
+        #expect(error.fieldPath == "endpoint.config.port")
+        #expect(error.description.contains("allocate_port"))
+    }
+
+    @Test func busyConfiguredPortFallsBackToLastUsedThenScan() throws {
+        let policy = Self.policy(busy: [8080, 9000])
+        #expect(try policy.selectPort(preferred: TCPPort(8080), allocate: true, lastUsed: TCPPort(9002)) == TCPPort(9002))
+        #expect(try policy.selectPort(preferred: TCPPort(8080), allocate: true, lastUsed: TCPPort(9000)) == TCPPort(9001))
+        #expect(try policy.selectPort(preferred: nil, allocate: true, lastUsed: nil) == TCPPort(9001))
+    }
+
+    @Test func noFreePortIsAnErrorNamingTheRange() throws {
+        let error = try #require(modelError {
+            _ = try Self.policy(busy: [9000, 9001, 9002, 9003]).selectPort(preferred: nil, allocate: true, lastUsed: nil)
+        })
+        #expect(error.code == .noFreePort)
+        #expect(error.message.contains("9000…9003"))
+    }
+
+    @Test func realProbeSeesABoundPortAsBusy() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(bound == 0)
+        #expect(listen(fd, 1) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        let port = try #require(TCPPort(Int(UInt16(bigEndian: address.sin_port))))
+        #expect(PortPolicy.canBindLoopback(port) == false)
+        let error = try #require(modelError { _ = try PortPolicy().selectPort(preferred: port, allocate: false, lastUsed: nil) })
+        #expect(error.message.contains("TCP port \(port)"))
+        let other = try PortPolicy().selectPort(preferred: port, allocate: true, lastUsed: nil)
+        #expect(other != port)
+    }
+}

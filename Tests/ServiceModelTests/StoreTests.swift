@@ -1,0 +1,144 @@
+import Foundation
+import ServiceKinds
+import ServiceModel
+import Testing
+
+@Suite("Service store")
+struct StoreTests {
+    static func mode(_ path: String) throws -> Int {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        return (attributes[.posixPermissions] as! NSNumber).intValue & 0o777
+    }
+
+    @Test func savesAtomicallyWithPrivateModesAndLoadsBack() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ServiceStore(root: root + "/store")
+        let registry = BuiltinKinds.registry()
+        let document = try registry.decode(data: try fixture("zenml-sleeper"))
+        try store.save(document)
+        let directory = store.directory(for: document.uuid)
+        #expect(try Self.mode(root + "/store") == 0o700)
+        #expect(try Self.mode(directory) == 0o700)
+        #expect(try Self.mode(store.file(for: document.uuid)) == 0o600)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["service.json"], "no temporary file is left")
+        #expect(try store.read(document.uuid) == document.encoded())
+        let service = try store.load(document.uuid, into: registry)
+        #expect(service.document.json == document.json)
+        // Saving again replaces the file.
+        service.update { $0.status.updateState(.error, error: "boom") }
+        try store.save(service)
+        let reloaded = try store.load(document.uuid, into: registry)
+        #expect(reloaded === service)
+        #expect(reloaded.document.status.lastError == "boom")
+        #expect(try store.list() == [document.uuid])
+        try store.delete(document.uuid)
+        #expect(try store.list().isEmpty)
+        let missing = try #require(modelError { _ = try store.read(document.uuid) })
+        #expect(missing.code == .fileNotFound)
+        #expect(missing.message.contains(document.uuid.rawValue))
+    }
+
+    @Test func refusesASymlinkPlantedAtTheServiceDirectory() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ServiceStore(root: root + "/store")
+        let uuid = ServiceUUID.random()
+        try FileManager.default.createDirectory(atPath: root + "/elsewhere", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: store.directory(for: uuid), withDestinationPath: root + "/elsewhere")
+        let document = ServiceDocument(kind: SleepingDaemon.self, uuid: uuid, config: LocalDaemonServiceConfig(flavor: SleepingDaemon.Config(wakeUpAfter: 1)))
+        let error = try #require(modelError { try store.save(document) })
+        #expect(error.code == .unsafePath)
+        #expect(error.message.contains(uuid.rawValue))
+        #expect(error.message.contains("symbolic link"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/elsewhere").isEmpty)
+        let readError = try #require(modelError { _ = try store.read(uuid) })
+        #expect(readError.code == .unsafePath)
+    }
+
+    @Test func refusesASymlinkPlantedAtServiceJSON() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ServiceStore(root: root + "/store")
+        let document = try BuiltinKinds.registry().decode(data: try fixture("zenml-sleeper"))
+        try store.save(document)
+        let target = root + "/victim"
+        _ = FileManager.default.createFile(atPath: target, contents: Data("secret".utf8))
+        try FileManager.default.removeItem(atPath: store.file(for: document.uuid))
+        try FileManager.default.createSymbolicLink(atPath: store.file(for: document.uuid), withDestinationPath: target)
+        let readError = try #require(modelError { _ = try store.read(document.uuid) })
+        #expect(readError.code == .unsafePath)
+        #expect(readError.message.contains("service.json"))
+        let writeError = try #require(modelError { try store.save(document) })
+        #expect(writeError.code == .unsafePath)
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "secret")
+    }
+
+    @Test func refusesARootWritableByOthers() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: root)
+        let error = try #require(modelError { _ = try ServiceStore(root: root) })
+        #expect(error.code == .unsafePath)
+        #expect(error.message.contains(root))
+        #expect(error.message.contains("writable by group or others"))
+        #expect(error.description.contains("chmod go-w"))
+    }
+
+    @Test func refusesARootOwnedByAnotherUser() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Only possible when the tests run as root (as in CI containers); otherwise chown fails.
+        guard (try? FileManager.default.setAttributes([.ownerAccountID: 4242], ofItemAtPath: root)) != nil else { return }
+        let error = try #require(modelError { _ = try ServiceStore(root: root) })
+        #expect(error.code == .unsafePath)
+        #expect(error.message.contains("owned by uid 4242"))
+    }
+
+    @Test func fileWhoseUUIDDoesNotMatchItsDirectoryIsRejected() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ServiceStore(root: root)
+        let document = try BuiltinKinds.registry().decode(data: try fixture("zenml-sleeper"))
+        let other = ServiceUUID.random()
+        try store.write(document.encoded(), for: other)
+        let error = try #require(modelError { _ = try store.load(other, into: BuiltinKinds.registry()) })
+        #expect(error.message.contains(other.rawValue))
+        #expect(error.message.contains(document.uuid.rawValue))
+    }
+
+    @Test func decodingErrorsNameTheFile() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ServiceStore(root: root)
+        let uuid = ServiceUUID.random()
+        try store.write(Data("{\"uuid\": ".utf8), for: uuid)
+        let error = try #require(modelError { _ = try store.load(uuid, into: BuiltinKinds.registry()) })
+        #expect(error.code == .truncatedJSON)
+        #expect(error.description.contains(store.file(for: uuid)))
+    }
+
+    @Test func lockSerialisesReadModifyWrite() async throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ServiceStore(root: root)
+        let uuid = ServiceUUID.random()
+        let counterPath = root + "/counter"
+        _ = FileManager.default.createFile(atPath: counterPath, contents: Data("0".utf8))
+        // Separate threads each open their own lock file descriptor, so flock excludes them.
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    for _ in 0..<25 {
+                        try? store.withLock(uuid) {
+                            let value = Int(try String(contentsOfFile: counterPath, encoding: .utf8))!
+                            try String(value + 1).write(toFile: counterPath, atomically: false, encoding: .utf8)
+                        }
+                    }
+                }
+            }
+        }
+        #expect(try String(contentsOfFile: counterPath, encoding: .utf8) == "100")
+        #expect(FileManager.default.fileExists(atPath: store.directory(for: uuid) + "/.lock"))
+    }
+}

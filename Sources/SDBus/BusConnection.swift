@@ -82,16 +82,25 @@ public final class BusConnection: Sendable {
     /// signal that the subscription misses (the bus thread handles both in order). Signals are buffered
     /// until read. Cancel the subscription when done with it.
     public func subscribe(_ match: SignalMatch) -> SignalSubscription {
+        subscribe([match])
+    }
+
+    /// One subscription fed by several match rules, in arrival order (e.g. a unit's
+    /// `PropertiesChanged` and the manager's `UnitRemoved`), so one reader sees both in sequence.
+    public func subscribe(_ matches: [SignalMatch]) -> SignalSubscription {
         let keyBox = SubscriptionKey()
         let loop = self.loop
         let subscription = SignalSubscription(onCancel: {
             loop.submit { loop in
-                if let key = keyBox.key { loop.removeSubscription(key) }
+                for key in keyBox.keys { loop.removeSubscription(key) }
             }
         })
         let accepted = loop.submit { [weak subscription] loop in
             guard let subscription else { return }
-            keyBox.key = loop.addSubscription(match, subscription: subscription)
+            for match in matches {
+                guard let key = loop.addSubscription(match, subscription: subscription) else { break }
+                keyBox.keys.append(key)
+            }
         }
         if !accepted {
             subscription.end(BusError(code: .disconnected, message: "the bus connection is closed"))
@@ -113,6 +122,6 @@ public final class BusConnection: Sendable {
 
 /// Set and read only on the loop thread; a class so the termination handler can find the key later.
 final class SubscriptionKey: @unchecked Sendable {
-    var key: UInt64?
+    var keys: [UInt64] = []
 }
 

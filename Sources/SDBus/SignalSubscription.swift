@@ -72,6 +72,11 @@ public final class SignalSubscription: AsyncSequence, Sendable {
 
     // MARK: Consumer side
 
+    /// The next signal already received, without waiting; nil when none is buffered.
+    public func poll() -> BusSignal? {
+        state.withLock { $0.pop() }
+    }
+
     /// The next signal, or nil when `deadline` passes first or the subscription was cancelled.
     ///
     /// - Throws: `BusError` when the connection died; `CancellationError` when the task is cancelled.

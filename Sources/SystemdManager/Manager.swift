@@ -237,10 +237,13 @@ public final class SystemdManager: Sendable {
                                                          member: "JobRemoved")))
     }
 
-    /// Subscribes to a unit's `PropertiesChanged`, then reads its current properties, so every change
-    /// after the snapshot arrives as a signal.
+    /// Subscribes to a unit's `PropertiesChanged` (and its `UnitRemoved`), then reads its current
+    /// properties, so every change after the snapshot arrives as a signal.
     public func watchUnit(_ name: UnitName) async throws(SystemdError) -> UnitWatch {
-        let subscription = bus.subscribe(.propertiesChanged(path: name.objectPath))
+        let subscription = bus.subscribe([
+            .propertiesChanged(path: name.objectPath),
+            SignalMatch(path: Self.managerPath, interface: Self.managerInterface, member: "UnitRemoved", arg0: name.rawValue),
+        ])
         do {
             let status = try await unitStatus(name)
             return UnitWatch(name: name, initial: status, subscription: subscription)
@@ -315,9 +318,28 @@ public final class UnitWatch: @unchecked Sendable {
                 throw SystemdError.from(error, operation: "watch", unit: name)
             }
             guard let signal else { return nil }
-            guard signal.arguments.count >= 2, let changed = signal.arguments[1].stringKeyedDictionary else { continue }
-            properties.merge(changed) { _, new in new }
+            apply(signal)
             return current
+        }
+    }
+
+    /// Applies every change already received, without waiting, so `current` is up to date.
+    public func drain() {
+        while let signal = subscription.poll() { apply(signal) }
+    }
+
+    private func apply(_ signal: BusSignal) {
+        if signal.member == "UnitRemoved" {
+            // Garbage-collected (a clean exit, or a reset after failure): systemd forgot the unit.
+            properties["LoadState"] = .string(LoadState.notFound.rawValue)
+            return
+        }
+        guard signal.arguments.count >= 2, let changed = signal.arguments[1].stringKeyedDictionary else { return }
+        properties.merge(changed) { _, new in new }
+        // LoadState is constant, so it never comes in a signal; but systemd only sends them for loaded
+        // units. A watch begun on a not-yet-started unit holds the `not-found` stub: correct it.
+        if properties["LoadState"]?.stringValue == LoadState.notFound.rawValue {
+            properties["LoadState"] = .string(LoadState.loaded.rawValue)
         }
     }
 

@@ -46,7 +46,17 @@ public struct UnitProperty: Sendable, Hashable {
 
     /// `ExecStartEx=` as `a(sasas)` with flag strings (systemd ≥ 243).
     public static func execStartEx(argv: [String], path: String? = nil, flags: ExecFlags = []) -> UnitProperty {
-        .init(name: "ExecStartEx", value: .array(of: "(sasas)", [
+        execEx("ExecStartEx", argv: argv, path: path, flags: flags)
+    }
+
+    /// `ExecStopPostEx=`: runs after every run of the service, with `$SERVICE_RESULT`, `$EXIT_CODE`
+    /// and `$EXIT_STATUS` describing how it ended (systemd.exec).
+    public static func execStopPostEx(argv: [String], path: String? = nil, flags: ExecFlags = []) -> UnitProperty {
+        execEx("ExecStopPostEx", argv: argv, path: path, flags: flags)
+    }
+
+    private static func execEx(_ name: String, argv: [String], path: String?, flags: ExecFlags) -> UnitProperty {
+        .init(name: name, value: .array(of: "(sasas)", [
             .structure([.string(path ?? argv.first ?? ""), .stringArray(argv), .stringArray(flags.strings)]),
         ]))
     }
@@ -69,7 +79,7 @@ public struct UnitProperty: Sendable, Hashable {
     /// `WorkingDirectory=` (systemd.exec): an absolute path.
     public static func workingDirectory(_ path: String) -> UnitProperty { .init(name: "WorkingDirectory", value: .string(path)) }
     /// `Restart=` (systemd.service).
-    public static func restart(_ policy: RestartPolicy) -> UnitProperty { .init(name: "Restart", value: .string(policy.rawValue)) }
+    public static func restart(_ policy: UnitRestart) -> UnitProperty { .init(name: "Restart", value: .string(policy.rawValue)) }
     /// `RestartSec=` (systemd.service), as `RestartUSec`.
     public static func restartDelay(_ d: Duration) -> UnitProperty { .init(name: "RestartUSec", value: .uint64(d.microseconds)) }
     /// `TimeoutStartSec=` (systemd.service); nil means infinity.

@@ -56,8 +56,8 @@ public enum KillTarget: String, Sendable, Hashable {
     case main, control, all
 }
 
-/// The restart policy of a service. The corresponding unit setting is `Restart=`.
-public enum RestartPolicy: String, Sendable, Hashable, CaseIterable {
+/// When systemd restarts a service. The corresponding unit setting is `Restart=`.
+public enum UnitRestart: String, Sendable, Hashable, CaseIterable {
     case no, onSuccess = "on-success", onFailure = "on-failure", onAbnormal = "on-abnormal",
         onWatchdog = "on-watchdog", onAbort = "on-abort", always
 }

@@ -41,9 +41,15 @@ enum Exec {
                 .ioFailure, "cannot change to working_directory \(directory): \(String(cString: strerror(errno)))",
                 fieldPath: "config.working_directory")
         }
-        // Signal dispositions set to "ignore" survive exec; restore the defaults for the command.
-        signal(SIGTERM, SIG_DFL)
-        signal(SIGPIPE, SIG_DFL)
+        // Ignored dispositions and the blocked-signal mask survive exec, and the Swift runtime and
+        // Dispatch block or ignore some (seen: python's http.server kept running through SIGTERM).
+        // The command must start as a fresh process would.
+        for number in 1 ..< 32 where number != SIGKILL && number != SIGSTOP {
+            signal(Int32(number), SIG_DFL)
+        }
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
         var cArguments: [UnsafeMutablePointer<CChar>?] = invocation.argv.map { strdup($0) }
         cArguments.append(nil)
         execvp(invocation.argv[0], &cArguments)

@@ -1,0 +1,59 @@
+public import ServiceModel
+public import SystemdManager
+
+/// Turns what systemd reports about a unit into a ZenML service state and a reason a user can act on.
+///
+/// Pure and table-tested: no I/O. Not obvious: a service waiting to be restarted shows
+/// `ActiveState=activating`, `SubState=auto-restart`; that is reported as `error` ("restarting…"),
+/// not as a start in progress, so a crash loop is never mistaken for a slow start.
+public enum StatusDerivation {
+    /// - Parameter unit: the unit's status, or nil when systemd has no such unit loaded.
+    public static func derive(_ unit: UnitStatus?) -> (state: ServiceState, reason: String) {
+        guard let unit, unit.isLoaded else {
+            return (.inactive, "service daemon is not running")
+        }
+        switch unit.activeState {
+        case .active:
+            if unit.nRestarts > 0 {
+                return (.active, "running again after \(unit.nRestarts) restart\(unit.nRestarts == 1 ? "" : "s")")
+            }
+            return (.active, "")
+        case .reloading:
+            return (.pendingStartup, "")
+        case .activating:
+            if unit.subState == "auto-restart" {
+                let why = failureText(unit) ?? "it stopped"
+                return (.error, "restarting after failure (\(unit.nRestarts) restart\(unit.nRestarts == 1 ? "" : "s") so far): \(why)")
+            }
+            return (.pendingStartup, "")
+        case .deactivating, .maintenance:
+            return (.pendingShutdown, "")
+        case .inactive:
+            return (.inactive, "service daemon is not running")
+        case .failed:
+            return (.error, "unit \(unit.name) failed: " + (failureText(unit) ?? "result \(unit.result?.rawValue ?? "unknown")"))
+        }
+    }
+
+    /// Why the last run ended badly, in systemd's terms made readable; nil for a clean end.
+    public static func failureText(_ unit: UnitStatus) -> String? {
+        let exit = unit.exitDescription
+        switch unit.result {
+        case .success?, nil:
+            // During auto-restart Result may already be reset; the exit status still tells.
+            return exit
+        case .exitCode?: return exit ?? "exited with a failure status"
+        case .signal?: return exit ?? "killed by a signal"
+        case .coreDump?: return exit ?? "dumped core"
+        case .timeout?: return "timed out" + (exit.map { " (\($0))" } ?? "")
+        case .oomKill?: return "killed by the out-of-memory killer (memory limit reached)"
+        case .startLimitHit?:
+            return "restarted too often: systemd's start limit was hit; fix the cause, then start it again"
+        case .resources?:
+            return "could not be started: the executable, working directory or another resource is missing"
+        case .watchdog?: return "watchdog timeout"
+        case .protocol?: return "protocol error (it did not start the way its type says)"
+        case .execCondition?: return "its start condition failed"
+        }
+    }
+}

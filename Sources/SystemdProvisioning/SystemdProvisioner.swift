@@ -1,0 +1,232 @@
+public import ServiceModel
+public import SystemdManager
+import SDJournal
+import Foundation
+import Synchronization
+
+/// Runs local daemon services as transient systemd user units: ZenML's `LocalDaemonService`
+/// without fork-and-detach, PID files or a one-second poll.
+///
+/// `provision` writes the service JSON and calls `StartTransientUnit` with the entrypoint as an argv
+/// `ExecStart`; `checkStatus` derives the state from the unit's properties; `waitForChange` wakes on
+/// the unit's `PropertiesChanged` signals (falling back to a short backoff for endpoint probes).
+/// Not obvious: the watch on a unit is taken *before* the unit is started and kept for the later
+/// waits, so a fast failure cannot slip between a start and the first look at the unit.
+public final class SystemdProvisioner: ServiceProvisioner {
+    public let manager: SystemdManager
+    public let store: ServiceStore
+    /// Absolute path of the entrypoint executable that units run.
+    public let entrypoint: String
+    /// How long `deprovision` waits for systemd's stop job (the unit's own stop timeout plus margin).
+    public static let defaultStopTimeout: Duration = .seconds(10)
+
+    private let watches = Mutex<[ServiceUUID: UnitWatch]>([:])
+
+    public init(manager: SystemdManager, store: ServiceStore, entrypoint: String) {
+        self.manager = manager
+        self.store = store
+        self.entrypoint = entrypoint
+    }
+
+    /// `svcunit-entrypoint` beside the running executable, else the packaged `/usr/libexec/svcunit/`.
+    public static func defaultEntrypoint() -> String {
+        let beside = URL(fileURLWithPath: CommandLine.arguments.first.map { resolveExecutable($0) } ?? "/proc/self/exe")
+            .deletingLastPathComponent().appendingPathComponent("svcunit-entrypoint").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        return "/usr/libexec/svcunit/svcunit-entrypoint"
+    }
+
+    private static func resolveExecutable(_ argv0: String) -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? argv0
+    }
+
+    // MARK: - Unit properties
+
+    /// The transient unit's properties for a service document.
+    public func unitProperties(for document: ServiceDocument) -> [UnitProperty] {
+        let unit = ServiceUnit(document.uuid)
+        let configFile = document.status.configFile ?? store.file(for: document.uuid)
+        let silent = document.config.silentDaemon
+        var properties: [UnitProperty] = [
+            .description(Self.describe(document)),
+            // argv, never a shell; `:` (no-env-expand) so a `$` in a path stays a `$`.
+            .execStartEx(argv: [entrypoint, "--config-file", configFile], flags: [.noEnvironmentExpansion]),
+            // `exec`: the start job fails if the entrypoint cannot be executed at all.
+            .type(.exec),
+            .slice(ServiceUnit.slice),
+            .syslogIdentifier(unit.syslogIdentifier),
+            .standardOutput(silent ? .null : .journal),
+            .standardError(silent ? .null : .journal),
+            // Record how every run ended into the JSON, even when no svcunit command is watching.
+            .execStopPostEx(argv: [entrypoint, "--record-exit", "--config-file", configFile],
+                            flags: [.ignoreFailure, .noEnvironmentExpansion]),
+            .stopTimeout(document.config.stopTimeout.map { Self.duration($0) } ?? Self.defaultStopTimeout),
+        ]
+        let restart = document.config.effectiveRestart
+        if restart != .no {
+            properties.append(.restart(UnitRestart(rawValue: restart.rawValue) ?? .no))
+            properties.append(.restartDelay(document.config.restartDelay.map { Self.duration($0) } ?? .milliseconds(100)))
+        }
+        if let bytes = document.config.memoryMax, bytes > 0 { properties.append(.memoryMax(bytes: UInt64(bytes))) }
+        if let percent = document.config.cpuQuota, percent > 0 { properties.append(.cpuQuota(percent: percent)) }
+        return properties
+    }
+
+    /// `Description=`: the service's name and type; control characters become spaces (free text,
+    /// but one line in `systemctl status`).
+    static func describe(_ document: ServiceDocument) -> String {
+        let type = document.serviceType
+        let raw = "svcunit \(document.config.name) (\(type.type)/\(type.flavor)) \(document.uuid)"
+        return String(raw.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+    }
+
+    static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
+
+    // MARK: - ServiceProvisioner
+
+    public func provision(_ service: Service) async throws {
+        let unit = ServiceUnit(service.uuid)
+        let name = unit.transientUnit
+        let watch = try await manager.watchUnit(name)
+        var current = watch.current
+        if current.isLoaded, current.activeState == .deactivating {
+            // A stop is under way: let it finish, or the start would collide with the old unit.
+            current = try await watch.wait(before: .now + Self.defaultStopTimeout + .seconds(5)) { $0.isFinished }
+        }
+        if current.isLoaded, current.activeState != .inactive, current.activeState != .failed {
+            keep(watch, for: service.uuid)  // already running (or restarting): nothing to provision
+            return
+        }
+        if current.isLoaded, current.activeState == .failed {
+            try await resetFailed(name)
+        }
+        service.update { document in document.status.runtimePath = store.directory(for: document.uuid) }
+        try persist(service)
+        do {
+            _ = try await manager.startTransientUnit(name, mode: .fail, properties: unitProperties(for: service.document))
+        } catch {
+            // UnitExists: another svcunit started this service a moment ago: one unit, both succeed.
+            if error.code != .unitExists { throw error }
+        }
+        keep(watch, for: service.uuid)
+    }
+
+    public func deprovision(_ service: Service, force: Bool) async throws {
+        let name = ServiceUnit(service.uuid).transientUnit
+        let watch = try await takeWatch(for: service.uuid, name)
+        defer { keep(watch, for: service.uuid) }
+        watch.drain()
+        guard watch.current.isLoaded else { return }
+        if watch.current.activeState == .failed {
+            try await resetFailed(name)
+            return
+        }
+        if force {
+            do { try await manager.killUnit(name, whom: .all, signal: SIGKILL) } catch {
+                if error.code == .noSuchUnit { return }
+                throw error
+            }
+        }
+        let jobs = manager.subscribeJobs()
+        defer { jobs.cancel() }
+        do {
+            let job = try await manager.stopUnit(name)
+            let stopTimeout = service.document.config.stopTimeout.map { Self.duration($0) } ?? Self.defaultStopTimeout
+            _ = try await jobs.wait(for: job, unit: name, before: .now + stopTimeout + .seconds(5))
+        } catch {
+            if error.code == .noSuchUnit { return }
+            throw error
+        }
+        watch.drain()
+        if watch.current.isLoaded, watch.current.activeState == .failed {
+            // It ended badly while stopping (e.g. a non-zero exit on SIGTERM); ExecStopPost recorded
+            // the run, so clear the unit and let the service read as stopped.
+            try await resetFailed(name)
+        }
+    }
+
+    public func checkStatus(_ service: Service) async -> (ServiceState, String) {
+        let name = ServiceUnit(service.uuid).transientUnit
+        let status: UnitStatus
+        let watched = watches.withLock { $0[service.uuid] }
+        if let watched {
+            watched.drain()
+            status = watched.current
+        } else {
+            do { status = try await manager.unitStatus(name) } catch {
+                return (.error, "cannot read the state of \(name): \(error)")
+            }
+        }
+        var (state, reason) = StatusDerivation.derive(status)
+        if state == .inactive, let lastRun = service.document.status.lastRun, !lastRun.succeeded {
+            reason += "; last run \(lastRun.summary)"
+        }
+        if state == .error, watched != nil, let lines = try? await lastLines(ServiceUnit(service.uuid), count: 5), !lines.isEmpty {
+            reason += "; last output: " + lines.joined(separator: " | ")
+        }
+        return (state, reason)
+    }
+
+    public func waitForChange(_ service: Service, deadline: ContinuousClock.Instant, attempt: Int) async {
+        let wake = min(deadline, .now + Backoff.delay(attempt: attempt))
+        if let watch = watches.withLock({ $0[service.uuid] }) {
+            _ = try? await watch.next(before: wake)
+        } else {
+            await Backoff.sleep(attempt: attempt, until: deadline)
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// `ResetFailedUnit`, where "not loaded" means there is nothing left to reset.
+    private func resetFailed(_ name: UnitName) async throws(SystemdError) {
+        do { try await manager.resetFailedUnit(name) } catch {
+            if error.code != .noSuchUnit { throw error }
+        }
+    }
+
+    /// The unit's current status through the watch held for the service, or a fresh read.
+    public func unitStatus(_ uuid: ServiceUUID) async throws(SystemdError) -> UnitStatus {
+        if let watch = watches.withLock({ $0[uuid] }) {
+            watch.drain()
+            return watch.current
+        }
+        return try await manager.unitStatus(ServiceUnit(uuid).transientUnit)
+    }
+
+    /// Starts watching a service's unit (before acting on it) for the following waits.
+    public func watch(_ uuid: ServiceUUID) async throws(SystemdError) {
+        keep(try await takeWatch(for: uuid, ServiceUnit(uuid).transientUnit), for: uuid)
+    }
+
+    private func takeWatch(for uuid: ServiceUUID, _ name: UnitName) async throws(SystemdError) -> UnitWatch {
+        if let existing = watches.withLock({ $0[uuid] }) { return existing }
+        return try await manager.watchUnit(name)
+    }
+
+    private func keep(_ watch: UnitWatch, for uuid: ServiceUUID) {
+        watches.withLock { $0[uuid] = watch }
+    }
+
+    /// Writes the service JSON under the store lock, keeping a `last_run` that the unit's
+    /// `ExecStopPost` wrote meanwhile (it is newer than anything this process knows).
+    public func persist(_ service: Service) throws {
+        try store.withLock(service.uuid) {
+            if let data = try? store.read(service.uuid),
+               let onDisk = try? JSONText.parse(data), case .object(let root) = onDisk,
+               case .object(let status)? = root["status"], let recorded = status[LastRun.key].flatMap(LastRun.init(json:)) {
+                service.update { document in
+                    if document.status.lastRun != recorded { document.status.lastRun = recorded }
+                }
+            }
+            try store.save(service)
+        }
+    }
+
+    /// The last `count` lines the service wrote, for error messages.
+    public func lastLines(_ unit: ServiceUnit, count: Int) async throws -> [String] {
+        let logs = try await ServiceLogs(unit: unit)
+        defer { logs.close() }
+        return try await logs.last(count).map(\.message)
+    }
+}

@@ -1,0 +1,138 @@
+public import ServiceModel
+public import SystemdManager
+public import ServiceHealth
+import Foundation
+
+/// The services of one store, run on one systemd user manager: what the CLI drives.
+///
+/// Combines the store (the JSON files), the registry (service classes), the provisioner (systemd)
+/// and the lifecycle (ZenML's start/stop/status contract with health monitors). Not obvious: the
+/// JSON is persisted after every operation under the store lock, so a command killed half-way leaves
+/// a whole, valid file and the next command converges from what systemd reports.
+public final class SystemdServices: Sendable {
+    public let store: ServiceStore
+    public let registry: ServiceRegistry
+    public let provisioner: SystemdProvisioner
+    public let lifecycle: ServiceLifecycle
+
+    public var manager: SystemdManager { provisioner.manager }
+
+    public init(store: ServiceStore, registry: ServiceRegistry, manager: SystemdManager, entrypoint: String? = nil,
+                healthChecker: any EndpointHealthChecker = ProbingHealthChecker()) {
+        self.store = store
+        self.registry = registry
+        provisioner = SystemdProvisioner(manager: manager, store: store,
+                                         entrypoint: entrypoint ?? SystemdProvisioner.defaultEntrypoint())
+        lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: healthChecker)
+    }
+
+    /// Loads a stored service (re-read from disk every time: another process may have changed it).
+    public func service(_ uuid: ServiceUUID) throws(ServiceModelError) -> Service {
+        try store.load(uuid, into: registry)
+    }
+
+    /// Stores a new service document (`root_runtime_path` set to the store, as ZenML lays it out).
+    public func create(_ document: ServiceDocument) throws -> Service {
+        var document = document
+        if document.config.rootRuntimePath == nil { document.config.rootRuntimePath = store.root }
+        let service = try registry.adopt(document)
+        try provisioner.persist(service)
+        return service
+    }
+
+    /// What `start` did.
+    public enum StartOutcome: Sendable, Equatable {
+        case started
+        /// It was already active and healthy: nothing was done.
+        case alreadyRunning
+    }
+
+    /// Starts the service and waits until its unit is active and its endpoint healthy.
+    ///
+    /// - Throws: `ServiceModelError` (`.startFailed` as soon as the unit fails, with its exit status
+    ///   and last output; `.timedOut` with the last state), or a `SystemdError`.
+    public func start(_ uuid: ServiceUUID, timeout: Duration) async throws -> StartOutcome {
+        let service = try self.service(uuid)
+        try await provisioner.watch(uuid)
+        let unit = try await provisioner.unitStatus(uuid)
+        if unit.isLoaded, unit.activeState == .active, service.document.adminState == .active,
+           await lifecycle.isRunning(service) {
+            try provisioner.persist(service)
+            return .alreadyRunning
+        }
+        do {
+            try await lifecycle.start(service, timeout: timeout)
+            if service.document.endpoint?.monitor == nil {
+                try await confirmStartup(service)
+            }
+        } catch {
+            try? provisioner.persist(service)
+            throw error
+        }
+        try provisioner.persist(service)
+        return .started
+    }
+
+    /// How long a service without a health monitor must stay up before `start` calls it started.
+    ///
+    /// With `Type=exec` a unit is active once the entrypoint is executed, which says nothing about
+    /// whether the command will live; without a monitor this short watch is the only evidence (a
+    /// health monitor that passes is better evidence, and skips it).
+    public static let startupGrace: Duration = .milliseconds(300)
+
+    private func confirmStartup(_ service: Service) async throws {
+        let deadline = ContinuousClock.now + Self.startupGrace
+        while ContinuousClock.now < deadline {
+            await provisioner.waitForChange(service, deadline: deadline, attempt: 8)
+            let (state, reason) = await provisioner.checkStatus(service)
+            guard state == .error else { continue }
+            service.update { $0.status.updateState(state, error: reason) }
+            throw ServiceModelError(.startFailed, "failed to start service \(service.document): last state 'error', last error '\(reason)'")
+        }
+    }
+
+    /// Stops the service and waits until its unit is gone (`force`: SIGKILL instead of SIGTERM).
+    public func stop(_ uuid: ServiceUUID, timeout: Duration, force: Bool = false) async throws {
+        let service = try self.service(uuid)
+        try await provisioner.watch(uuid)
+        do {
+            try await lifecycle.stop(service, timeout: timeout, force: force)
+        } catch {
+            try? provisioner.persist(service)
+            throw error
+        }
+        try provisioner.persist(service)
+    }
+
+    /// A service's full picture: its document (with a freshly observed status) and its unit.
+    public struct Report: Sendable {
+        public var document: ServiceDocument
+        public var unit: UnitStatus?
+        public var unitName: UnitName
+    }
+
+    /// Observes the service now (unit state and endpoint health) and records the result.
+    public func status(_ uuid: ServiceUUID) async throws -> Report {
+        let service = try self.service(uuid)
+        await lifecycle.updateStatus(service)
+        let unit = try? await provisioner.unitStatus(uuid)
+        try? provisioner.persist(service)
+        return Report(document: service.document, unit: unit, unitName: ServiceUnit(uuid).transientUnit)
+    }
+
+    /// Stops the service if it runs, then removes its directory (only once the unit is gone).
+    public func delete(_ uuid: ServiceUUID, timeout: Duration, force: Bool = false) async throws {
+        _ = try self.service(uuid)
+        let unit = try await provisioner.unitStatus(uuid)
+        if unit.isLoaded {
+            try await stop(uuid, timeout: timeout, force: force)
+            let after = try await manager.unitStatus(ServiceUnit(uuid).transientUnit)
+            if after.isLoaded, !after.activeState.isFinal {
+                throw SystemdError(code: .jobFailed, message: "unit \(after.name) is still \(after.activeState.rawValue); not deleting",
+                                   unit: after.name, hint: "retry with --force")
+            }
+        }
+        try store.delete(uuid)
+        registry.forget(uuid)
+    }
+}

@@ -1,0 +1,102 @@
+// svcunit-entrypoint: what a svcunit unit runs. It re-creates the service from its JSON file and
+// runs it in this process: no fork, no detaching, no PID file (systemd tracks the process).
+//
+//   svcunit-entrypoint --config-file PATH               run the service (the unit's ExecStart)
+//   svcunit-entrypoint --record-exit --config-file PATH record how the run ended (ExecStopPost)
+//
+// Library users build their own entrypoint the same way with their own ServiceKinds registered.
+import Foundation
+import ServiceKinds
+import ServiceModel
+
+/// Exit statuses, from sysexits.h, so systemd's "exited with status N" tells what went wrong.
+enum EntrypointExit {
+    static let usage: Int32 = 64        // EX_USAGE
+    static let badDocument: Int32 = 65  // EX_DATAERR
+    static let failed: Int32 = 70       // EX_SOFTWARE
+    static let noInput: Int32 = 66      // EX_NOINPUT
+}
+
+func fail(_ message: String, _ code: Int32) -> Never {
+    FileHandle.standardError.write(Data("svcunit-entrypoint: error: \(message)\n".utf8))
+    exit(code)
+}
+
+var configFile: String?
+var recordExit = false
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--config-file":
+        guard let value = arguments.popFirst() else { fail("--config-file needs a path", EntrypointExit.usage) }
+        configFile = value
+    case "--record-exit":
+        recordExit = true
+    case "-h", "--help":
+        print("usage: svcunit-entrypoint [--record-exit] --config-file PATH")
+        exit(0)
+    default:
+        fail("unknown argument \(argument.debugDescription); usage: svcunit-entrypoint [--record-exit] --config-file PATH", EntrypointExit.usage)
+    }
+}
+guard let configFile else { fail("--config-file PATH is required", EntrypointExit.usage) }
+
+let registry = BuiltinKinds.registry()
+
+if recordExit {
+    // systemd hands ExecStopPost the outcome of the run in these variables (systemd.exec(5)).
+    let env = ProcessInfo.processInfo.environment
+    let result = env["SERVICE_RESULT"] ?? "unknown"
+    let exitText: String? = {
+        guard let code = env["EXIT_CODE"], let status = env["EXIT_STATUS"] else { return nil }
+        switch code {
+        case "exited": return "exited with status \(status)"
+        case "killed": return "killed by signal \(status)"
+        case "dumped": return "dumped core on signal \(status)"
+        default: return "\(code) \(status)"
+        }
+    }()
+    let url = URL(fileURLWithPath: configFile)
+    let directory = url.deletingLastPathComponent()
+    guard let uuid = ServiceUUID(rawValue: directory.lastPathComponent) else {
+        fail("\(configFile) is not inside a <store>/<uuid>/ directory", EntrypointExit.badDocument)
+    }
+    do {
+        let store = try ServiceStore(root: directory.deletingLastPathComponent().path, create: false)
+        try store.withLock(uuid) {
+            let service = try store.load(uuid, into: registry)
+            service.update { document in
+                document.status.lastRun = LastRun(
+                    unit: env["SVCUNIT_UNIT"] ?? "svcunit-\(uuid.rawValue).service", invocationID: env["INVOCATION_ID"],
+                    result: result, exit: exitText, finishedAt: Date().timeIntervalSince1970)
+                if result == "success" {
+                    document.status.updateState(.inactive)
+                } else {
+                    document.status.updateState(.error, error: exitText.map { "\($0) (\(result))" } ?? result)
+                }
+            }
+            try store.save(service)
+        }
+    } catch {
+        fail("cannot record the end of the run in \(configFile): \(error)", EntrypointExit.failed)
+    }
+    exit(0)
+}
+
+let data: Data
+do {
+    data = try Data(contentsOf: URL(fileURLWithPath: configFile))
+} catch {
+    fail("cannot read \(configFile): \(error.localizedDescription)", EntrypointExit.noInput)
+}
+let document: ServiceDocument
+do {
+    document = try registry.decode(data: data)
+} catch {
+    fail("\(configFile): \(error)", EntrypointExit.badDocument)
+}
+do {
+    try await document.kind.run(document)
+} catch {
+    fail("service \(document.uuid) (\(document.config.name)) failed: \(error)", EntrypointExit.failed)
+}

@@ -1,0 +1,253 @@
+import Foundation
+import SDJournal
+import ServiceKinds
+import ServiceModel
+import SystemdManager
+import SystemdProvisioning
+import SystemdTestSupport
+import Testing
+
+@Suite struct StatusDerivationTests {
+    let name = try! UnitName(validating: "svcunit-x.service")
+
+    func unit(_ props: [String: String], code: Int32? = nil, status: Int32? = nil, restarts: UInt32 = 0) -> UnitStatus {
+        var p: [String: SDBusValue] = [:]
+        for (k, v) in props { p[k] = .string(v) }
+        if let code { p["ExecMainCode"] = .int32(code) }
+        if let status { p["ExecMainStatus"] = .int32(status) }
+        p["NRestarts"] = .uint32(restarts)
+        p["LoadState"] = p["LoadState"] ?? .string("loaded")
+        return UnitStatus(name: name, properties: p)
+    }
+
+    @Test func activeStatesMapToServiceStates() {
+        #expect(StatusDerivation.derive(nil) == (.inactive, "service daemon is not running"))
+        #expect(StatusDerivation.derive(unit(["LoadState": "not-found", "ActiveState": "inactive"])).state == .inactive)
+        #expect(StatusDerivation.derive(unit(["ActiveState": "activating", "SubState": "start"])).state == .pendingStartup)
+        #expect(StatusDerivation.derive(unit(["ActiveState": "reloading"])).state == .pendingStartup)
+        #expect(StatusDerivation.derive(unit(["ActiveState": "active", "SubState": "running"])) == (.active, ""))
+        #expect(StatusDerivation.derive(unit(["ActiveState": "deactivating"])).state == .pendingShutdown)
+        #expect(StatusDerivation.derive(unit(["ActiveState": "inactive"])).state == .inactive)
+    }
+
+    @Test func failuresSayHowTheProcessEnded() {
+        let exit3 = StatusDerivation.derive(unit(["ActiveState": "failed", "Result": "exit-code"], code: 1, status: 3))
+        #expect(exit3.state == .error)
+        #expect(exit3.reason.contains("exited with status 3"))
+        let killed = StatusDerivation.derive(unit(["ActiveState": "failed", "Result": "signal"], code: 2, status: 9))
+        #expect(killed.reason.contains("killed by signal KILL"))
+        let limit = StatusDerivation.derive(unit(["ActiveState": "failed", "Result": "start-limit-hit"]))
+        #expect(limit.reason.contains("start limit"))
+        let oom = StatusDerivation.derive(unit(["ActiveState": "failed", "Result": "oom-kill"]))
+        #expect(oom.reason.contains("out-of-memory"))
+    }
+
+    @Test func autoRestartIsAnErrorThatSaysItIsRestarting() {
+        let looping = StatusDerivation.derive(unit(["ActiveState": "activating", "SubState": "auto-restart", "Result": "exit-code"],
+                                                   code: 1, status: 1, restarts: 2))
+        #expect(looping.state == .error)
+        #expect(looping.reason.contains("restarting"))
+        #expect(looping.reason.contains("2 restarts"))
+        #expect(looping.reason.contains("exited with status 1"))
+        let back = StatusDerivation.derive(unit(["ActiveState": "active", "SubState": "running"], restarts: 1))
+        #expect(back == (.active, "running again after 1 restart"))
+    }
+}
+
+@Suite struct UnitPropertyTests {
+    @Test func unitNamesComeFromTheUUIDOnly() throws {
+        let uuid = ServiceUUID.random()
+        let unit = ServiceUnit(uuid)
+        #expect(unit.transientUnit.rawValue == "svcunit-\(uuid.rawValue).service")
+        #expect(unit.syslogIdentifier == "svcunit-\(uuid.rawValue)")
+        #expect(ServiceUnit.slice.rawValue == "svcunit.slice")
+    }
+}
+
+typealias SDBusValue = SDBus.BusValue
+import SDBus
+
+/// ZenML's LocalDaemonService on a real systemd user manager.
+@Suite(.enabled(if: LiveSystemd.shouldRun, "needs a systemd user manager (run through scripts/test)"))
+struct LiveProvisioningTests {
+    @Test func httpServerStartsHealthyAndStops() async throws {
+        let h = try await Harness()
+        let service = try h.command(["/usr/bin/python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"],
+                                    name: "web", endpoint: httpEndpoint(),
+                                    environment: [.init(name: "PYTHONUNBUFFERED", value: "1")])
+        defer { Task { await h.cleanUp([service.uuid]) } }
+
+        #expect(try await h.services.start(service.uuid, timeout: .seconds(20)) == .started)
+        let report = try await h.services.status(service.uuid)
+        #expect(report.document.status.state == .active)
+        #expect(report.document.endpoint?.status.state == .active)
+        let port = try #require(report.document.endpoint?.status.port)
+        let unit = ServiceUnit(service.uuid).transientUnit
+
+        // systemd, as a witness, agrees; the main PID is the server itself, not a wrapper.
+        #expect(try LiveSystemd.systemctlShow(unit, "ActiveState") == "active")
+        let mainPID = try #require(UInt32(try LiveSystemd.systemctlShow(unit, "MainPID")))
+        #expect(report.unit?.mainPID == mainPID)
+        let argv = commandLine(of: mainPID)
+        #expect(argv.contains("http.server") && argv.contains(String(port.value)), "\(argv)")
+        #expect(try LiveSystemd.systemctlShow(unit, "Slice") == "svcunit.slice")
+        #expect(try LiveSystemd.systemctlShow(unit, "SyslogIdentifier") == ServiceUnit(service.uuid).syslogIdentifier)
+
+        // Its output is in the journal: journalctl and svcunit's reader see the same lines.
+        _ = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port.value)/svcunit-probe")!)
+        let logs = try await ServiceLogs(unit: ServiceUnit(service.uuid))
+        var lines: [String] = []
+        let deadline = LiveSystemd.deadline(.seconds(10))
+        while !lines.contains(where: { $0.contains("svcunit-probe") }), ContinuousClock.now < deadline {
+            lines = try await logs.last(nil).map(\.message)
+            if !lines.contains(where: { $0.contains("svcunit-probe") }) { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(lines.contains { $0.contains("Serving HTTP") })
+        #expect(lines.contains { $0.contains("GET /svcunit-probe") })
+        let witness = try LiveSystemd.run("/usr/bin/journalctl", ["-t", ServiceUnit(service.uuid).syslogIdentifier, "-o", "cat"]).output
+        for line in lines where line.contains("svcunit-probe") { #expect(witness.contains(line)) }
+
+        let stopWatch = try await h.services.manager.watchUnit(unit)
+        try await h.services.stop(service.uuid, timeout: .seconds(15))
+        let stopped = try await h.services.status(service.uuid)
+        #expect(stopped.document.status.state == .inactive)
+        #expect(stopped.document.adminState == .inactive)
+        // Stopped cleanly, so systemd unloads the unit (a failed one would stay loaded).
+        _ = try await stopWatch.wait(before: LiveSystemd.deadline(.seconds(5))) { !$0.isLoaded }
+        // The unit's ExecStopPost recorded how the run ended.
+        let recorded = try h.services.service(service.uuid).document.status.lastRun
+        #expect(recorded?.unit == unit.rawValue)
+        #expect(recorded?.result == "success")
+    }
+
+    @Test func exitThreeFailsFastWithTheExitStatusAndOutput() async throws {
+        let h = try await Harness()
+        let service = try h.command(["/bin/sh", "-c", "echo about to fail; echo bad config >&2; exit 3"], name: "bad")
+        defer { Task { await h.cleanUp([service.uuid]) } }
+        let started = ContinuousClock.now
+        let error = await expectError(ServiceModelError.self) { _ = try await h.services.start(service.uuid, timeout: .seconds(30)) }
+        #expect(ContinuousClock.now - started < .seconds(10), "failed fast, well before the 30 s timeout")
+        #expect(error?.code == .startFailed)
+        #expect(error?.message.contains("exited with status 3") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("bad config") == true, "last output lines are in the error: \(String(describing: error))")
+        let report = try await h.services.status(service.uuid)
+        #expect(report.document.status.state == .error)
+        #expect(report.document.status.lastError.contains("exited with status 3"))
+    }
+
+    @Test func killedFromOutsideIsAnErrorAndRestartBringsItBack() async throws {
+        let h = try await Harness()
+        let plain = try h.command(["/bin/sleep", "300"], name: "plain")
+        let restarting = try h.command(["/bin/sleep", "300"], name: "restarting", restart: .onFailure)
+        defer { Task { await h.cleanUp([plain.uuid, restarting.uuid]) } }
+        _ = try await h.services.start(plain.uuid, timeout: .seconds(10))
+        _ = try await h.services.start(restarting.uuid, timeout: .seconds(10))
+
+        let watchPlain = try await h.services.manager.watchUnit(ServiceUnit(plain.uuid).transientUnit)
+        try await h.services.manager.killUnit(ServiceUnit(plain.uuid).transientUnit, whom: .main, signal: SIGKILL)
+        _ = try await watchPlain.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished }
+        let dead = try await h.services.status(plain.uuid)
+        #expect(dead.document.status.state == .error)
+        #expect(dead.document.status.lastError.contains("killed by signal KILL"), "\(dead.document.status.lastError)")
+
+        let unit = ServiceUnit(restarting.uuid).transientUnit
+        let watch = try await h.services.manager.watchUnit(unit)
+        let firstPID = watch.current.mainPID
+        try await h.services.manager.killUnit(unit, whom: .main, signal: SIGKILL)
+        let back = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) {
+            $0.activeState == .active && $0.nRestarts >= 1 && $0.mainPID != firstPID && $0.mainPID != 0
+        }
+        #expect(back.nRestarts == 1)
+        // This test's watch may wake before the bus thread has handed the same signal to the
+        // provisioner's watch; one round trip on the connection orders them.
+        _ = try await h.services.manager.version()
+        let report = try await h.services.status(restarting.uuid)
+        #expect(report.document.status.state == .active)
+        #expect(report.document.status.lastError.contains("restart"), "\(report.document.status.lastError)")
+    }
+
+    @Test func activeUnitWithADeadEndpointIsNotRunning() async throws {
+        let h = try await Harness()
+        // Listens nowhere: the TCP monitor can never pass. A fixed free port, so no other test's
+        // server can take the port this one probes.
+        let port = try #require((40000 ... 60000).shuffled().first { TCPPort($0).map(PortPolicy.canBindLoopback) ?? false })
+        let service = try h.command(["/bin/sleep", "300"], name: "deaf", endpoint: tcpEndpoint(port: port))
+        defer { Task { await h.cleanUp([service.uuid]) } }
+        let error = await expectError(ServiceModelError.self) { _ = try await h.services.start(service.uuid, timeout: .seconds(2)) }
+        #expect(error?.code == .timedOut)
+        let report = try await h.services.status(service.uuid)
+        #expect(report.document.status.state == .active, "the unit itself runs")
+        #expect(report.document.endpoint?.status.state == .error)
+        #expect(report.document.endpoint?.status.lastError.isEmpty == false)
+        #expect(await h.services.lifecycle.isRunning(try h.services.service(service.uuid)) == false)
+    }
+
+    @Test func twoStartsAtOnceMakeOneUnitAndBothSucceed() async throws {
+        let h = try await Harness()
+        let service = try h.command(["/bin/sleep", "300"], name: "twice")
+        defer { Task { await h.cleanUp([service.uuid]) } }
+        // A second SystemdServices is a second "process": its own registry and its own watch.
+        let other = SystemdServices(store: h.services.store, registry: BuiltinKinds.registry(),
+                                    manager: try await LiveSystemd.manager(), entrypoint: Harness.entrypoint)
+        async let a = h.services.start(service.uuid, timeout: .seconds(10))
+        async let b = other.start(service.uuid, timeout: .seconds(10))
+        let outcomes = try await [a, b]
+        #expect(outcomes.contains(.started))
+        let units = try await h.services.manager.listUnitsByPatterns(patterns: ["svcunit-\(service.uuid.rawValue)*"])
+        #expect(units.count == 1)
+        #expect(units.first?.activeState == .active)
+        // Starting it again is a no-op that says so.
+        #expect(try await h.services.start(service.uuid, timeout: .seconds(10)) == .alreadyRunning)
+    }
+
+    @Test func theSleeperRunsInTheEntrypointThenGoesInactive() async throws {
+        let h = try await Harness()
+        let config = LocalDaemonServiceConfig(common: ServiceConfig(name: "nap"), flavor: SleepingDaemon.Config(wakeUpAfter: 0.5))
+        let service = try h.services.create(ServiceDocument(kind: SleepingDaemon.self, config: config))
+        defer { Task { await h.cleanUp([service.uuid]) } }
+        let unit = ServiceUnit(service.uuid).transientUnit
+        let watch = try await h.services.manager.watchUnit(unit)
+        #expect(try await h.services.start(service.uuid, timeout: .seconds(10)) == .started)
+        #expect(commandLine(of: watch.current.mainPID).first == Harness.entrypoint || watch.current.mainPID == 0)
+        let done = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
+        #expect(done.activeState == .inactive)
+        // systemd forgets the unit (clean exit)…
+        _ = try await watch.wait(before: LiveSystemd.deadline(.seconds(5))) { !$0.isLoaded }
+        _ = try await h.services.manager.version()  // order this watch's wake-up with the provisioner's
+        let report = try await h.services.status(service.uuid)
+        #expect(report.document.status.state == .inactive)
+        #expect(report.unit?.isLoaded != true)
+        // …svcunit remembers the run.
+        let lastRun = try #require(report.document.status.lastRun)
+        #expect(lastRun.result == "success")
+        #expect(lastRun.exit == "exited with status 0")
+        let logs = try await ServiceLogs(unit: ServiceUnit(service.uuid))
+        let lines = try await logs.last(nil).map(\.message)
+        #expect(lines.contains { $0.contains("sleeping for 0.5 s") })
+        #expect(lines.contains { $0.contains("woke up") })
+    }
+
+    @Test func aStoppedSleeperHandlesSIGTERMCleanly() async throws {
+        let h = try await Harness()
+        let config = LocalDaemonServiceConfig(common: ServiceConfig(name: "long-nap"), flavor: SleepingDaemon.Config(wakeUpAfter: 300))
+        let service = try h.services.create(ServiceDocument(kind: SleepingDaemon.self, config: config))
+        defer { Task { await h.cleanUp([service.uuid]) } }
+        _ = try await h.services.start(service.uuid, timeout: .seconds(10))
+        let started = ContinuousClock.now
+        try await h.services.stop(service.uuid, timeout: .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(5), "SIGTERM ended it, no SIGKILL escalation")
+        let lastRun = try h.services.service(service.uuid).document.status.lastRun
+        #expect(lastRun?.result == "success")
+    }
+
+    @Test func deleteStopsFirstAndRemovesTheDirectory() async throws {
+        let h = try await Harness()
+        let service = try h.command(["/bin/sleep", "300"], name: "doomed")
+        defer { Task { await h.cleanUp([service.uuid]) } }
+        _ = try await h.services.start(service.uuid, timeout: .seconds(10))
+        try await h.services.delete(service.uuid, timeout: .seconds(10))
+        #expect(!FileManager.default.fileExists(atPath: h.services.store.directory(for: service.uuid)))
+        let unit = try await h.services.manager.unitStatus(ServiceUnit(service.uuid).transientUnit)
+        #expect(!unit.isLoaded)
+    }
+}

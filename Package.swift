@@ -33,6 +33,8 @@ let package = Package(
         ),
         .target(name: "SDBus", dependencies: ["CSystemd"]),
         .target(name: "SDJournal", dependencies: ["CSystemd"]),
+        // sd_notify only, for the entrypoint of Type=notify units.
+        .target(name: "SDDaemon", dependencies: ["CSystemd"]),
         .target(name: "SystemdManager", dependencies: ["SDBus"]),
         // The service model: pure Swift + Foundation, no systemd, no C.
         .target(name: "ServiceModel"),
@@ -48,7 +50,7 @@ let package = Package(
         ]),
         .executableTarget(name: "svcunit", dependencies: ["SvcUnitCLI"]),
         // Re-creates a service from its JSON and runs it; links no sd-bus.
-        .executableTarget(name: "svcunit-entrypoint", dependencies: ["ServiceModel", "ServiceKinds"]),
+        .executableTarget(name: "svcunit-entrypoint", dependencies: ["ServiceModel", "ServiceKinds", "ServiceHealth", "SDDaemon"]),
         .target(name: "SystemdTestSupport", dependencies: ["SDBus", "SystemdManager"]),
 
         .testTarget(name: "SDBusTests", dependencies: ["SDBus", "SystemdManager", "SystemdTestSupport"]),

@@ -1,16 +1,30 @@
 import ArgumentParser
 import Foundation
 public import ServiceModel
+internal import SystemdManager
+import SDJournal
 
 /// svcunit's exit statuses and the one table that maps errors to them.
 ///
 /// Scripts rely on these numbers, so they are part of the interface and printed in
-/// `svcunit --help`. Not obvious: usage errors exit 2 (as most Unix tools do), not
-/// argument-parser's 64, because `SvcUnit.main` remaps them.
+/// `svcunit --help`:
+///
+///     0  success
+///     1  the operation failed (a start/stop/delete failed, a service is already stored,
+///        a port is busy and allocate_port is false, an I/O or journal error)
+///     2  usage error (bad command line, invalid option value, ambiguous service name/prefix)
+///     3  not found (no such file or service)
+///     4  timed out
+///     5  bad service document or input (malformed JSON, unknown service type, invalid field)
+///     6  no systemd user manager reachable
+///
+/// Not obvious: usage errors exit 2 (as most Unix tools do), not argument-parser's 64, because
+/// `SvcUnit.main` remaps them; and `start`/`stop`/`delete` of several services exit with the
+/// status of the first service (in command-line order) that failed.
 public enum ExitCodes: Int32, CaseIterable, Sendable {
     /// Success.
     case ok = 0
-    /// The operation failed (I/O error, start/stop failure, provisioning error).
+    /// The operation failed (I/O error, start/stop failure, provisioning error, busy port).
     case failure = 1
     /// The command line is wrong.
     case usage = 2
@@ -20,20 +34,33 @@ public enum ExitCodes: Int32, CaseIterable, Sendable {
     case timedOut = 4
     /// The service document or another input is invalid (malformed JSON, unknown type, bad field).
     case badInput = 5
+    /// No systemd user manager could be reached.
+    case noUserManager = 6
 
     /// The table shown in `svcunit --help`.
     public static let table = """
           0  success
           1  the operation failed
-          2  usage error (bad command line)
+          2  usage error (bad command line or option value, ambiguous service name)
           3  not found (no such file or service)
           4  timed out
           5  bad service document or input (malformed JSON, unknown service type, invalid field)
+          6  no systemd user manager reachable
         """
 
     /// The exit status for a svcunit domain error, or `nil` for argument-parser's own errors.
     public static func domainStatus(for error: any Error) -> ExitCodes? {
-        if let model = error as? ServiceModelError { return status(for: model.code) }
+        if let model = error as? ServiceModelError {
+            // A lower-level cause (e.g. the user manager went away mid-start) decides when it is
+            // more specific than the wrapper's code.
+            if let cause = model.cause, let causeStatus = domainStatus(for: cause),
+               causeStatus == .noUserManager || causeStatus == .timedOut {
+                return causeStatus
+            }
+            return status(for: model.code)
+        }
+        if let systemd = error as? SystemdError { return status(for: systemd.code) }
+        if error is JournalError { return .failure }
         if let cli = error as? CLIError { return cli.status }
         return nil
     }
@@ -46,6 +73,17 @@ public enum ExitCodes: Int32, CaseIterable, Sendable {
         case .malformedJSON, .emptyDocument, .truncatedJSON, .missingServiceType, .unregisteredServiceType,
             .invalidField, .invalidUUID:
             .badInput
+        // .portUnavailable is a state of the machine (someone else holds the port), not a fault of
+        // the document, so it is 1 like any other failed start.
+        default: .failure
+        }
+    }
+
+    /// The exit status for a systemd error code.
+    static func status(for code: SystemdError.Code) -> ExitCodes {
+        switch code {
+        case .noUserManager: .noUserManager
+        case .timedOut: .timedOut
         default: .failure
         }
     }
@@ -65,4 +103,7 @@ public struct CLIError: Error, CustomStringConvertible, Sendable {
         self.status = status
     }
     public var description: String { message }
+
+    /// A bad option value: one line, exit 2, nothing done.
+    static func usage(_ message: String) -> CLIError { CLIError(message, status: .usage) }
 }

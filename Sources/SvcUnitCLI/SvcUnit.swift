@@ -12,14 +12,29 @@ public struct SvcUnit: AsyncParsableCommand {
         abstract: "Run ZenML-style local daemon services as systemd user units.",
         discussion: """
             svcunit reads and writes ZenML's service.json documents (the services schema of \
-            zenml.services), so services described by ZenML load unchanged.
+            zenml.services), so services described by ZenML load unchanged. Each service is \
+            stored as <root>/<uuid>/service.json and runs as the transient systemd user unit \
+            svcunit-<uuid>.service. A SERVICE argument is a UUID, a unique UUID prefix, or a name.
+
+            EXAMPLES
+              svcunit create command --name web --health-path / -- python3 -m http.server {port}
+              svcunit start web && svcunit status web
+              svcunit list
+              svcunit logs web -f
+              svcunit delete web
+
+            ENVIRONMENT
+              SVCUNIT_ROOT         the store directory (--root)
+              SVCUNIT_ENTRYPOINT   the entrypoint executable (--entrypoint)
+              NO_COLOR             disables colours and the spinner
 
             EXIT STATUS
             \(ExitCodes.table)
             """,
         version: "0.1.0",
         subcommands: [
-            Inspect.self
+            Create.self, Register.self, Start.self, Stop.self, Restart.self, Status.self, List.self, Logs.self,
+            Delete.self, Inspect.self,
         ]
     )
 
@@ -35,7 +50,7 @@ public struct SvcUnit: AsyncParsableCommand {
     /// Errors are printed to standard error.
     public static func run(arguments: [String]) async -> Int32 {
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot(hoistingGlobalOptions(arguments))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -45,6 +60,36 @@ public struct SvcUnit: AsyncParsableCommand {
         } catch {
             return report(error)
         }
+    }
+
+    /// The options of `GlobalOptions`, which may also be written before the subcommand.
+    static let globalOptionNames: Set<String> = ["--root", "--entrypoint"]
+
+    /// Moves `--root DIR`/`--entrypoint PATH` written before the subcommand (`svcunit --root D list`)
+    /// to just after the subcommand path, where argument-parser looks for the leaf command's options.
+    static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first {
+            let name = first.split(separator: "=", maxSplits: 1).first.map(String.init) ?? first
+            guard globalOptionNames.contains(name) else { break }
+            leading.append(first)
+            rest = rest.dropFirst()
+            if !first.contains("="), let value = rest.first {
+                leading.append(value)
+                rest = rest.dropFirst()
+            }
+        }
+        guard !leading.isEmpty else { return arguments }
+        // Walk the subcommand names (e.g. `create command`) to find where the leaf's arguments begin.
+        var path: [String] = []
+        var commands: [any ParsableCommand.Type] = configuration.subcommands
+        while let next = rest.first, let command = commands.first(where: { $0._commandName == next }) {
+            path.append(next)
+            rest = rest.dropFirst()
+            commands = command.configuration.subcommands
+        }
+        return path + leading + Array(rest)
     }
 
     /// Prints `error` the way svcunit documents and returns its exit status.

@@ -188,6 +188,40 @@ public final class SystemdManager: Sendable {
         return (reply.first?.arrayValue ?? []).compactMap(UnitListEntry.init)
     }
 
+    /// One change `EnableUnitFiles`/`DisableUnitFiles` made: (`symlink`|`unlink`, path, target).
+    public struct UnitFileChange: Sendable, Hashable {
+        public var type: String
+        public var path: String
+        public var destination: String
+    }
+
+    /// `EnableUnitFiles(as files, b runtime, b force) → (b carries_install_info, a(sss) changes)`:
+    /// creates the `[Install]` symlinks (`systemctl --user enable`), e.g. for `svcunit@<uuid>.service`.
+    public func enableUnitFiles(_ names: [UnitName], runtime: Bool = false, force: Bool = true) async throws(SystemdError) -> [UnitFileChange] {
+        let reply = try await managerCall("EnableUnitFiles", [.stringArray(names.map(\.rawValue)), .bool(runtime), .bool(force)],
+                                          unit: names.first)
+        return Self.changes(reply.count > 1 ? reply[1] : nil)
+    }
+
+    /// `DisableUnitFiles(as files, b runtime) → a(sss) changes` (`systemctl --user disable`).
+    public func disableUnitFiles(_ names: [UnitName], runtime: Bool = false) async throws(SystemdError) -> [UnitFileChange] {
+        let reply = try await managerCall("DisableUnitFiles", [.stringArray(names.map(\.rawValue)), .bool(runtime)], unit: names.first)
+        return Self.changes(reply.first)
+    }
+
+    /// `GetUnitFileState(s file) → s`: `enabled`, `disabled`, `static`, `linked`, …
+    public func unitFileState(_ name: UnitName) async throws(SystemdError) -> String {
+        try await managerCall("GetUnitFileState", [.string(name.rawValue)], unit: name).first?.stringValue ?? ""
+    }
+
+    static func changes(_ value: BusValue?) -> [UnitFileChange] {
+        (value?.arrayValue ?? []).compactMap { item in
+            guard let f = item.structureValue, f.count == 3, let t = f[0].stringValue, let p = f[1].stringValue,
+                  let d = f[2].stringValue else { return nil }
+            return UnitFileChange(type: t, path: p, destination: d)
+        }
+    }
+
     /// `Reload()`: re-reads unit files (`systemctl --user daemon-reload`).
     public func reload() async throws(SystemdError) {
         _ = try await managerCall("Reload", [], unit: nil, timeout: .seconds(90))
@@ -246,7 +280,8 @@ public final class SystemdManager: Sendable {
         ])
         do {
             let status = try await unitStatus(name)
-            return UnitWatch(name: name, initial: status, subscription: subscription)
+            return UnitWatch(name: name, initial: status, subscription: subscription,
+                             refresh: { [weak self] in try await self?.unitStatus(name) })
         } catch {
             subscription.cancel()
             throw error
@@ -296,11 +331,18 @@ public final class UnitWatch: @unchecked Sendable {
     // Only the task that owns the watch touches `properties` (documented single-consumer use).
     private var properties: [String: BusValue]
     private let subscription: SignalSubscription
+    private let refresh: @Sendable () async throws -> UnitStatus?
 
-    init(name: UnitName, initial: UnitStatus, subscription: SignalSubscription) {
+    /// After this long without a signal, `wait` re-reads the properties once: a safety net for a
+    /// change whose signal systemd coalesced away (seen around a concurrent daemon-reload).
+    static let resyncAfterSilence: Duration = .seconds(1)
+
+    init(name: UnitName, initial: UnitStatus, subscription: SignalSubscription,
+         refresh: @escaping @Sendable () async throws -> UnitStatus?) {
         self.name = name
         self.properties = initial.properties
         self.subscription = subscription
+        self.refresh = refresh
     }
 
     deinit { subscription.cancel() }
@@ -330,8 +372,10 @@ public final class UnitWatch: @unchecked Sendable {
 
     private func apply(_ signal: BusSignal) {
         if signal.member == "UnitRemoved" {
-            // Garbage-collected (a clean exit, or a reset after failure): systemd forgot the unit.
-            properties["LoadState"] = .string(LoadState.notFound.rawValue)
+            // Garbage-collected after a clean exit or a reset: systemd forgot the unit. A daemon-reload
+            // also sends UnitRemoved (and UnitNew) for units that live on, so only a unit with nothing
+            // running can have been collected.
+            if current.activeState.isFinal { properties["LoadState"] = .string(LoadState.notFound.rawValue) }
             return
         }
         guard signal.arguments.count >= 2, let changed = signal.arguments[1].stringKeyedDictionary else { return }
@@ -349,12 +393,21 @@ public final class UnitWatch: @unchecked Sendable {
     public func wait(before deadline: ContinuousClock.Instant?, until predicate: (UnitStatus) -> Bool) async throws(SystemdError) -> UnitStatus {
         var status = current
         while !predicate(status) {
-            guard let next = try await next(before: deadline) else {
+            let slice = ContinuousClock.now.advanced(by: Self.resyncAfterSilence)
+            let wake = deadline.map { min($0, slice) } ?? slice
+            if let next = try await next(before: wake) {
+                status = next
+                continue
+            }
+            if let deadline, ContinuousClock.now >= deadline {
                 throw SystemdError(code: .timedOut,
                                    message: "timed out waiting for \(name) (last state \(status.activeState.rawValue)/\(status.subState))",
                                    unit: name)
             }
-            status = next
+            if let fresh = try? await refresh() {
+                properties.merge(fresh.properties) { _, new in new }
+                status = current
+            }
         }
         return status
     }

@@ -20,44 +20,25 @@ public struct UnitProperty: Sendable, Hashable {
     public static func description(_ text: String) -> UnitProperty { .init(name: "Description", value: .string(text)) }
 
     /// `ExecStart=` as `a(sasb)`: the program, its full argv (argv[0] included), and whether a failing
-    /// exit is ignored. No shell is involved, but systemd still expands `$VAR` in argv; use
-    /// `execStartEx(argv:flags:)` with `.noEnvironmentExpansion` for verbatim arguments.
+    /// exit is ignored. No shell is involved, and argv is passed verbatim: systemd would expand
+    /// `$VAR` in it, so every `$` is sent as `$$`.
+    ///
+    /// Not obvious: the `ExecStartEx=` form (with a no-expansion flag) would be simpler, but systemd
+    /// 252 writes it into the transient unit file in a form it cannot parse back, so it vanishes at
+    /// the next daemon-reload and a later restart finds no command (seen: `Unknown key 'ExecStartEx'`).
     public static func execStart(argv: [String], path: String? = nil, ignoreFailure: Bool = false) -> UnitProperty {
-        .init(name: "ExecStart", value: .array(of: "(sasb)", [
-            .structure([.string(path ?? argv.first ?? ""), .stringArray(argv), .bool(ignoreFailure)]),
-        ]))
+        exec("ExecStart", argv: argv, path: path, ignoreFailure: ignoreFailure)
     }
 
-    /// Flags of `ExecStartEx=` entries (the `-`, `:`, `+` … prefixes of systemd.service).
-    public struct ExecFlags: OptionSet, Sendable, Hashable {
-        public let rawValue: Int
-        public init(rawValue: Int) { self.rawValue = rawValue }
-        /// `-`: a failing exit status is not a failure.
-        public static let ignoreFailure = ExecFlags(rawValue: 1)
-        /// `:`: no `$VAR` expansion in argv.
-        public static let noEnvironmentExpansion = ExecFlags(rawValue: 2)
-        var strings: [String] {
-            var s: [String] = []
-            if contains(.ignoreFailure) { s.append("ignore-failure") }
-            if contains(.noEnvironmentExpansion) { s.append("no-env-expand") }
-            return s
-        }
+    /// `ExecStopPost=` as `a(sasb)`: runs after every run of the service, with `$SERVICE_RESULT`,
+    /// `$EXIT_CODE` and `$EXIT_STATUS` describing how it ended (systemd.exec). argv as in `execStart`.
+    public static func execStopPost(argv: [String], path: String? = nil, ignoreFailure: Bool = false) -> UnitProperty {
+        exec("ExecStopPost", argv: argv, path: path, ignoreFailure: ignoreFailure)
     }
 
-    /// `ExecStartEx=` as `a(sasas)` with flag strings (systemd ≥ 243).
-    public static func execStartEx(argv: [String], path: String? = nil, flags: ExecFlags = []) -> UnitProperty {
-        execEx("ExecStartEx", argv: argv, path: path, flags: flags)
-    }
-
-    /// `ExecStopPostEx=`: runs after every run of the service, with `$SERVICE_RESULT`, `$EXIT_CODE`
-    /// and `$EXIT_STATUS` describing how it ended (systemd.exec).
-    public static func execStopPostEx(argv: [String], path: String? = nil, flags: ExecFlags = []) -> UnitProperty {
-        execEx("ExecStopPostEx", argv: argv, path: path, flags: flags)
-    }
-
-    private static func execEx(_ name: String, argv: [String], path: String?, flags: ExecFlags) -> UnitProperty {
-        .init(name: name, value: .array(of: "(sasas)", [
-            .structure([.string(path ?? argv.first ?? ""), .stringArray(argv), .stringArray(flags.strings)]),
+    private static func exec(_ name: String, argv: [String], path: String?, ignoreFailure: Bool) -> UnitProperty {
+        .init(name: name, value: .array(of: "(sasb)", [
+            .structure([.string(path ?? argv.first ?? ""), .stringArray(argv.map { $0.replacingDollars() }), .bool(ignoreFailure)]),
         ]))
     }
 
@@ -119,6 +100,15 @@ public struct UnitProperty: Sendable, Hashable {
 
     /// The `(sv)` struct as `StartTransientUnit` takes it.
     var busValue: BusValue { .structure([.string(name), .variant(value)]) }
+}
+
+extension String {
+    /// `$` → `$$`, which systemd's argv expansion turns back into one `$`.
+    func replacingDollars() -> String {
+        var out = ""
+        for c in self { if c == "$" { out += "$$" } else { out.append(c) } }
+        return out
+    }
 }
 
 extension Duration {

@@ -49,8 +49,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
         let silent = document.config.silentDaemon
         var properties: [UnitProperty] = [
             .description(Self.describe(document)),
-            // argv, never a shell; `:` (no-env-expand) so a `$` in a path stays a `$`.
-            .execStartEx(argv: [entrypoint, "--config-file", configFile], flags: [.noEnvironmentExpansion]),
+            // argv, never a shell.
+            .execStart(argv: [entrypoint, "--config-file", configFile]),
             // `exec`: the start job fails if the entrypoint cannot be executed at all.
             .type(.exec),
             .slice(ServiceUnit.slice),
@@ -58,8 +58,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
             .standardOutput(silent ? .null : .journal),
             .standardError(silent ? .null : .journal),
             // Record how every run ended into the JSON, even when no svcunit command is watching.
-            .execStopPostEx(argv: [entrypoint, "--record-exit", "--config-file", configFile],
-                            flags: [.ignoreFailure, .noEnvironmentExpansion]),
+            .execStopPost(argv: [entrypoint, "--record-exit", "--config-file", configFile], ignoreFailure: true),
             .stopTimeout(document.config.stopTimeout.map { Self.duration($0) } ?? Self.defaultStopTimeout),
         ]
         let restart = document.config.effectiveRestart
@@ -80,12 +79,34 @@ public final class SystemdProvisioner: ServiceProvisioner {
         return String(raw.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
     }
 
+    /// systemd writes a transient unit's settings to a file and re-reads it at every daemon-reload;
+    /// 252 does not round-trip `$`, `%`, `\`, `;` or quotes there, so a path with one of them would
+    /// silently change under a running service. Refuse it up front.
+    static func checkRoundTrips(_ path: String, what: String) throws(ServiceModelError) {
+        let unsafe = path.unicodeScalars.first { "$%\\;\"'`".unicodeScalars.contains($0) || $0.properties.generalCategory == .control }
+        if let unsafe {
+            throw ServiceModelError(.unsafePath, "\(what) \(path.debugDescription) contains \(String(unsafe).debugDescription), which systemd unit files do not carry reliably",
+                                    filePath: path, hint: "use a store directory (--root) whose path has only letters, digits and / . _ - + @ :")
+        }
+    }
+
     static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
 
     // MARK: - ServiceProvisioner
 
     public func provision(_ service: Service) async throws {
         let unit = ServiceUnit(service.uuid)
+        service.update { document in document.status.runtimePath = store.directory(for: document.uuid) }
+        if await isEnabled(unit) {
+            // Made persistent with `svcunit enable`: start the template instance, so that there is
+            // only ever one unit for the service.
+            let watch = try await manager.watchUnit(unit.templateInstance)
+            keep(watch, for: service.uuid)
+            if watch.current.activeState == .failed { try await resetFailed(unit.templateInstance) }
+            try persist(service)
+            _ = try await manager.startUnit(unit.templateInstance, mode: .replace)
+            return
+        }
         let name = unit.transientUnit
         let watch = try await manager.watchUnit(name)
         var current = watch.current
@@ -100,7 +121,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
         if current.isLoaded, current.activeState == .failed {
             try await resetFailed(name)
         }
-        service.update { document in document.status.runtimePath = store.directory(for: document.uuid) }
+        try Self.checkRoundTrips(entrypoint, what: "the entrypoint path")
+        try Self.checkRoundTrips(service.document.status.configFile ?? store.file(for: service.uuid), what: "the service file's path")
         try persist(service)
         do {
             _ = try await manager.startTransientUnit(name, mode: .fail, properties: unitProperties(for: service.document))
@@ -112,13 +134,15 @@ public final class SystemdProvisioner: ServiceProvisioner {
     }
 
     public func deprovision(_ service: Service, force: Bool) async throws {
-        let name = ServiceUnit(service.uuid).transientUnit
-        let watch = try await takeWatch(for: service.uuid, name)
+        let name = try await currentUnitStatus(service.uuid).name
+        var watch = try await takeWatch(for: service.uuid, name)
+        if watch.name != name { watch = try await manager.watchUnit(name) }
         defer { keep(watch, for: service.uuid) }
         watch.drain()
-        guard watch.current.isLoaded else { return }
+        guard watch.current.isLoaded, watch.current.activeState != .inactive else { return }
         if watch.current.activeState == .failed {
             try await resetFailed(name)
+            await waitUntilUnloaded(watch)
             return
         }
         if force {
@@ -142,20 +166,15 @@ public final class SystemdProvisioner: ServiceProvisioner {
             // It ended badly while stopping (e.g. a non-zero exit on SIGTERM); ExecStopPost recorded
             // the run, so clear the unit and let the service read as stopped.
             try await resetFailed(name)
+            await waitUntilUnloaded(watch)
         }
     }
 
     public func checkStatus(_ service: Service) async -> (ServiceState, String) {
-        let name = ServiceUnit(service.uuid).transientUnit
         let status: UnitStatus
         let watched = watches.withLock { $0[service.uuid] }
-        if let watched {
-            watched.drain()
-            status = watched.current
-        } else {
-            do { status = try await manager.unitStatus(name) } catch {
-                return (.error, "cannot read the state of \(name): \(error)")
-            }
+        do { status = try await currentUnitStatus(service.uuid) } catch {
+            return (.error, "cannot read the state of \(ServiceUnit(service.uuid).transientUnit): \(error)")
         }
         var (state, reason) = StatusDerivation.derive(status)
         if state == .inactive, let lastRun = service.document.status.lastRun, !lastRun.succeeded {
@@ -178,6 +197,12 @@ public final class SystemdProvisioner: ServiceProvisioner {
 
     // MARK: - Helpers
 
+    /// After a reset, waits (briefly) for the `UnitRemoved` that follows, so the next status check
+    /// does not read the stale `failed` state.
+    private func waitUntilUnloaded(_ watch: UnitWatch) async {
+        _ = try? await watch.wait(before: .now + .seconds(5)) { !$0.isLoaded || $0.activeState == .inactive }
+    }
+
     /// `ResetFailedUnit`, where "not loaded" means there is nothing left to reset.
     private func resetFailed(_ name: UnitName) async throws(SystemdError) {
         do { try await manager.resetFailedUnit(name) } catch {
@@ -185,13 +210,28 @@ public final class SystemdProvisioner: ServiceProvisioner {
         }
     }
 
-    /// The unit's current status through the watch held for the service, or a fresh read.
+    /// The status of the unit that runs the service now: the transient unit, or the svcunit@
+    /// template instance when the service was made persistent. Through the watch held for the
+    /// service when it shows a loaded unit, else fresh reads.
     public func unitStatus(_ uuid: ServiceUUID) async throws(SystemdError) -> UnitStatus {
+        try await currentUnitStatus(uuid)
+    }
+
+    func currentUnitStatus(_ uuid: ServiceUUID) async throws(SystemdError) -> UnitStatus {
         if let watch = watches.withLock({ $0[uuid] }) {
             watch.drain()
-            return watch.current
+            if watch.current.isLoaded { return watch.current }
         }
-        return try await manager.unitStatus(ServiceUnit(uuid).transientUnit)
+        let unit = ServiceUnit(uuid)
+        let transient = try await manager.unitStatus(unit.transientUnit)
+        if transient.isLoaded { return transient }
+        let instance = try await manager.unitStatus(unit.templateInstance)
+        return instance.isLoaded ? instance : transient
+    }
+
+    /// Whether `svcunit enable` made the service persistent (its template instance is enabled).
+    public func isEnabled(_ unit: ServiceUnit) async -> Bool {
+        (try? await manager.unitFileState(unit.templateInstance)) == "enabled"
     }
 
     /// Starts watching a service's unit (before acting on it) for the following waits.

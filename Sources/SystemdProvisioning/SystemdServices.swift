@@ -60,6 +60,9 @@ public final class SystemdServices: Sendable {
             try provisioner.persist(service)
             return .alreadyRunning
         }
+        // A new run: the error of an earlier one (or "not running" from the last check) is history,
+        // kept in status.last_run, not the state of this start.
+        service.update { $0.status.clearError() }
         do {
             try await lifecycle.start(service, timeout: timeout)
             if service.document.endpoint?.monitor == nil {

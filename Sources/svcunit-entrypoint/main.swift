@@ -2,10 +2,14 @@
 // runs it in this process: no fork, no detaching, no PID file (systemd tracks the process).
 //
 //   svcunit-entrypoint --config-file PATH               run the service (the unit's ExecStart)
+//   svcunit-entrypoint --notify --config-file PATH      the same in a Type=notify unit (svcunit@.service):
+//                                                       choose the port, report READY=1 once healthy
 //   svcunit-entrypoint --record-exit --config-file PATH record how the run ended (ExecStopPost)
 //
 // Library users build their own entrypoint the same way with their own ServiceKinds registered.
 import Foundation
+import SDDaemon
+import ServiceHealth
 import ServiceKinds
 import ServiceModel
 
@@ -24,6 +28,9 @@ func fail(_ message: String, _ code: Int32) -> Never {
 
 var configFile: String?
 var recordExit = false
+var notify = false
+var awaitReady = false
+var detach = false
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -32,6 +39,12 @@ while let argument = arguments.popFirst() {
         configFile = value
     case "--record-exit":
         recordExit = true
+    case "--notify":
+        notify = true
+    case "--await-ready":  // internal: the readiness helper of a notify unit
+        awaitReady = true
+    case "--detach":       // internal: fork once more so the helper is not the command's child
+        detach = true
     case "-h", "--help":
         print("usage: svcunit-entrypoint [--record-exit] --config-file PATH")
         exit(0)
@@ -83,17 +96,47 @@ if recordExit {
     exit(0)
 }
 
-let data: Data
-do {
-    data = try Data(contentsOf: URL(fileURLWithPath: configFile))
-} catch {
-    fail("cannot read \(configFile): \(error.localizedDescription)", EntrypointExit.noInput)
+if detach {
+    // The readiness helper must not stay a child of the service's main process: that process
+    // becomes the command (exec), which would never reap it. Fork once more and let the first
+    // child exit; the grandchild is re-parented to the user manager (a subreaper), which reaps it.
+    // Safe here: nothing has started a thread yet.
+    let pid = fork()
+    if pid < 0 { fail("cannot fork the readiness helper: \(String(cString: strerror(errno)))", EntrypointExit.failed) }
+    if pid > 0 { _exit(0) }
+    _ = setsid()
 }
-let document: ServiceDocument
-do {
-    document = try registry.decode(data: data)
-} catch {
-    fail("\(configFile): \(error)", EntrypointExit.badDocument)
+
+func loadDocument() -> ServiceDocument {
+    let data: Data
+    do {
+        data = try Data(contentsOf: URL(fileURLWithPath: configFile))
+    } catch {
+        fail("cannot read \(configFile): \(error.localizedDescription)", EntrypointExit.noInput)
+    }
+    do {
+        return try registry.decode(data: data)
+    } catch {
+        fail("\(configFile): \(error)", EntrypointExit.badDocument)
+    }
+}
+
+if awaitReady {
+    await Readiness.awaitHealthyThenNotify(loadDocument())
+    exit(0)
+}
+
+var document = loadDocument()
+if notify {
+    document = Readiness.prepareEndpoint(document, configFile: configFile, registry: registry)
+    if document.endpoint?.monitor == nil {
+        Notifier.ready(status: "running (no health monitor)")
+    } else if document.kind == CommandService.self {
+        Readiness.spawnHelper(configFile: configFile)
+    } else {
+        let probed = document
+        Task.detached { await Readiness.awaitHealthyThenNotify(probed) }
+    }
 }
 do {
     try await document.kind.run(document)

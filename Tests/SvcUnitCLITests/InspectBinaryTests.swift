@@ -1,37 +1,6 @@
 import Foundation
 import Testing
 
-/// Runs the built `svcunit` executable (it sits next to the test bundle) and captures its output.
-struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-
-    static var binary: URL {
-        if let override = ProcessInfo.processInfo.environment["SVCUNIT_BINARY"] { return URL(fileURLWithPath: override) }
-        let runner = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        return runner.deletingLastPathComponent().appendingPathComponent("svcunit")
-    }
-
-    static func svcunit(_ arguments: String...) throws -> Run {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
-    /// The stderr lines.
-    var errorLines: [Substring] { stderr.split(separator: "\n") }
-}
-
 /// The ServiceModel fixtures, shared with this target through the source tree.
 func fixturePath(_ name: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -21,11 +21,12 @@ struct ParsingTests {
     @Test func rootConfiguration() {
         #expect(SvcUnit.configuration.commandName == "svcunit")
         #expect(SvcUnit.configuration.version == "0.1.0")
-        #expect(SvcUnit.configuration.subcommands.map { $0._commandName } == ["inspect"])
+        #expect(SvcUnit.configuration.subcommands.map { $0._commandName }
+            == ["create", "register", "start", "stop", "restart", "status", "list", "logs", "delete", "inspect"])
     }
 
     @Test func exitCodeTable() {
-        #expect(ExitCodes.allCases.map(\.rawValue) == [0, 1, 2, 3, 4, 5])
+        #expect(ExitCodes.allCases.map(\.rawValue) == [0, 1, 2, 3, 4, 5, 6])
         #expect(ExitCodes.status(for: .fileNotFound) == .notFound)
         #expect(ExitCodes.status(for: .timedOut) == .timedOut)
         for code in [ServiceModelError.Code.malformedJSON, .emptyDocument, .truncatedJSON, .missingServiceType, .unregisteredServiceType, .invalidField, .invalidUUID] {

@@ -123,6 +123,26 @@ struct LiveManagerTests {
         await #expect(throws: SystemdError.self) { try await manager.getUnit(unit) }
     }
 
+    @Test func aTransientUnitKeepsItsCommandAcrossADaemonReload() async throws {
+        try await ReloadGate.shared.withExclusive {
+            let manager = try await LiveSystemd.manager()
+            let unit = LiveSystemd.uniqueUnit("reload")
+            defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
+            let watch = try await manager.watchUnit(unit)
+            _ = try await manager.startTransientUnit(unit, properties: [
+                .execStart(argv: ["/bin/sleep", "30"]), .type(.exec), .restart(.onFailure), .restartDelay(.milliseconds(50)),
+            ])
+            let first = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .active }
+            // systemd re-reads the transient unit file here; a restart afterwards must still find ExecStart.
+            try await manager.reload()
+            try await manager.killUnit(unit, whom: .main, signal: SIGKILL)
+            let again = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) {
+                $0.activeState == .active && $0.mainPID != first.mainPID && $0.mainPID != 0
+            }
+            #expect(again.nRestarts == 1)
+        }
+    }
+
     @Test func manyConcurrentCallsOverOneConnection() async throws {
         let manager = try await LiveSystemd.manager()
         let versions = try await withThrowingTaskGroup(of: String.self) { group in

@@ -65,8 +65,8 @@ import SDBus
 
     @Test func transientPropertiesHaveSystemdSignatures() {
         #expect(UnitProperty.execStart(argv: ["/bin/echo", "hi"]).value.signature == "a(sasb)")
-        #expect(UnitProperty.execStartEx(argv: ["/bin/echo"], flags: [.noEnvironmentExpansion]).value ==
-            .array(of: "(sasas)", [.structure([.string("/bin/echo"), .stringArray(["/bin/echo"]), .stringArray(["no-env-expand"])])]))
+        #expect(UnitProperty.execStart(argv: ["/bin/echo", "$HOME", "a$$b"]).value ==
+            .array(of: "(sasb)", [.structure([.string("/bin/echo"), .stringArray(["/bin/echo", "$$HOME", "a$$$$b"]), .bool(false)])]))
         #expect(UnitProperty.restartDelay(.milliseconds(1500)).value == .uint64(1_500_000))
         #expect(UnitProperty.stopTimeout(nil).value == .uint64(.max))
         #expect(UnitProperty.cpuQuota(percent: 50).value == .uint64(500_000))

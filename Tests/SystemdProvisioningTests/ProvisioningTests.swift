@@ -3,7 +3,7 @@ import SDJournal
 import ServiceKinds
 import ServiceModel
 import SystemdManager
-import SystemdProvisioning
+@testable import SystemdProvisioning
 import SystemdTestSupport
 import Testing
 
@@ -64,6 +64,24 @@ import Testing
     }
 }
 
+@Suite struct UnitFileSafetyTests {
+    @Test(arguments: ["/home/u/$HOME/svc", "/tmp/100%/x", "/tmp/a;b", "/tmp/a\\b", "/tmp/\"q\"", "/tmp/it's", "/tmp/a\nb"])
+    func pathsSystemdCannotRoundTripAreRefused(path: String) {
+        do {
+            try SystemdProvisioner.checkRoundTrips(path, what: "the store")
+            Issue.record("\(path.debugDescription) accepted")
+        } catch {
+            #expect(error.code == .unsafePath)
+            #expect(error.message.contains(path.debugDescription))
+        }
+    }
+
+    @Test func ordinaryPathsPass() throws {
+        try SystemdProvisioner.checkRoundTrips("/home/user/.local/share/svcunit/0b1c-uuid/service.json", what: "x")
+        try SystemdProvisioner.checkRoundTrips("/srv/my svc+1@host:2/x", what: "x")
+    }
+}
+
 typealias SDBusValue = SDBus.BusValue
 import SDBus
 
@@ -89,12 +107,12 @@ struct LiveProvisioningTests {
         let mainPID = try #require(UInt32(try LiveSystemd.systemctlShow(unit, "MainPID")))
         #expect(report.unit?.mainPID == mainPID)
         let argv = commandLine(of: mainPID)
-        #expect(argv.contains("http.server") && argv.contains(String(port.value)), "\(argv)")
+        #expect(argv.contains("http.server") && argv.contains(String(port.rawValue)), "\(argv)")
         #expect(try LiveSystemd.systemctlShow(unit, "Slice") == "svcunit.slice")
         #expect(try LiveSystemd.systemctlShow(unit, "SyslogIdentifier") == ServiceUnit(service.uuid).syslogIdentifier)
 
         // Its output is in the journal: journalctl and svcunit's reader see the same lines.
-        _ = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port.value)/svcunit-probe")!)
+        _ = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port.rawValue)/svcunit-probe")!)
         let logs = try await ServiceLogs(unit: ServiceUnit(service.uuid))
         var lines: [String] = []
         let deadline = LiveSystemd.deadline(.seconds(10))
@@ -145,7 +163,8 @@ struct LiveProvisioningTests {
 
         let watchPlain = try await h.services.manager.watchUnit(ServiceUnit(plain.uuid).transientUnit)
         try await h.services.manager.killUnit(ServiceUnit(plain.uuid).transientUnit, whom: .main, signal: SIGKILL)
-        _ = try await watchPlain.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished }
+        _ = try await watchPlain.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .failed }
+        _ = try await h.services.manager.version()  // order this watch's wake-up with the provisioner's
         let dead = try await h.services.status(plain.uuid)
         #expect(dead.document.status.state == .error)
         #expect(dead.document.status.lastError.contains("killed by signal KILL"), "\(dead.document.status.lastError)")
@@ -154,6 +173,7 @@ struct LiveProvisioningTests {
         let watch = try await h.services.manager.watchUnit(unit)
         let firstPID = watch.current.mainPID
         try await h.services.manager.killUnit(unit, whom: .main, signal: SIGKILL)
+
         let back = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) {
             $0.activeState == .active && $0.nRestarts >= 1 && $0.mainPID != firstPID && $0.mainPID != 0
         }
@@ -170,8 +190,7 @@ struct LiveProvisioningTests {
         let h = try await Harness()
         // Listens nowhere: the TCP monitor can never pass. A fixed free port, so no other test's
         // server can take the port this one probes.
-        let port = try #require((40000 ... 60000).shuffled().first { TCPPort($0).map(PortPolicy.canBindLoopback) ?? false })
-        let service = try h.command(["/bin/sleep", "300"], name: "deaf", endpoint: tcpEndpoint(port: port))
+        let service = try h.command(["/bin/sleep", "300"], name: "deaf", endpoint: tcpEndpoint(port: Int(randomFreePort().rawValue)))
         defer { Task { await h.cleanUp([service.uuid]) } }
         let error = await expectError(ServiceModelError.self) { _ = try await h.services.start(service.uuid, timeout: .seconds(2)) }
         #expect(error?.code == .timedOut)
@@ -216,7 +235,7 @@ struct LiveProvisioningTests {
         _ = try await h.services.manager.version()  // order this watch's wake-up with the provisioner's
         let report = try await h.services.status(service.uuid)
         #expect(report.document.status.state == .inactive)
-        #expect(report.unit?.isLoaded != true)
+        #expect(try await h.services.manager.unitStatus(unit).isLoaded == false)
         // …svcunit remembers the run.
         let lastRun = try #require(report.document.status.lastRun)
         #expect(lastRun.result == "success")
@@ -238,6 +257,20 @@ struct LiveProvisioningTests {
         #expect(ContinuousClock.now - started < .seconds(5), "SIGTERM ended it, no SIGKILL escalation")
         let lastRun = try h.services.service(service.uuid).document.status.lastRun
         #expect(lastRun?.result == "success")
+    }
+
+    @Test func aDaemonReloadKeepsTheRecordOfTheRun() async throws {
+        try await ReloadGate.shared.withExclusive {
+            let h = try await Harness()
+            let config = LocalDaemonServiceConfig(common: ServiceConfig(name: "reloaded"), flavor: SleepingDaemon.Config(wakeUpAfter: 300))
+            let service = try h.services.create(ServiceDocument(kind: SleepingDaemon.self, config: config))
+            defer { Task { await h.cleanUp([service.uuid]) } }
+            _ = try await h.services.start(service.uuid, timeout: .seconds(10))
+            // The transient unit file is re-read at a reload; every property must survive it.
+            try await h.services.manager.reload()
+            try await h.services.stop(service.uuid, timeout: .seconds(10))
+            #expect(try h.services.service(service.uuid).document.status.lastRun?.result == "success")
+        }
     }
 
     @Test func deleteStopsFirstAndRemovesTheDirectory() async throws {

@@ -48,13 +48,22 @@ struct Harness {
     }
 }
 
+/// A free port picked at random: tests run in parallel, and ZenML's "first free port from 8000"
+/// would hand two services started at the same moment the same port.
+func randomFreePort() -> TCPPort {
+    while true {
+        if let port = TCPPort(Int.random(in: 20000 ... 60000)), PortPolicy.canBindLoopback(port) { return port }
+    }
+}
+
 func httpEndpoint(path: String = "/") -> ServiceEndpoint {
-    ServiceEndpoint(config: ServiceEndpointConfig(protocol: .http),
+    ServiceEndpoint(config: ServiceEndpointConfig(protocol: .http, port: randomFreePort()),
                     monitor: .http(HTTPHealthMonitorConfig(healthcheckURIPath: path, httpTimeout: 2)))
 }
 
 func tcpEndpoint(port: Int? = nil) -> ServiceEndpoint {
-    ServiceEndpoint(config: ServiceEndpointConfig(protocol: .tcp, port: port.flatMap { TCPPort($0) }, allocatePort: port == nil), monitor: .tcp())
+    ServiceEndpoint(config: ServiceEndpointConfig(protocol: .tcp, port: port.flatMap { TCPPort($0) } ?? randomFreePort(),
+                                                  allocatePort: port == nil), monitor: .tcp())
 }
 
 /// The command line of a process, as NUL-separated words.

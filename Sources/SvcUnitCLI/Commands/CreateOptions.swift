@@ -1,0 +1,179 @@
+public import ArgumentParser
+import Foundation
+import ServiceModel
+
+/// The options `create command` and `create sleeper` share: name, endpoint and health monitor,
+/// systemd supervision, and output.
+///
+/// Not obvious: every value is checked in `makeConfig`/`makeEndpoint` *before* anything is
+/// written, so a bad option leaves the store untouched (exit 2, one line).
+public struct CreateOptions: ParsableArguments, Sendable {
+    @Option(help: "The service's name (config.name); usable instead of the UUID in other commands.")
+    public var name: String?
+
+    @Option(help: "A free-text description (config.description).")
+    public var description: String?
+
+    @Option(name: .customLong("protocol"), help: ArgumentHelp("The endpoint protocol: tcp, http or https.", valueName: "protocol"))
+    public var endpointProtocol: String?
+
+    @Option(help: ArgumentHelp("The preferred endpoint port (1-65535); {port} in the command is replaced by the chosen one.", valueName: "port"))
+    public var port: Int?
+
+    @Flag(help: "Fail to start when --port is busy instead of choosing another port.")
+    public var noAllocatePort = false
+
+    @Option(help: ArgumentHelp("Check health with an HTTP request to this path (e.g. /health).", valueName: "path"))
+    public var healthPath: String?
+
+    @Option(help: ArgumentHelp("The HTTP status a healthy endpoint answers (default 200).", valueName: "code"))
+    public var healthStatus: Int?
+
+    @Flag(help: "Use HEAD instead of GET for the health request.")
+    public var head = false
+
+    @Option(help: ArgumentHelp("Seconds the health request may take (1-86400, default 5).", valueName: "seconds"))
+    public var healthTimeout: String?
+
+    @Option(help: ArgumentHelp("systemd's restart policy: no, on-failure or always.", valueName: "policy"))
+    public var restart: String?
+
+    @Option(help: ArgumentHelp("Seconds to wait before a restart (0-86400).", valueName: "seconds"))
+    public var restartDelay: String?
+
+    @Option(help: ArgumentHelp("Seconds a stop may take before the process is killed (up to 86400).", valueName: "seconds"))
+    public var stopTimeout: String?
+
+    @Option(help: ArgumentHelp("Memory limit in bytes; K, M, G, T suffixes (1024-based) allowed.", valueName: "bytes"))
+    public var memoryMax: String?
+
+    @Option(help: ArgumentHelp("CPU quota in percent of one CPU (e.g. 50 or 200%).", valueName: "percent"))
+    public var cpuQuota: String?
+
+    @Flag(help: "Discard the daemon's output instead of sending it to the journal.")
+    public var silent = false
+
+    @Flag(help: "Print the whole stored service document instead of its UUID.")
+    public var json = false
+
+    public init() {}
+
+    /// The `config` object for `flavor`, options validated.
+    func makeConfig(flavor: any FlavorConfig) throws -> LocalDaemonServiceConfig {
+        if let name, name.isEmpty || name.contains(where: \.isNewline) {
+            throw CLIError.usage("--name must be a non-empty single line")
+        }
+        if let name, ServiceUUID(rawValue: name) != nil {
+            throw CLIError.usage("--name \(name) looks like a UUID; choose a name that cannot be mistaken for one")
+        }
+        var restartPolicy: RestartPolicy?
+        if let restart {
+            guard let policy = RestartPolicy(rawValue: restart) else {
+                throw CLIError.usage("--restart \"\(restart)\" is not a restart policy; give no, on-failure or always")
+            }
+            restartPolicy = policy
+        }
+        let delay = try restartDelay.map { try TimeParsing.seconds($0, option: "--restart-delay", allowZero: true) }
+        let stop = try stopTimeout.map { try TimeParsing.seconds($0, option: "--stop-timeout") }
+        let memory = try memoryMax.map(Self.bytes)
+        let quota = try cpuQuota.map(Self.percent)
+        return LocalDaemonServiceConfig(
+            common: ServiceConfig(name: name ?? "", description: description ?? ""), silentDaemon: silent,
+            restart: restartPolicy, restartDelay: delay, stopTimeout: stop, memoryMax: memory, cpuQuota: quota,
+            flavor: flavor)
+    }
+
+    /// The endpoint, or nil when no endpoint option was given. A port or protocol alone gets a TCP
+    /// monitor; `--health-path` an HTTP one (protocol http unless https was asked for).
+    func makeEndpoint() throws -> ServiceEndpoint? {
+        var proto: EndpointProtocol?
+        if let endpointProtocol {
+            guard let p = EndpointProtocol(rawValue: endpointProtocol.lowercased()) else {
+                throw CLIError.usage("--protocol \"\(endpointProtocol)\" is not a protocol; give tcp, http or https")
+            }
+            proto = p
+        }
+        var tcpPort: TCPPort?
+        if let port {
+            guard let p = TCPPort(port) else { throw CLIError.usage("--port \(port) is not a TCP port; give 1 to 65535") }
+            tcpPort = p
+        }
+        let httpOnly = [("--health-status", healthStatus != nil), ("--head", head), ("--health-timeout", healthTimeout != nil)]
+        if healthPath == nil, let (option, _) = httpOnly.first(where: { $0.1 }) {
+            throw CLIError.usage("\(option) needs --health-path (it configures the HTTP health check)")
+        }
+        if noAllocatePort && tcpPort == nil {
+            throw CLIError.usage("--no-allocate-port needs --port")
+        }
+        guard proto != nil || tcpPort != nil || healthPath != nil else { return nil }
+        let monitor: HealthMonitorSpec
+        if let healthPath {
+            if let problem = HTTPHealthMonitorConfig.problem(withPath: healthPath) {
+                throw CLIError.usage("--health-path \"\(healthPath)\" \(problem)")
+            }
+            if proto == .tcp { throw CLIError.usage("--health-path needs --protocol http or https, not tcp") }
+            proto = proto ?? .http
+            if let healthStatus, !(100...599).contains(healthStatus) {
+                throw CLIError.usage("--health-status \(healthStatus) is not an HTTP status; give 100 to 599")
+            }
+            var timeout = HTTPHealthMonitorConfig.defaultTimeout
+            if let healthTimeout {
+                let seconds = try TimeParsing.seconds(healthTimeout, option: "--health-timeout")
+                guard seconds >= 1, seconds == seconds.rounded() else {
+                    throw CLIError.usage("--health-timeout \(healthTimeout) must be a whole number of seconds, at least 1")
+                }
+                timeout = Int(seconds)
+            }
+            monitor = .http(HTTPHealthMonitorConfig(
+                healthcheckURIPath: healthPath, useHeadRequest: head, httpStatusCode: healthStatus ?? 200, httpTimeout: timeout))
+        } else {
+            monitor = .tcp()
+        }
+        return ServiceEndpoint(
+            config: ServiceEndpointConfig(protocol: proto ?? .tcp, port: tcpPort, allocatePort: !noAllocatePort),
+            status: ServiceEndpointStatus(protocol: proto ?? .tcp), monitor: monitor)
+    }
+
+    /// `1048576`, `512K`, `256M`, `1G`, `1T` (1024-based) → bytes.
+    static func bytes(_ text: String) throws -> Int64 {
+        let multipliers: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = text.uppercased()
+        var factor: Int64 = 1
+        if digits.hasSuffix("B") { digits.removeLast() }
+        if let last = digits.last, let m = multipliers[last] { factor = m; digits.removeLast() }
+        guard let value = Int64(digits), value > 0 else {
+            throw CLIError.usage("--memory-max \"\(text)\" is not a size; give bytes greater than 0, e.g. 268435456 or 256M")
+        }
+        let (product, overflow) = value.multipliedReportingOverflow(by: factor)
+        guard !overflow else { throw CLIError.usage("--memory-max \(text) is too large") }
+        return product
+    }
+
+    /// `50`, `50%`, `200.5` → percent, above 0 and at most 102400.
+    static func percent(_ text: String) throws -> Double {
+        let number = text.hasSuffix("%") ? String(text.dropLast()) : text
+        guard let value = Double(number), value.isFinite, value > 0, value <= 102_400 else {
+            throw CLIError.usage("--cpu-quota \"\(text)\" must be a percentage above 0 and at most 102400")
+        }
+        return value
+    }
+
+    /// Stores a new service (refusing a `--name` another stored service has) and prints it.
+    func store(_ document: ServiceDocument, context: CommandContext) throws {
+        var document = document
+        let store = try context.store(create: true)
+        if let name {
+            let lookup = ServiceLookup(store: store, root: context.root, registry: context.registry)
+            if let taken = try lookup.candidates().first(where: { $0.name == name }) {
+                throw CLIError("a service named \"\(name)\" already exists: \(taken.uuid); choose another --name", status: .failure)
+            }
+        }
+        if document.config.rootRuntimePath == nil { document.config.rootRuntimePath = store.root }
+        try store.withLock(document.uuid) { try store.save(document) }
+        if json {
+            print(document.formatted(), terminator: "")
+        } else {
+            print(document.uuid.rawValue)
+        }
+    }
+}

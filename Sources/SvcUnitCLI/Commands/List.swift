@@ -1,0 +1,181 @@
+public import ArgumentParser
+import Foundation
+import ServiceHealth
+import ServiceModel
+import SystemdManager
+import SystemdProvisioning
+
+extension SvcUnit {
+    /// `svcunit list [--json] [--running]`: every stored service with its state and endpoint.
+    ///
+    /// Not obvious: the state of all units comes from ONE `ListUnitsByPatterns` call (a unit not
+    /// listed is inactive), and only active units' endpoints are probed, concurrently and with
+    /// short timeouts; so `list` stays fast with many services, and works (state `unknown`, one
+    /// warning) when systemd is unreachable.
+    public struct List: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "List stored services with their state and endpoint.",
+            discussion: """
+                A stored file that cannot be read shows as a row with state "invalid" and the error. \
+                --json prints an array of objects with uuid, name, type, flavor, state, active_state, \
+                sub_state, endpoint (uri, healthy, error) and error.
+
+                EXAMPLES
+                  svcunit list
+                  svcunit list --running --json
+                """
+        )
+
+        @OptionGroup public var global: GlobalOptions
+
+        @Flag(help: "Print a JSON array.")
+        public var json = false
+
+        @Flag(help: "Only services whose unit is active.")
+        public var running = false
+
+        public init() {}
+
+        /// How long an endpoint probe may take in `list`.
+        static let probeTimeout = 2
+
+        /// One row of the table.
+        struct Row: Sendable {
+            var uuid: ServiceUUID
+            var document: ServiceDocument?
+            var error: String?
+            var state = "unknown"
+            var activeState: String?
+            var subState: String?
+            var healthy: Bool?
+            var healthError: String?
+        }
+
+        public func run() async throws {
+            let context = CommandContext(global)
+            var rows: [Row] = []
+            if let store = try context.existingStore() {
+                for uuid in try store.list() {
+                    do {
+                        let data = try store.read(uuid)
+                        let document: ServiceDocument
+                        do { document = try context.registry.decode(data: data) } catch { throw error.inFile(store.file(for: uuid)) }
+                        guard document.uuid == uuid else {
+                            throw ServiceModelError(.invalidField, "\(store.file(for: uuid)) holds service \(document.uuid), not \(uuid)")
+                        }
+                        rows.append(Row(uuid: uuid, document: document))
+                    } catch {
+                        rows.append(Row(uuid: uuid, error: ExitCodes.oneLine(error), state: "invalid"))
+                    }
+                }
+            }
+            if rows.contains(where: { $0.document != nil }) {
+                await Self.observe(&rows)
+            }
+            if running { rows = rows.filter { $0.activeState == "active" } }
+            if json { Output.json(.array(rows.map(Self.json))) } else { print(Self.table(rows), terminator: "") }
+        }
+
+        /// Fills states from one ListUnitsByPatterns call, then probes active endpoints concurrently.
+        static func observe(_ rows: inout [Row]) async {
+            let units: [String: UnitListEntry]
+            do {
+                let manager = try await SystemdManager.connectUser()
+                let listed = try await manager.listUnitsByPatterns(patterns: ["svcunit-*.service"])
+                units = Dictionary(listed.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            } catch {
+                Output.warning("cannot read service states from systemd: \(ExitCodes.oneLine(error)); states are shown as unknown")
+                return
+            }
+            for index in rows.indices where rows[index].document != nil {
+                let name = ServiceUnit(rows[index].uuid).transientUnit.rawValue
+                let entry = units[name]
+                let active = entry?.activeState ?? .inactive
+                rows[index].activeState = active.rawValue
+                rows[index].subState = entry?.subState ?? "dead"
+                rows[index].state = state(active, subState: entry?.subState ?? "dead")
+            }
+            let checker = ProbingHealthChecker(tcpTimeout: .seconds(probeTimeout))
+            let probes: [(Int, ServiceEndpoint, HealthMonitorSpec)] = rows.indices.compactMap { index in
+                guard rows[index].activeState == "active", let endpoint = rows[index].document?.endpoint,
+                      endpoint.status.uri != nil, var monitor = endpoint.monitor else { return nil }
+                if case .http(var config) = monitor.config {
+                    config.httpTimeout = min(config.httpTimeout, probeTimeout)
+                    monitor.config = .http(config)
+                }
+                return (index, endpoint, monitor)
+            }
+            let results = await withTaskGroup(of: (Int, ServiceState, String).self) { group in
+                for (index, endpoint, monitor) in probes {
+                    group.addTask {
+                        let (state, message) = await checker.checkEndpoint(endpoint, monitor: monitor)
+                        return (index, state, message)
+                    }
+                }
+                var out: [(Int, ServiceState, String)] = []
+                for await result in group { out.append(result) }
+                return out
+            }
+            for (index, state, message) in results {
+                rows[index].healthy = state == .active
+                if state != .active { rows[index].healthError = message.isEmpty ? "endpoint is \(state)" : message }
+            }
+        }
+
+        /// The ServiceState word for a listed unit (the same reading as StatusDerivation).
+        static func state(_ active: ActiveState, subState: String) -> String {
+            switch active {
+            case .active: ServiceState.active.rawValue
+            case .reloading: ServiceState.pendingStartup.rawValue
+            case .activating: subState == "auto-restart" ? ServiceState.error.rawValue : ServiceState.pendingStartup.rawValue
+            case .deactivating, .maintenance: ServiceState.pendingShutdown.rawValue
+            case .inactive: ServiceState.inactive.rawValue
+            case .failed: ServiceState.error.rawValue
+            }
+        }
+
+        static func json(_ row: Row) -> JSONValue {
+            var o = JSONObject()
+            o["uuid"] = .string(row.uuid.rawValue)
+            o["name"] = row.document.map { .string($0.config.name) } ?? .null
+            o["type"] = row.document.map { .string($0.serviceType.type) } ?? .null
+            o["flavor"] = row.document.map { .string($0.serviceType.flavor) } ?? .null
+            o["state"] = .string(row.state)
+            o["active_state"] = row.activeState.map(JSONValue.string) ?? .null
+            o["sub_state"] = row.subState.map(JSONValue.string) ?? .null
+            if let endpoint = row.document?.endpoint {
+                var e = JSONObject()
+                e["uri"] = endpoint.status.uri.map(JSONValue.string) ?? .null
+                e["protocol"] = .string(endpoint.config.protocol.rawValue)
+                e["healthy"] = row.healthy.map(JSONValue.bool) ?? .null
+                e["error"] = row.healthError.map(JSONValue.string) ?? .null
+                o["endpoint"] = .object(e)
+            } else {
+                o["endpoint"] = .null
+            }
+            o["error"] = row.error.map(JSONValue.string) ?? .null
+            return .object(o)
+        }
+
+        static func table(_ rows: [Row]) -> String {
+            if rows.isEmpty { return "no services\n" }
+            let cells = rows.map { row -> [String] in
+                guard let document = row.document else {
+                    return [row.uuid.rawValue, "-", "-", Output.state(row.state), row.error ?? ""]
+                }
+                var endpoint = "-"
+                if let e = document.endpoint {
+                    endpoint = row.activeState == "active" ? (e.status.uri ?? "(\(e.config.protocol))") : "(\(e.config.protocol)\(e.config.port.map { " :\($0)" } ?? ""))"
+                    switch row.healthy {
+                    case true?: endpoint += " " + Output.state("healthy")
+                    case false?: endpoint += " " + Output.state("unhealthy") + (row.healthError.map { ": \($0)" } ?? "")
+                    case nil: break
+                    }
+                }
+                return [row.uuid.rawValue, document.config.name, "\(document.serviceType.type)/\(document.serviceType.flavor)",
+                        Output.state(row.state), endpoint]
+            }
+            return Output.table(header: ["UUID", "NAME", "TYPE", "STATE", "ENDPOINT"], rows: cells)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+public import ArgumentParser
+import Foundation
+import ServiceModel
+import SystemdProvisioning
+
+extension SvcUnit {
+    /// `svcunit start SERVICE... [--timeout S]`: starts services and waits until each is active and healthy.
+    ///
+    /// Not obvious: success means *healthy*, not merely "systemd accepted the job": the command
+    /// waits for the unit to be active and the endpoint's monitor to pass, and fails as soon as
+    /// the unit fails (with its exit status and last output), without waiting for the timeout.
+    public struct Start: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Start services and wait until they are active and healthy.",
+            discussion: """
+                Several services start concurrently. A service that is already running and healthy \
+                counts as success ("already running"). On failure, one line per failed service gives \
+                its last state and error; the exit status is that of the first failed service.
+
+                EXAMPLES
+                  svcunit start web
+                  svcunit start 3f2a 9c41 --timeout 60
+                """
+        )
+
+        @OptionGroup public var global: GlobalOptions
+
+        @Argument(help: ArgumentHelp("Services: UUID, unique UUID prefix, or name.", valueName: "service"))
+        public var services: [String]
+
+        @Option(help: ArgumentHelp("Seconds to wait for each service (default 30).", valueName: "seconds"))
+        public var timeout: String = "30"
+
+        public init() {}
+
+        public func validate() throws {
+            if services.isEmpty { throw ValidationError("name at least one service") }
+        }
+
+        public func run() async throws {
+            let context = CommandContext(global)
+            let seconds = try TimeParsing.seconds(timeout, option: "--timeout")
+            let targets = try context.lookup().resolveAll(services)
+            let systemd = try await context.services(store: try context.store(create: false))
+            try await Batch.run(targets, verb: "starting") { target in
+                try await Self.start(target, systemd, timeout: TimeParsing.duration(seconds))
+            }
+        }
+
+        static func start(_ target: ServiceLookup.Candidate, _ systemd: SystemdServices, timeout: Duration) async throws -> String {
+            switch try await systemd.start(target.uuid, timeout: timeout) {
+            case .started: "started \(target.label)\(Batch.endpointSuffix(systemd, target.uuid))"
+            case .alreadyRunning: "\(target.label) is already running\(Batch.endpointSuffix(systemd, target.uuid))"
+            }
+        }
+    }
+}

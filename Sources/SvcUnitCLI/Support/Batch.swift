@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import ServiceModel
+import SystemdProvisioning
+
+/// Runs one operation on several services concurrently and reports each outcome on its own line.
+///
+/// Not obvious: outcomes are printed in command-line order (not completion order), and the exit
+/// status is that of the first failed service in that order, so scripts see a stable result.
+enum Batch {
+    /// - Parameters:
+    ///   - verb: for the spinner, e.g. "starting".
+    ///   - operation: returns the success line for one service.
+    /// - Throws: `ExitCode` with the first failure's documented status (errors already printed).
+    static func run(
+        _ targets: [ServiceLookup.Candidate], verb: String,
+        _ operation: @escaping @Sendable (ServiceLookup.Candidate) async throws -> String
+    ) async throws {
+        let spinner = Spinner("\(verb) \(targets.count == 1 ? targets[0].label : "\(targets.count) services")…")
+        var results = [Result<String, any Error>?](repeating: nil, count: targets.count)
+        await withTaskGroup(of: (Int, Result<String, any Error>).self) { group in
+            for (index, target) in targets.enumerated() {
+                group.addTask {
+                    do { return (index, .success(try await operation(target))) } catch { return (index, .failure(error)) }
+                }
+            }
+            for await (index, result) in group { results[index] = result }
+        }
+        await spinner.stop()
+        var firstFailure: ExitCodes?
+        for (target, result) in zip(targets, results) {
+            switch result {
+            case .success(let line)?: print(line)
+            case .failure(let error)?:
+                let text = ExitCodes.oneLine(error)
+                Output.error(text.contains(target.uuid.rawValue) ? text : "\(target.label): \(text)")
+                if firstFailure == nil { firstFailure = ExitCodes.domainStatus(for: error) ?? .failure }
+            case nil: break
+            }
+        }
+        if let firstFailure { throw ExitCode(firstFailure.rawValue) }
+    }
+
+    /// " at http://localhost:8000/" when the service has an endpoint address.
+    static func endpointSuffix(_ services: SystemdServices, _ uuid: ServiceUUID) -> String {
+        guard let uri = services.registry.service(uuid)?.document.endpoint?.status.uri else { return "" }
+        return " at \(uri)"
+    }
+}

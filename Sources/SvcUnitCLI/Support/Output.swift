@@ -1,0 +1,173 @@
+import Foundation
+import ServiceModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How svcunit writes for people and for programs: plain or coloured text, JSON, tables, a spinner.
+///
+/// Human output goes to stdout, errors and warnings to stderr, `--json` output is a single JSON
+/// document on stdout. Not obvious: colours and the spinner are decided by *stdout* being a
+/// terminal (and `NO_COLOR` unset), so `svcunit list | grep x` stays plain even though stderr is
+/// still a terminal.
+enum Output {
+    static let environment = ProcessInfo.processInfo.environment
+    static let stdoutIsTerminal = isatty(STDOUT_FILENO) == 1
+    static let stderrIsTerminal = isatty(STDERR_FILENO) == 1
+    static let fancy = stdoutIsTerminal && environment["NO_COLOR"] == nil
+
+    enum Color: String {
+        case red = "31", green = "32", yellow = "33", dim = "2", bold = "1"
+    }
+
+    static func paint(_ text: String, _ color: Color) -> String {
+        fancy ? "\u{1B}[\(color.rawValue)m\(text)\u{1B}[0m" : text
+    }
+
+    /// A service state word, coloured by what it means.
+    static func state(_ text: String) -> String {
+        switch text {
+        case "active", "healthy": paint(text, .green)
+        case "error", "failed", "invalid", "unhealthy": paint(text, .red)
+        case "pending_startup", "pending_shutdown", "activating", "deactivating", "unknown": paint(text, .yellow)
+        default: paint(text, .dim)
+        }
+    }
+
+    static func line(_ text: String) {
+        print(text)
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data("svcunit: error: \(text)\n".utf8))
+    }
+
+    static func warning(_ text: String) {
+        FileHandle.standardError.write(Data("svcunit: warning: \(text)\n".utf8))
+    }
+
+    /// Prints one JSON document (pretty) on stdout.
+    static func json(_ value: JSONValue) {
+        print(JSONText.format(value, indent: 2), terminator: "")
+    }
+
+    /// Prints one JSON value on one line (JSON Lines) and flushes, for streams.
+    static func jsonLine(_ value: JSONValue) {
+        print(JSONText.formatCompact(value))
+    }
+
+    static func flush() { fflush(nil) }  // nil: every stream; `stdout` is a C global Swift 6 will not touch
+
+    /// `label: value` lines with aligned values.
+    static func fields(_ lines: [(String, String)]) -> String {
+        let width = (lines.map(\.0.count).max() ?? 0) + 2
+        return lines.map { label, value in (label + ":").padding(toLength: width, withPad: " ", startingAt: 0) + value + "\n" }
+            .joined()
+    }
+
+    /// A table with a header; `visibleWidth` ignores colour escapes when aligning.
+    static func table(header: [String], rows: [[String]]) -> String {
+        let all = [header.map { paint($0, .bold) }] + rows
+        var widths = Array(repeating: 0, count: header.count)
+        for row in all { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], visibleWidth(cell)) } }
+        return all.map { row in
+            row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - visibleWidth(cell) + 2)
+            }.joined()
+        }.joined(separator: "\n") + "\n"
+    }
+
+    static func visibleWidth(_ text: String) -> Int {
+        var count = 0
+        var inEscape = false
+        for scalar in text.unicodeScalars {
+            if inEscape { if scalar == "m" { inEscape = false }; continue }
+            if scalar == "\u{1B}" { inEscape = true; continue }
+            count += 1
+        }
+        return count
+    }
+
+    // MARK: Formatting values
+
+    /// `2d 3h`, `4m 5s`, `12s`.
+    static func duration(seconds: Double) -> String {
+        var s = Int(seconds.rounded(.down))
+        let d = s / 86_400; s %= 86_400
+        let h = s / 3600; s %= 3600
+        let m = s / 60; s %= 60
+        if d > 0 { return "\(d)d \(h)h" }
+        if h > 0 { return "\(h)h \(m)m" }
+        if m > 0 { return "\(m)m \(s)s" }
+        return "\(s)s"
+    }
+
+    /// `12.3 MiB`.
+    static func bytes(_ value: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(value)
+        var i = 0
+        while v >= 1024, i < units.count - 1 { v /= 1024; i += 1 }
+        return i == 0 ? "\(value) B" : String(format: "%.1f %@", v, units[i])
+    }
+
+    /// ISO-8601 with microseconds in UTC, e.g. `2025-01-02T03:04:05.123456Z`.
+    static func isoTime(microseconds: UInt64) -> String {
+        var seconds = time_t(microseconds / 1_000_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(microseconds % 1_000_000))
+    }
+
+    /// Local time for people, e.g. `2025-01-02 03:04:05`.
+    static func localTime(microseconds: UInt64) -> String {
+        var seconds = time_t(microseconds / 1_000_000)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        return String(format: "%04d-%02d-%02d %02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+    }
+
+    static func nowMicroseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
+    }
+}
+
+/// A one-line "working…" indicator with elapsed time on stderr, shown only when `Output.fancy`
+/// and stderr is a terminal.
+///
+/// Not obvious: it redraws on a 100 ms timer; that is animation, not a wait on a state change
+/// (the waits themselves are event-driven in SystemdProvisioning).
+final class Spinner: Sendable {
+    private let task: Task<Void, Never>?
+
+    init(_ label: String) {
+        guard Output.fancy, Output.stderrIsTerminal else {
+            task = nil
+            return
+        }
+        task = Task.detached {
+            let frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
+            let start = ContinuousClock.now
+            var i = 0
+            while !Task.isCancelled {
+                let elapsed = ContinuousClock.now - start
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let text = "\r\u{1B}[K\(frames[i % frames.count]) \(label) \(String(format: "%.1f", seconds)) s"
+                FileHandle.standardError.write(Data(text.utf8))
+                i += 1
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        }
+    }
+
+    func stop() async {
+        guard let task else { return }
+        task.cancel()
+        await task.value
+    }
+}

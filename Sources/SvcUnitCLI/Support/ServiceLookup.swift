@@ -1,0 +1,66 @@
+import Foundation
+import ServiceModel
+
+/// Turns what a user typed (a full UUID, a unique UUID prefix or a service name) into stored UUIDs.
+///
+/// Not obvious: an exact name wins over UUID prefixes (names such as `b` or `cafe` are also hex
+/// prefixes, and would otherwise be ambiguous most of the time); prefixes are matched only when no
+/// service has that name. Two services with the same name (possible through `register`) or a
+/// prefix shared by several UUIDs are ambiguous: exit 2 with the candidates listed. A full UUID
+/// always means exactly that service.
+struct ServiceLookup {
+    let store: ServiceStore?
+    let root: String
+    let registry: ServiceRegistry
+
+    /// One stored service's identity, for matching and for messages.
+    struct Candidate {
+        var uuid: ServiceUUID
+        var name: String?
+        var label: String { name.map { "\(uuid) (\($0))" } ?? uuid.rawValue }
+    }
+
+    /// Every stored service with its name (nil when the file does not decode).
+    func candidates() throws -> [Candidate] {
+        guard let store else { return [] }
+        return try store.list().map { uuid in
+            let name = (try? store.read(uuid)).flatMap { try? registry.decode(data: $0) }?.config.name
+            return Candidate(uuid: uuid, name: name)
+        }
+    }
+
+    /// - Throws: `CLIError` `.notFound` (3) when nothing matches, `.usage` (2) when several do.
+    func resolve(_ identifier: String, among all: [Candidate]? = nil) throws -> Candidate {
+        let all = try all ?? candidates()
+        if let uuid = ServiceUUID(rawValue: identifier) {
+            if let found = all.first(where: { $0.uuid == uuid }) { return found }
+            throw CLIError("no service \(uuid) in \(root)", status: .notFound)
+        }
+        // A name says exactly what it means; a prefix only abbreviates. So an exact name wins, and
+        // prefixes are tried only when no service has that name.
+        let named = all.filter { $0.name == identifier }
+        let lower = identifier.lowercased()
+        let matches = !named.isEmpty ? named : identifier.isEmpty ? [] : all.filter { $0.uuid.rawValue.hasPrefix(lower) }
+        switch matches.count {
+        case 1: return matches[0]
+        case 0: throw CLIError("no service named or with a UUID starting with \"\(identifier)\" in \(root)", status: .notFound)
+        default:
+            throw CLIError(
+                "\"\(identifier)\" is ambiguous: it matches \(matches.count) services: "
+                    + matches.map(\.label).joined(separator: ", ") + "; give more of the UUID",
+                status: .usage)
+        }
+    }
+
+    /// Resolves each identifier (duplicates dropped, order kept); the first failure is thrown.
+    func resolveAll(_ identifiers: [String]) throws -> [Candidate] {
+        let all = try candidates()
+        var seen = Set<ServiceUUID>()
+        var out: [Candidate] = []
+        for identifier in identifiers {
+            let found = try resolve(identifier, among: all)
+            if seen.insert(found.uuid).inserted { out.append(found) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import SDDaemon
+import ServiceHealth
+import ServiceKinds
+import ServiceModel
+
+/// Readiness for `Type=notify` units (the svcunit@ template): the service counts as started only
+/// once its endpoint's health monitor passes, so a plain `systemctl --user start svcunit@UUID`
+/// blocks until the service is healthy.
+enum Readiness {
+    /// Chooses the endpoint's port (as `svcunit start` would) and records it in the JSON, since no
+    /// svcunit process takes part when systemd starts the template instance by itself.
+    static func prepareEndpoint(_ document: ServiceDocument, configFile: String, registry: ServiceRegistry) -> ServiceDocument {
+        guard document.endpoint != nil else { return document }
+        let directory = URL(fileURLWithPath: configFile).deletingLastPathComponent()
+        do {
+            let store = try ServiceStore(root: directory.deletingLastPathComponent().path, create: false)
+            return try store.withLock(document.uuid) {
+                let service = try store.load(document.uuid, into: registry)
+                try service.update { (d: inout ServiceDocument) throws(ServiceModelError) in
+                    d.adminState = .active
+                    d.endpoint?.adminState = .active
+                    try d.endpoint?.prepareForStart(portPolicy: PortPolicy())
+                }
+                try store.save(service)
+                return service.document
+            }
+        } catch {
+            fail("cannot prepare the endpoint of \(document.uuid): \(error)", EntrypointExit.failed)
+        }
+    }
+
+    /// Starts the short-lived readiness helper (this binary with `--await-ready --detach`) and
+    /// waits for its first process, which exits at once, leaving the probing grandchild behind.
+    static func spawnHelper(configFile: String) {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let argv = [me, "--await-ready", "--detach", "--config-file", configFile]
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
+        cArgs.append(nil)
+        defer { for p in cArgs { free(p) } }
+        var pid: pid_t = 0
+        let r = posix_spawn(&pid, me, nil, nil, cArgs, environ)
+        guard r == 0 else { fail("cannot start the readiness helper: \(String(cString: strerror(r)))", EntrypointExit.failed) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+
+    /// Probes the endpoint with a short backoff until it is healthy, updating `STATUS=` while it
+    /// waits, then sends `READY=1`. systemd's `TimeoutStartSec=` bounds the wait.
+    static func awaitHealthyThenNotify(_ document: ServiceDocument) async {
+        guard let endpoint = document.endpoint, let monitor = endpoint.monitor else {
+            Notifier.ready(status: "running (no health monitor)")
+            return
+        }
+        let checker = ProbingHealthChecker()
+        let target = endpoint.status.uri ?? "the endpoint"
+        var attempt = 0
+        var lastMessage = ""
+        while true {
+            let (state, message) = await checker.checkEndpoint(endpoint, monitor: monitor)
+            if state == .active {
+                Notifier.ready(status: "healthy: \(target) passes its \(monitor.summary)")
+                return
+            }
+            if message != lastMessage {
+                Notifier.status("waiting for \(target) to become healthy: \(message)")
+                lastMessage = message
+            }
+            try? await Task.sleep(for: Backoff.delay(attempt: attempt))
+            attempt += 1
+        }
+    }
+}

@@ -1,0 +1,292 @@
+import Foundation
+import Testing
+
+/// End-to-end tests of the built binary against a real systemd user manager (run them inside
+/// `scripts/systemd-sandbox`). Each test has its own store and deletes its services at the end;
+/// `systemctl --user` is the independent witness.
+@Suite("svcunit against systemd (built binary)", .serialized,
+       .enabled(if: LiveSystemd.shouldRun, "needs a systemd user manager"))
+struct LiveCommandTests {
+    static let httpArgv = ["--", "/usr/bin/python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+
+    @Test func startStatusStopOfACommand() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let uuid = try root.createSleep("sleepy")
+        let start = try root.svcunit("start", "sleepy")
+        #expect(start.status == 0, "\(start.stderr)")
+        #expect(start.stdout == "started \(uuid) (sleepy)\n")
+        #expect(try LiveSystemd.show(uuid, "ActiveState") == "active")
+
+        let again = try root.svcunit("start", String(uuid.prefix(8)))
+        #expect(again.status == 0)
+        #expect(again.stdout == "\(uuid) (sleepy) is already running\n")
+
+        let status = try root.svcunit("status", "sleepy", "--json")
+        #expect(status.status == 0, "\(status.stderr)")
+        let o = try status.object()
+        #expect(o["uuid"] as? String == uuid)
+        #expect(o["name"] as? String == "sleepy")
+        #expect(o["type"] as? String == "daemon")
+        #expect(o["flavor"] as? String == "command")
+        #expect(o["admin_state"] as? String == "active")
+        #expect(o["state"] as? String == "active")
+        #expect(o["unit"] as? String == "svcunit-\(uuid).service")
+        #expect(o["active_state"] as? String == "active")
+        #expect(o["sub_state"] as? String == "running")
+        let pid = try #require(o["main_pid"] as? Int)
+        #expect(String(pid) == (try LiveSystemd.show(uuid, "MainPID")))
+        #expect(o["restarts"] as? Int == 0)
+        #expect((o["uptime_seconds"] as? Double ?? (o["uptime_seconds"] as? Int).map(Double.init) ?? -1) >= 0)
+        #expect((o["active_since"] as? String)?.hasSuffix("Z") == true)
+        #expect(o["endpoint"] is NSNull)
+        #expect(o["last_run"] is NSNull)
+        #expect(o.keys.contains("memory_bytes"))
+        let service = try #require(o["service"] as? [String: Any])
+        #expect(service["uuid"] as? String == uuid)
+        #expect(service["admin_state"] as? String == "active")
+
+        let text = try root.svcunit("status", uuid)
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("svcunit-\(uuid).service (active/running)\n"))
+        #expect(text.lines.contains { $0.hasPrefix("main pid:") && $0.hasSuffix(" \(pid)") })
+        #expect(text.stdout.contains("uptime:"))
+
+        let stop = try root.svcunit("stop", "sleepy")
+        #expect(stop.status == 0, "\(stop.stderr)")
+        #expect(stop.stdout == "stopped \(uuid) (sleepy)\n")
+        #expect(try LiveSystemd.show(uuid, "ActiveState") == "inactive")
+        let after = try root.svcunit("status", "sleepy", "--json").object()
+        #expect(after["admin_state"] as? String == "inactive")
+        #expect(after["state"] as? String == "inactive")
+        #expect(after["main_pid"] is NSNull)
+        #expect(after["uptime_seconds"] is NSNull)
+        let lastRun = try #require(after["last_run"] as? [String: Any], "status.last_run is recorded by ExecStopPost")
+        #expect(lastRun["unit"] as? String == "svcunit-\(uuid).service")
+        #expect(lastRun["result"] is String)
+        // Stopping a stopped service is fine.
+        #expect(try root.svcunit("stop", uuid).status == 0)
+    }
+
+    @Test func httpServiceIsHealthyInStatusAndList() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let create = try Run.svcunit(["create", "command", "--root", root.path, "--name", "web", "--health-path", "/", "--protocol", "http"]
+                                     + Self.httpArgv)
+        #expect(create.status == 0, "\(create.stderr)")
+        let uuid = create.stdout.trimmingCharacters(in: .newlines)
+        let sleepy = try root.createSleep("idle")
+        let start = try root.svcunit("start", "web", "--timeout", "30")
+        #expect(start.status == 0, "\(start.stderr)")
+        #expect(start.stdout.hasPrefix("started \(uuid) (web) at http://localhost:"))
+
+        let status = try root.svcunit("status", "web", "--json").object()
+        let endpoint = try #require(status["endpoint"] as? [String: Any])
+        let uri = try #require(endpoint["uri"] as? String)
+        #expect(uri.hasPrefix("http://localhost:"))
+        #expect(endpoint["protocol"] as? String == "http")
+        #expect(endpoint["state"] as? String == "active")
+        #expect(endpoint["healthy"] as? Bool == true)
+        #expect((endpoint["monitor"] as? String)?.hasPrefix("HTTP GET /") == true)
+        #expect((endpoint["port"] as? Int).map { uri.hasSuffix(":\($0)/") } == true)
+
+        let list = try root.svcunit("list", "--json")
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(list.stderr == "")
+        let rows = try list.array()
+        #expect(rows.count == 2)
+        let webRow = try #require(rows.first { $0["uuid"] as? String == uuid })
+        #expect(webRow["name"] as? String == "web")
+        #expect(webRow["state"] as? String == "active")
+        #expect(webRow["active_state"] as? String == "active")
+        #expect(webRow["sub_state"] as? String == "running")
+        let rowEndpoint = try #require(webRow["endpoint"] as? [String: Any])
+        #expect(rowEndpoint["uri"] as? String == uri)
+        #expect(rowEndpoint["healthy"] as? Bool == true)
+        let idleRow = try #require(rows.first { $0["uuid"] as? String == sleepy })
+        #expect(idleRow["state"] as? String == "inactive")
+        #expect(idleRow["active_state"] as? String == "inactive")
+
+        let running = try root.svcunit("list", "--running", "--json").array()
+        #expect(running.map { $0["uuid"] as? String } == [uuid])
+        let table = try root.svcunit("list")
+        #expect(table.stdout.contains("\(uri) healthy"))
+
+        // The probes above reached the server, so its request log is in the journal.
+        let logs = try root.svcunit("logs", "web", "--json", "--since", "-5m")
+        #expect(logs.status == 0, "\(logs.stderr)")
+        let entries = try logs.jsonLines()
+        #expect(entries.contains { ($0["message"] as? String)?.contains("GET / HTTP/1.1") == true }, "\(logs.stdout)")
+        for entry in entries {
+            #expect(entry["time"] is String)
+            #expect(entry["message"] is String)
+            #expect(entry.keys.contains("priority"))
+            #expect(entry.keys.contains("pid"))
+        }
+        let one = try root.svcunit("logs", "web", "-n", "1", "--json")
+        #expect(try one.jsonLines().count == 1)
+        let future = try root.svcunit("logs", "web", "--since", String(Int(Date().timeIntervalSince1970) + 3600))
+        #expect(future.status == 0)
+        #expect(future.stdout == "")
+        let iso = try root.svcunit("logs", "web", "--since", "2000-01-01T00:00:00Z")
+        #expect(iso.lines.count >= entries.count)
+
+        let delete = try root.svcunit("delete", "web", "idle")
+        #expect(delete.status == 0, "\(delete.stderr)")
+        #expect(delete.stdout == "deleted \(uuid) (web)\ndeleted \(sleepy) (idle)\n")
+        #expect(root.storedUUIDs.isEmpty)
+        #expect(try LiveSystemd.show(uuid, "LoadState") == "not-found")
+    }
+
+    @Test func failedStartIsOneLineWithTheReasonAndExit1() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let create = try root.svcunit("create", "command", "--name", "boom", "--", "/bin/sh", "-c", "echo boom-output; exit 3")
+        let uuid = create.stdout.trimmingCharacters(in: .newlines)
+        let start = try root.svcunit("start", "boom", "--timeout", "20")
+        #expect(start.status == 1)
+        #expect(start.stdout == "")
+        #expect(start.errorLines.count == 1, "\(start.stderr)")
+        #expect(start.stderr.hasPrefix("svcunit: error: "))
+        #expect(start.stderr.contains(uuid))
+        #expect(start.stderr.contains("exited with status 3"))
+        #expect(start.stderr.contains("last state 'error'"))
+
+        let status = try root.svcunit("status", "boom", "--json").object()
+        #expect(status["state"] as? String == "error")
+        #expect((status["last_error"] as? String)?.contains("exited with status 3") == true)
+        let lastRun = try #require(status["last_run"] as? [String: Any])
+        #expect(lastRun["result"] as? String == "exit-code")
+        #expect(lastRun["exit"] as? String == "exited with status 3")
+
+        let logs = try root.svcunit("logs", "boom")
+        #expect(logs.stdout.contains("boom-output"))
+
+        let delete = try root.svcunit("delete", "boom")
+        #expect(delete.status == 0, "\(delete.stderr)")
+        #expect(root.storedUUIDs.isEmpty)
+    }
+
+    @Test func unhealthyEndpointTimesOutWithExit4() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let create = try Run.svcunit(["create", "command", "--root", root.path, "--name", "sick", "--health-path", "/missing"] + Self.httpArgv)
+        #expect(create.status == 0)
+        let start = try root.svcunit("start", "sick", "--timeout", "2")
+        #expect(start.status == 4, "\(start.stderr)")
+        #expect(start.errorLines.count == 1)
+        #expect(start.stderr.contains("timed out after 2 s"))
+        #expect(start.stderr.contains("404"), "the last health error is named: \(start.stderr)")
+        let list = try root.svcunit("list", "--json").array()
+        let endpoint = try #require(list.first?["endpoint"] as? [String: Any])
+        #expect(endpoint["healthy"] as? Bool == false)
+        #expect((endpoint["error"] as? String)?.isEmpty == false)
+    }
+
+    @Test func severalServicesStartStopAndRestartConcurrently() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let uuids = try ["a", "b", "c"].map { try root.createSleep($0) }
+        let start = try root.svcunit("start", "a", "b", "c")
+        #expect(start.status == 0, "\(start.stderr)")
+        #expect(start.lines.count == 3)
+        for (uuid, name) in zip(uuids, ["a", "b", "c"]) {
+            #expect(start.stdout.contains("started \(uuid) (\(name))"))
+            #expect(try LiveSystemd.show(uuid, "ActiveState") == "active")
+        }
+        let pidBefore = try LiveSystemd.show(uuids[0], "MainPID")
+        let restart = try root.svcunit("restart", "a")
+        #expect(restart.status == 0, "\(restart.stderr)")
+        #expect(restart.stdout == "restarted \(uuids[0]) (a)\n")
+        let pidAfter = try LiveSystemd.show(uuids[0], "MainPID")
+        #expect(pidAfter != pidBefore && pidAfter != "0")
+
+        let stop = try root.svcunit("stop", "a", "b", "--force")
+        #expect(stop.status == 0, "\(stop.stderr)")
+        #expect(try LiveSystemd.show(uuids[0], "ActiveState") == "inactive")
+        #expect(try LiveSystemd.show(uuids[2], "ActiveState") == "active")
+
+        let delete = try root.svcunit("delete", "--force", uuids[0], uuids[1], uuids[2])
+        #expect(delete.status == 0, "\(delete.stderr)")
+        #expect(root.storedUUIDs.isEmpty)
+        #expect(try LiveSystemd.show(uuids[2], "LoadState") == "not-found")
+    }
+
+    @Test func mixedOutcomesExitWithTheFirstFailure() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let good = try root.createSleep("good")
+        let bad = try root.svcunit("create", "command", "--name", "bad", "--", "/bin/false").stdout.trimmingCharacters(in: .newlines)
+        let start = try root.svcunit("start", "good", "bad")
+        #expect(start.status == 1)
+        #expect(start.stdout == "started \(good) (good)\n")
+        #expect(start.errorLines.count == 1)
+        #expect(start.stderr.contains(bad))
+    }
+
+    @Test func sleeperRunsAndItsLastRunIsRecorded() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let uuid = try root.svcunit("create", "sleeper", "--name", "nap", "--wake-up-after", "0.5").stdout.trimmingCharacters(in: .newlines)
+        let start = try root.svcunit("start", "nap")
+        #expect(start.status == 0, "\(start.stderr)")
+        // Wait (bounded) for the sleeper to wake up and exit: the unit is garbage-collected.
+        let deadline = Date().addingTimeInterval(10)
+        while try LiveSystemd.show(uuid, "LoadState") == "loaded", Date() < deadline { usleep(50_000) }
+        let status = try root.svcunit("status", "nap", "--json").object()
+        #expect(status["active_state"] as? String == "inactive")
+        let lastRun = try #require(status["last_run"] as? [String: Any])
+        #expect(lastRun["result"] as? String == "success")
+        let logs = try root.svcunit("logs", "nap")
+        #expect(logs.stdout.contains("nap: sleeping for 0.5 s"))
+        #expect(logs.stdout.contains("nap: woke up"))
+    }
+
+    @Test func logsFollowPrintsNewLinesAndStopsOnSIGINT() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let create = try root.svcunit("create", "command", "--name", "ticker", "--", "/bin/sh", "-c", "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.2; done")
+        #expect(create.status == 0)
+        #expect(try root.svcunit("start", "ticker").status == 0)
+        let process = Process()
+        process.executableURL = Run.binary
+        process.arguments = ["logs", "ticker", "-f", "--json", "--root", root.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(["NO_COLOR": "1"]) { _, n in n }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        usleep(1_500_000)
+        kill(process.processIdentifier, SIGINT)
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        let ticks = lines.filter { $0.contains("tick-") }
+        #expect(ticks.count >= 3, "\(lines)")
+        for line in lines {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "\(line)")
+        }
+    }
+
+    @Test func registeredZenMLDocumentStarts() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        // The fixture's sleeper has an HTTP endpoint nobody serves: register it without the endpoint.
+        let text = try String(contentsOfFile: fixturePath("zenml-sleeper"), encoding: .utf8)
+        var doc = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        doc["endpoint"] = NSNull()
+        doc["uuid"] = UUID().uuidString.lowercased()
+        var config = try #require(doc["config"] as? [String: Any])
+        config["wake_up_after"] = 300
+        doc["config"] = config
+        let path = try temporaryFile(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let register = try root.svcunit("register", path)
+        #expect(register.status == 0, "\(register.stderr)")
+        let uuid = register.stdout.trimmingCharacters(in: .newlines)
+        let start = try root.svcunit("start", uuid)
+        #expect(start.status == 0, "\(start.stderr)")
+        #expect(try LiveSystemd.show(uuid, "ActiveState") == "active")
+    }
+}

@@ -1,0 +1,41 @@
+# Shared by scripts/test and scripts/demo: install what is missing, find swift, find a user manager.
+# Sourced; expects say() and die() from the caller.
+
+# ensure_packages PKG...: installs the Debian packages that are not installed (apt-get update only then).
+ensure_packages() {
+    local missing=() pkg log
+    for pkg in "$@"; do
+        [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == "install ok installed" ]] || missing+=("$pkg")
+    done
+    ((${#missing[@]})) || return 0
+    if ! command -v apt-get >/dev/null; then
+        die "missing packages: ${missing[*]} (no apt-get here: install them another way)"
+    elif [[ $EUID -ne 0 ]]; then
+        die "missing packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}"
+    fi
+    say "installing ${missing[*]}"
+    log=$(mktemp)
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+           </dev/null >"$log" 2>&1; then
+        cat "$log" >&2; rm -f "$log"; die "apt-get install ${missing[*]} failed"
+    fi
+    rm -f "$log"
+}
+
+# ensure_swift: puts the toolchain on PATH (it lives in /opt/swift on these machines).
+ensure_swift() {
+    command -v swift >/dev/null && return 0
+    [[ -x /opt/swift/usr/bin/swift ]] && export PATH=$PATH:/opt/swift/usr/bin || die "swift not found in PATH"
+}
+
+# Whether a systemd user manager answers for this user (a login session, or already in the sandbox).
+user_manager_answers() {
+    local state
+    state=$(timeout 5 systemctl --user is-system-running 2>/dev/null </dev/null) || true
+    [[ $state == running || $state == degraded ]] && return 0
+    # a real session whose manager is still starting or is in another state: PID 1 is systemd and
+    # this user's manager socket exists
+    [[ -n ${XDG_RUNTIME_DIR:-} && -S $XDG_RUNTIME_DIR/systemd/private && -d /run/systemd/system \
+        && $(cat /proc/1/comm 2>/dev/null) == systemd ]]
+}

@@ -59,6 +59,10 @@ let package = Package(
         .testTarget(name: "ServiceModelTests", dependencies: ["ServiceModel", "ServiceKinds"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ServiceHealthTests", dependencies: ["ServiceHealth", "ServiceModel"]),
         .testTarget(name: "SvcUnitCLITests", dependencies: ["SvcUnitCLI", "ServiceModel", "ServiceKinds", "svcunit"]),
+        .testTarget(name: "ReliabilityTests", dependencies: [
+            "SystemdProvisioning", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport",
+            "svcunit", "svcunit-entrypoint",
+        ]),
         .testTarget(name: "SystemdProvisioningTests", dependencies: [
             "SystemdProvisioning", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport",
             "svcunit-entrypoint",

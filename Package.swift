@@ -51,7 +51,8 @@ let package = Package(
         .executableTarget(name: "svcunit", dependencies: ["SvcUnitCLI"]),
         // Re-creates a service from its JSON and runs it; links no sd-bus.
         .executableTarget(name: "svcunit-entrypoint", dependencies: ["ServiceModel", "ServiceKinds", "ServiceHealth", "SDDaemon"]),
-        .target(name: "SystemdTestSupport", dependencies: ["SDBus", "SystemdManager"]),
+        // Test support, not product: finds the live user manager, names test units, runs witnesses.
+        .target(name: "SystemdTestSupport", dependencies: ["SDBus", "SystemdManager"], path: "Tests/SystemdTestSupport"),
 
         .testTarget(name: "SDBusTests", dependencies: ["SDBus", "SystemdManager", "SystemdTestSupport"]),
         .testTarget(name: "SDJournalTests", dependencies: ["SDJournal", "SystemdManager", "SystemdTestSupport"]),

@@ -30,7 +30,7 @@ public final class BusConnection: Sendable {
         let address = getenv("DBUS_SESSION_BUS_ADDRESS").map { String(cString: $0) }
             ?? getenv("XDG_RUNTIME_DIR").map { "unix:path=" + String(cString: $0) + "/bus" }
             ?? "user bus"
-        return BusConnection(loop: try BusLoop(bus: bus, name: "user-bus"), isBrokered: true, address: address)
+        return BusConnection(loop: try BusLoop(bus: bus), isBrokered: true, address: address)
     }
 
     /// A bus at an explicit D-Bus address such as `unix:path=/run/user/1000/systemd/private`.
@@ -40,7 +40,7 @@ public final class BusConnection: Sendable {
     /// - Throws: `BusError` with code `.connectionFailed`.
     public static func connect(address: String, brokered: Bool) throws(BusError) -> BusConnection {
         let bus = try BusOpen.address(address, brokered: brokered)
-        return BusConnection(loop: try BusLoop(bus: bus, name: address), isBrokered: brokered, address: address)
+        return BusConnection(loop: try BusLoop(bus: bus), isBrokered: brokered, address: address)
     }
 
     /// Escapes a filesystem path into a `unix:path=` address, as libsystemd does for `$XDG_RUNTIME_DIR`.

@@ -24,7 +24,7 @@ final class BusLoop: @unchecked Sendable {
     private let wakeRead: Int32
     private let wakeWrite: Int32
 
-    init(bus: BusPointer, name: String) throws(BusError) {
+    init(bus: BusPointer) throws(BusError) {
         self.bus = bus
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else {
@@ -52,7 +52,6 @@ final class BusLoop: @unchecked Sendable {
             throw BusError.fromErrno(r, operation: "start the bus thread")
         }
         pthread_detach(thread)
-        _ = name
     }
 
     /// Runs `job` on the loop thread. Returns false when the loop has shut down (the job is dropped).
@@ -277,13 +276,5 @@ extension BusError {
         var copy = self
         if copy.operation == nil { copy.operation = operation }
         return copy
-    }
-}
-
-extension Error {
-    /// For errors that are already BusErrors (the only kind thrown in this module).
-    func with(operation: String) -> any Error {
-        if let e = self as? BusError { return e.with(operation: operation) }
-        return self
     }
 }

@@ -169,12 +169,6 @@ enum BusMessages {
         return BusError(code: code, name: name, message: message, errno: errno > 0 ? errno : nil)
     }
 
-    /// The `sd_bus_error` set by an install callback (`AddMatch` failed at the broker).
-    static func error(of m: MessagePointer?, fallback: UnsafeMutablePointer<sd_bus_error>?) -> BusError? {
-        if let m, let e = error(of: m) { return e }
-        return nil
-    }
-
     static func header(of m: MessagePointer) -> (sender: String?, path: ObjectPath?, interface: String?, member: String?) {
         let sender = sd_bus_message_get_sender(m).map { String(cString: $0) }
         let path = sd_bus_message_get_path(m).flatMap { ObjectPath(rawValue: String(cString: $0)) }

@@ -90,7 +90,7 @@ public final class BusConnection: Sendable {
     public func subscribe(_ matches: [SignalMatch]) -> SignalSubscription {
         let keyBox = SubscriptionKey()
         let loop = self.loop
-        let subscription = SignalSubscription(onCancel: {
+        let subscription = SignalSubscription(connection: self, onCancel: {
             loop.submit { loop in
                 for key in keyBox.keys { loop.removeSubscription(key) }
             }

@@ -5,7 +5,8 @@ import Synchronization
 /// Not obvious: unlike an `AsyncStream`, a read that times out or whose task is cancelled leaves the
 /// subscription intact, so one subscription can serve a sequence of waits with deadlines ("until
 /// active, within 5 s", then "until inactive, within 10 s") without missing a signal between them.
-/// It ends when `cancel()` is called, when it is released, or when the connection dies.
+/// It keeps its connection open, and ends when `cancel()` is called, when it is released, or when the
+/// connection dies.
 public final class SignalSubscription: AsyncSequence, Sendable {
     public typealias Element = BusSignal
 
@@ -30,8 +31,11 @@ public final class SignalSubscription: AsyncSequence, Sendable {
 
     private let state = Mutex(State())
     private let onCancel: @Sendable () -> Void
+    /// Keeps the connection (and its thread) alive as long as someone may read from it.
+    private let connection: BusConnection?
 
-    init(onCancel: @escaping @Sendable () -> Void) {
+    init(connection: BusConnection?, onCancel: @escaping @Sendable () -> Void) {
+        self.connection = connection
         self.onCancel = onCancel
     }
 

@@ -52,6 +52,9 @@ public final class ServiceLogs: Sendable {
         return Array(all.suffix(count))
     }
 
+    /// The lines written since the last read, without waiting.
+    public func readNew() async throws(JournalError) -> [JournalEntry] { try await readAll() }
+
     private func readAll() async throws(JournalError) -> [JournalEntry] {
         var out: [JournalEntry] = []
         while true {

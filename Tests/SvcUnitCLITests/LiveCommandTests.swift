@@ -9,6 +9,21 @@ import Testing
 struct LiveCommandTests {
     static let httpArgv = ["--", "/usr/bin/python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
 
+    @Test func logsFollowUntilTheUnitStops() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let created = try root.svcunit("create", "command", "--name", "batch", "--",
+                                       "/bin/sh", "-c", "for i in 1 2 3; do echo step $i; sleep 0.2; done")
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try root.svcunit("start", "batch").status == 0)
+        let follow = try root.svcunit("logs", "batch", "-f", "--until-stopped")
+        #expect(follow.status == 0, "\(follow.stderr)")
+        for step in ["step 1", "step 2", "step 3"] { #expect(follow.stdout.contains(step), "\(follow.stdout)") }
+        let misuse = try root.svcunit("logs", "batch", "--until-stopped")
+        #expect(misuse.status == 2)
+        #expect(misuse.stderr.contains("--until-stopped goes with -f"))
+    }
+
     @Test func startStatusStopOfACommand() throws {
         let root = try TemporaryRoot()
         defer { root.cleanUp() }

@@ -4,6 +4,7 @@ import Foundation
 import SDJournal
 import ServiceModel
 import SystemdProvisioning
+import SystemdManager
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,6 +28,7 @@ extension SvcUnit {
                   svcunit logs web -n 50
                   svcunit logs web -f --since -10m
                   svcunit logs 3f2a --json | jq -r .message
+                  svcunit logs batch-job -f --until-stopped
                 """
         )
 
@@ -40,6 +42,9 @@ extension SvcUnit {
 
         @Flag(name: [.customShort("f"), .long], help: "Keep printing new lines until interrupted.")
         public var follow = false
+
+        @Flag(help: "With -f: stop once the service's unit has stopped (after its last lines).")
+        public var untilStopped = false
 
         @Option(parsing: .unconditional, help: ArgumentHelp("Only lines at or after TIME (may start with -, e.g. -10m).", valueName: "time"))
         public var since: String?
@@ -55,6 +60,7 @@ extension SvcUnit {
         public func run() async throws {
             let context = CommandContext(global)
             if let lines, lines < 0 { throw CLIError.usage("-n \(lines) must be 0 or more") }
+            if untilStopped && !follow { throw CLIError.usage("--until-stopped goes with -f") }
             let sinceMicroseconds = try since.map { try TimeParsing.since($0) }
             let target = try context.lookup().resolve(service)
             if !FileManager.default.fileExists(atPath: Self.journalSocket) {
@@ -78,7 +84,25 @@ extension SvcUnit {
                 return source
             }
             defer { sources.forEach { $0.cancel() } }
+            var stopper: Task<Void, Never>?
+            if untilStopped {
+                // Watch the unit (signals, not polling); when it has stopped, end the follow and
+                // print what journald wrote after the last wake-up.
+                let systemd = try await context.services(store: try context.store(create: false))
+                let unit = try await systemd.provisioner.unitStatus(target.uuid)
+                let watch = try await systemd.manager.watchUnit(unit.name)
+                stopper = Task {
+                    _ = try? await watch.wait(before: nil) { !$0.isLoaded || $0.activeState.isFinal }
+                    follower.cancel()
+                }
+            }
             do { try await follower.value } catch is CancellationError {}
+            stopper?.cancel()
+            if untilStopped {
+                // journald may still be writing the unit's last lines: one short, bounded catch-up.
+                try await Task.sleep(for: .milliseconds(200))
+                Self.print(try await logs.readNew(), json: json)
+            }
         }
 
         static func print(_ entries: [JournalEntry], json: Bool) {

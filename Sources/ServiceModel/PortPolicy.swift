@@ -3,9 +3,11 @@
 /// and `allocate_port` is false, an error naming the port; otherwise the port used last time if
 /// free; otherwise the first free port found by scanning.
 ///
-/// Not obvious: "free" means this process can bind 127.0.0.1:port with `SO_REUSEADDR` off, which
-/// also treats ports in TIME_WAIT as busy; the check is inherently racy (another process may take
-/// the port before the service binds it), as it is in ZenML. The probe is injectable for tests.
+/// Not obvious: "free" means this process can bind 127.0.0.1:port with `SO_REUSEADDR` on, as
+/// ZenML's `port_available` does: a port left in TIME_WAIT by a stopped service's last connections
+/// is free again (otherwise every restart would wander to a new port). The check is inherently
+/// racy (another process may take the port before the service binds it), as it is in ZenML. The
+/// probe is injectable for tests.
 public struct PortPolicy: Sendable {
     /// Whether a port can be bound now.
     public var isFree: @Sendable (TCPPort) -> Bool
@@ -42,7 +44,7 @@ public struct PortPolicy: Sendable {
             hint: "free a port or configure endpoint.config.port")
     }
 
-    /// Whether 127.0.0.1:`port` can be bound right now (without `SO_REUSEADDR`).
+    /// Whether 127.0.0.1:`port` can be bound right now (with `SO_REUSEADDR`, so TIME_WAIT is free).
     @Sendable public static func canBindLoopback(_ port: TCPPort) -> Bool {
         POSIX.canBindLoopback(port: port.rawValue)
     }

@@ -51,8 +51,11 @@ public final class SystemdProvisioner: ServiceProvisioner {
             .description(Self.describe(document)),
             // argv, never a shell.
             .execStart(argv: [entrypoint, "--config-file", configFile]),
-            // `exec`: the start job fails if the entrypoint cannot be executed at all.
-            .type(.exec),
+            // `notify`: the entrypoint says READY=1 once it has loaded the service, right before it
+            // runs it (for the command flavor: right before the exec), so "active" marks the moment
+            // the service itself begins and the start-up grace measures the service, not our loader.
+            .type(.notify),
+            .notifyAccess("main"),
             .slice(ServiceUnit.slice),
             .syslogIdentifier(unit.syslogIdentifier),
             .standardOutput(silent ? .null : .journal),

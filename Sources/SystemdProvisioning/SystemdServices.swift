@@ -78,9 +78,10 @@ public final class SystemdServices: Sendable {
 
     /// How long a service without a health monitor must stay up before `start` calls it started.
     ///
-    /// With `Type=exec` a unit is active once the entrypoint is executed, which says nothing about
-    /// whether the command will live; without a monitor this short watch is the only evidence (a
-    /// health monitor that passes is better evidence, and skips it).
+    /// A unit turns active when the entrypoint reports READY=1, just before it runs the service (for
+    /// the command flavor, just before the exec), which says nothing yet about whether the command
+    /// will live; without a monitor this short watch is the only evidence (a health monitor that
+    /// passes is better evidence, and skips it).
     public static let startupGrace: Duration = .milliseconds(300)
 
     private func confirmStartup(_ service: Service) async throws {

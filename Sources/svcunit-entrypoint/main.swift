@@ -127,7 +127,11 @@ if awaitReady {
 }
 
 var document = loadDocument()
-if notify {
+if !notify, Notifier.isExpected {
+    // A transient unit (Type=notify): loaded and about to run; for the command flavor the next
+    // step is the exec, so "active" marks the start of the command itself.
+    Notifier.ready(status: "running")
+} else if notify {
     document = Readiness.prepareEndpoint(document, configFile: configFile, registry: registry)
     if document.endpoint?.monitor == nil {
         Notifier.ready(status: "running (no health monitor)")

@@ -64,4 +64,39 @@ struct PortPolicyTests {
         let other = try PortPolicy().selectPort(preferred: port, allocate: true, lastUsed: nil)
         #expect(other != port)
     }
+
+    /// A stopped server's port whose connections linger in TIME_WAIT is free again (as in ZenML,
+    /// with SO_REUSEADDR), so a restart keeps its port.
+    @Test func aPortInTimeWaitIsFreeAgain() throws {
+        func sockaddrIn(_ port: UInt16) -> sockaddr_in {
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            a.sin_port = port.bigEndian
+            return a
+        }
+        let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        _ = setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddrIn(0)
+        #expect(withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0)
+        #expect(listen(server, 1) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(server, $0, &length) } }
+        let portNumber = UInt16(bigEndian: address.sin_port)
+        let port = try #require(TCPPort(Int(portNumber)))
+
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var target = sockaddrIn(portNumber)
+        #expect(withUnsafePointer(to: &target) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0)
+        let accepted = accept(server, nil, nil)
+        #expect(accepted >= 0)
+        #expect(PortPolicy.canBindLoopback(port) == false, "busy while listening")
+        // The server side closes first: its connection goes to TIME_WAIT, as after an HTTP/1.0 reply.
+        close(accepted)
+        close(server)
+        close(client)
+        #expect(PortPolicy.canBindLoopback(port) == true)
+        #expect(try PortPolicy().selectPort(preferred: port, allocate: false, lastUsed: nil) == port)
+    }
 }

@@ -27,6 +27,11 @@ enum POSIX {
         #endif
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        // SO_REUSEADDR, as ZenML's port_available sets it and as servers do: a port whose last
+        // connections linger in TIME_WAIT (e.g. after health probes) is free for a new listener;
+        // a port someone listens on still fails to bind.
+        var one: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian

@@ -44,9 +44,11 @@ public final class SystemdManager: Sendable {
         let runtimeDir = environment["XDG_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         if environment["SVCUNIT_FORCE_BUS"] != "1", let runtimeDir {
             let privateSocket = runtimeDir + "/systemd/private"
+            // No extra round trip to prove it: a socket nobody listens on fails at connect, and every
+            // command's first call reports a peer that is not systemd clearly enough.
             if access(privateSocket, F_OK) == 0,
                let bus = try? BusConnection.connect(address: BusConnection.unixAddress(path: privateSocket), brokered: false),
-               let manager = try? await SystemdManager(bus: bus), await manager.answers() {
+               let manager = try? await SystemdManager(bus: bus) {
                 return manager
             }
         }
@@ -57,11 +59,6 @@ public final class SystemdManager: Sendable {
             throw unreachable(error, address: runtimeDir.map { $0 + "/bus" } ?? "$XDG_RUNTIME_DIR/bus (XDG_RUNTIME_DIR is not set)")
         }
         return try await SystemdManager(bus: bus)
-    }
-
-    /// A cheap round trip proving the peer is a live systemd manager (reads `Version`).
-    func answers() async -> Bool {
-        (try? await version()) != nil
     }
 
     static func unreachable(_ error: any Error, address: String) -> SystemdError {

@@ -13,7 +13,7 @@ extension SystemdServices {
     /// - Returns: the enablement changes systemd made (symlinks).
     @discardableResult
     public func enable(_ uuid: ServiceUUID, timeout: Duration) async throws -> [SystemdManager.UnitFileChange] {
-        let service = try self.service(uuid)
+        _ = try self.service(uuid)
         let unit = ServiceUnit(uuid)
         let directory = ServiceTemplate.userUnitDirectory()
         let fm = FileManager.default
@@ -34,7 +34,6 @@ extension SystemdServices {
             try await stop(uuid, timeout: timeout)
         }
         let changes = try await manager.enableUnitFiles([unit.templateInstance])
-        service.update { $0.config.unknownFields.members["persistent"] = .bool(true) }
         _ = try await start(uuid, timeout: timeout)
         return changes
     }
@@ -52,7 +51,6 @@ extension SystemdServices {
         let dropInDirectory = "\(ServiceTemplate.userUnitDirectory())/\(unit.templateInstance.rawValue).d"
         try? FileManager.default.removeItem(atPath: dropInDirectory)
         try await manager.reload()
-        service.update { $0.config.unknownFields.members["persistent"] = nil }
         try provisioner.persist(service)
     }
 }

@@ -17,6 +17,8 @@ public final class SignalSubscription: AsyncSequence, Sendable {
         var endError: BusError?
         var waiter: (id: UInt64, continuation: CheckedContinuation<BusSignal?, any Error>, timer: Task<Void, Never>?)?
         var nextWaiterID: UInt64 = 1
+        /// Reads cancelled before their waiter was registered (the handler can run first).
+        var cancelledEarly: Set<UInt64> = []
         mutating func pop() -> BusSignal? {
             guard head < buffer.count else { return nil }
             let s = buffer[head]
@@ -100,25 +102,45 @@ public final class SignalSubscription: AsyncSequence, Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<BusSignal?, any Error>) in
-                let timer: Task<Void, Never>? = deadline.map { deadline in
-                    Task { [weak self] in
-                        try? await Task.sleep(until: deadline, clock: .continuous)
-                        if !Task.isCancelled { self?.expire(id, with: .success(nil)) }
-                    }
-                }
                 let immediate = state.withLock { s -> Result<BusSignal?, any Error>? in
                     if let sig = s.pop() { return .success(sig) }
                     if s.ended { return s.endError.map { .failure($0) } ?? .success(nil) }
-                    s.waiter = (id, continuation, timer)
+                    if s.cancelledEarly.remove(id) != nil { return .failure(CancellationError()) }
+                    s.waiter = (id, continuation, nil)
                     return nil
                 }
-                if let immediate {
-                    timer?.cancel()
-                    continuation.resume(with: immediate)
+                if let immediate { return continuation.resume(with: immediate) }
+                // The timer starts only once the waiter is registered: a timer that fired before
+                // would find nothing to expire and leave this read waiting for the next signal.
+                guard let deadline else { return }
+                let timer = Task { [weak self] in
+                    try? await Task.sleep(until: deadline, clock: .continuous)
+                    if !Task.isCancelled { self?.expire(id, with: .success(nil)) }
                 }
+                let attached = state.withLock { s -> Bool in
+                    guard s.waiter?.id == id else { return false }
+                    s.waiter?.timer = timer
+                    return true
+                }
+                if !attached { timer.cancel() }
             }
         } onCancel: {
-            self.expire(id, with: .failure(CancellationError()))
+            self.cancel(waiter: id)
+        }
+    }
+
+    private func cancel(waiter id: UInt64) {
+        let waiter = state.withLock { s -> (CheckedContinuation<BusSignal?, any Error>, Task<Void, Never>?)? in
+            guard let w = s.waiter, w.id == id else {
+                s.cancelledEarly.insert(id)
+                return nil
+            }
+            s.waiter = nil
+            return (w.continuation, w.timer)
+        }
+        if let (continuation, timer) = waiter {
+            timer?.cancel()
+            continuation.resume(throwing: CancellationError())
         }
     }
 

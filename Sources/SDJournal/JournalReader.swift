@@ -124,6 +124,26 @@ public final class JournalReader: Sendable {
         return try result.get()
     }
 
+    /// Whether journald accepts messages: a connect to its socket, since a killed journald leaves
+    /// the socket file behind (a test for the file alone says yes to a dead daemon).
+    public static func journaldIsRunning(socketPath: String = "/run/systemd/journal/socket") -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(socketPath.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
+        } == 0
+    }
+
     /// Closes the journal; later calls fail with `.closed`.
     public func close() { worker.shutdown() }
 }

@@ -8,6 +8,10 @@ public import Foundation
 /// svcunit) changes nothing svcunit does not own. Not obvious: svcunit always writes both `type`
 /// and `service_type`, but only needs one of them to read a document.
 public struct ServiceDocument: Sendable {
+    /// The largest service.json svcunit reads (16 MiB): a real one is a few KiB, and a 100 MB file
+    /// would cost a gigabyte of memory to parse.
+    public static let maximumSize = 16 << 20
+
     /// The service class. Fixed for the life of the document.
     public let kind: any ServiceKind.Type
     /// The top-level `type`; `nil` writes `svcunit.<ClassName>`.

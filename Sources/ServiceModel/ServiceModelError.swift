@@ -11,7 +11,7 @@ public struct ServiceModelError: Error, CustomStringConvertible, Sendable {
     /// codes do not break exhaustive switches in other modules).
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case malformedJSON, emptyDocument, truncatedJSON
+            case malformedJSON, emptyDocument, truncatedJSON, documentTooLarge
             case missingServiceType, unregisteredServiceType, duplicateServiceType
             case invalidField, invalidUUID
             case portUnavailable, noFreePort
@@ -25,6 +25,8 @@ public struct ServiceModelError: Error, CustomStringConvertible, Sendable {
         public static let malformedJSON = Code(.malformedJSON)
         /// The file or text is empty (or whitespace only).
         public static let emptyDocument = Code(.emptyDocument)
+        /// The file is larger than `ServiceDocument.maximumSize`; it is not read.
+        public static let documentTooLarge = Code(.documentTooLarge)
         /// The JSON ends before the document is complete.
         public static let truncatedJSON = Code(.truncatedJSON)
         /// Neither `service_type` nor a resolvable top-level `type` identifies the service class.

@@ -126,6 +126,7 @@ public struct ServiceStore: Sendable {
         let directory = try serviceDirectory(uuid, create: true)
         let target = "\(directory)/\(Self.fileName)"
         try checkFile(target)
+        removeAbandonedTemporaries(in: directory)
         let temporary = "\(directory)/.\(Self.fileName).\(UUID().uuidString.lowercased()).tmp"
         do throws(POSIXCallError) {
             let fd = try POSIX.openNoFollow(temporary, flags: POSIX.createExclusiveWrite, mode: 0o600)
@@ -149,6 +150,20 @@ public struct ServiceStore: Sendable {
         } catch { throw ioError("sync", directory, error) }
     }
 
+    /// A writer killed between creating its temporary file and renaming it leaves the file behind;
+    /// the next write removes such leftovers once they are clearly abandoned (a minute old).
+    private func removeAbandonedTemporaries(in directory: String) {
+        let prefix = ".\(Self.fileName)."
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
+            let path = "\(directory)/\(name)"
+            if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+               modified.timeIntervalSinceNow < -60 {
+                try? FileManager.default.removeItem(atPath: path)
+            }
+        }
+    }
+
     // MARK: Reading
 
     /// The raw bytes of a stored service's file.
@@ -159,8 +174,12 @@ public struct ServiceStore: Sendable {
         do {
             let fd = try POSIX.openNoFollow(path, flags: POSIX.readOnly)
             defer { POSIX.closeFD(fd) }
-            return try POSIX.readAll(fd)
+            return try POSIX.readAll(fd, limit: ServiceDocument.maximumSize)
         } catch {
+            if error.errno == EFBIG {
+                throw ServiceModelError(.documentTooLarge, "\(path) is larger than \(ServiceDocument.maximumSize >> 20) MiB; not reading it",
+                                        filePath: path, hint: "a service.json is a few KiB: check what wrote this file")
+            }
             if error.errno == POSIX.ENOENTCode {
                 throw ServiceModelError(.fileNotFound, "no service \(uuid) in \(root) (\(path) is missing)", filePath: path)
             }

@@ -70,7 +70,7 @@ public enum ExitCodes: Int32, CaseIterable, Sendable {
         switch code {
         case .fileNotFound: .notFound
         case .timedOut: .timedOut
-        case .malformedJSON, .emptyDocument, .truncatedJSON, .missingServiceType, .unregisteredServiceType,
+        case .malformedJSON, .emptyDocument, .truncatedJSON, .documentTooLarge, .missingServiceType, .unregisteredServiceType,
             .invalidField, .invalidUUID:
             .badInput
         // .portUnavailable is a state of the machine (someone else holds the port), not a fault of

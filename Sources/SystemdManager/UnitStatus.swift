@@ -20,6 +20,8 @@ public struct UnitStatus: Sendable, Hashable {
     public var execMainStatus: Int32?
     public var execMainPID: UInt32?
     public var nRestarts: UInt32
+    /// The service's `Restart=` policy.
+    public var restart: UnitRestart?
     /// 32 lower-case hex digits, or nil when the unit never ran.
     public var invocationID: String?
     /// The job queued for the unit, if any (`Job` = `(0,"/")` means none).
@@ -61,6 +63,7 @@ public struct UnitStatus: Sendable, Hashable {
         execMainStatus = int("ExecMainStatus").flatMap { Int32(exactly: $0) }
         execMainPID = int("ExecMainPID").flatMap { UInt32(exactly: $0) }
         nRestarts = int("NRestarts").flatMap { UInt32(exactly: $0) } ?? 0
+        restart = str("Restart").flatMap(UnitRestart.init(rawValue:))
         if let bytes = properties["InvocationID"]?.bytesValue, bytes.count == 16 {
             invocationID = bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         } else {

@@ -31,7 +31,13 @@ public enum StatusDerivation {
         case .inactive:
             return (.inactive, "service daemon is not running")
         case .failed:
-            return (.error, "unit \(unit.name) failed: " + (failureText(unit) ?? "result \(unit.result?.rawValue ?? "unknown")"))
+            let why = failureText(unit) ?? "result \(unit.result?.rawValue ?? "unknown")"
+            // A unit that should have been restarted but stayed failed ran into systemd's start
+            // limit: 252 reports the last run's Result (e.g. exit-code), not start-limit-hit.
+            if unit.result != .startLimitHit, let restart = unit.restart, restart != .no, unit.nRestarts > 0 {
+                return (.error, "unit \(unit.name) failed: restarted \(unit.nRestarts) time\(unit.nRestarts == 1 ? "" : "s"), then systemd's start limit stopped it; last run \(why)")
+            }
+            return (.error, "unit \(unit.name) failed: " + why)
         }
     }
 

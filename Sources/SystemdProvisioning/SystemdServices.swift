@@ -23,7 +23,8 @@ public final class SystemdServices: Sendable {
         self.registry = registry
         provisioner = SystemdProvisioner(manager: manager, store: store,
                                          entrypoint: entrypoint ?? SystemdProvisioner.defaultEntrypoint())
-        lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: healthChecker)
+        lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: healthChecker,
+                                     portPolicy: PortPolicy(isFree: PortReservations.claimIfFree))
     }
 
     /// Loads a stored service (re-read from disk every time: another process may have changed it).
@@ -57,9 +58,10 @@ public final class SystemdServices: Sendable {
         let unit = try await provisioner.unitStatus(uuid)
         if unit.isLoaded, unit.activeState == .active, service.document.adminState == .active,
            await lifecycle.isRunning(service) {
-            try provisioner.persist(service)
+            try persistObservation(service)
             return .alreadyRunning
         }
+        defer { PortReservations.release(service.document.endpoint?.status.port) }
         // A new run: the error of an earlier one (or "not running" from the last check) is history,
         // kept in status.last_run, not the state of this start.
         service.update { $0.status.clearError() }
@@ -120,8 +122,34 @@ public final class SystemdServices: Sendable {
         let service = try self.service(uuid)
         await lifecycle.updateStatus(service)
         let unit = try? await provisioner.unitStatus(uuid)
-        try? provisioner.persist(service)
+        try? persistObservation(service)
         return Report(document: service.document, unit: unit, unitName: ServiceUnit(uuid).transientUnit)
+    }
+
+    /// Records what was observed (the operational status and the endpoint's status) and nothing a
+    /// concurrent command may have decided meanwhile: a `status` running beside a `stop` must not
+    /// write back the admin state it read before the stop. Writes only when something changed, so a
+    /// read-only command usually costs no fsync.
+    func persistObservation(_ service: Service) throws {
+        try store.withLock(service.uuid) {
+            let observed = service.document
+            guard let data = try? store.read(service.uuid), var current = try? registry.decode(data: data),
+                  current.uuid == observed.uuid else { return }
+            var changed = false
+            if current.status.state != observed.status.state || current.status.lastState != observed.status.lastState
+                || current.status.lastError != observed.status.lastError {
+                current.status.state = observed.status.state
+                current.status.lastState = observed.status.lastState
+                current.status.lastError = observed.status.lastError
+                changed = true
+            }
+            if let status = observed.endpoint?.status, current.endpoint != nil, current.endpoint?.status != status {
+                current.endpoint?.status = status
+                changed = true
+            }
+            if changed { try store.save(current) }
+            service.replace(with: current)
+        }
     }
 
     /// Stops the service if it runs, then removes its directory (only once the unit is gone).

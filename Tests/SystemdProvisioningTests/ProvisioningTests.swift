@@ -38,6 +38,10 @@ import Testing
         #expect(killed.reason.contains("killed by signal KILL"))
         let limit = StatusDerivation.derive(unit(["ActiveState": "failed", "Result": "start-limit-hit"]))
         #expect(limit.reason.contains("start limit"))
+        // systemd 252 keeps the last run's Result when auto-restarts hit the start limit.
+        let gaveUp = StatusDerivation.derive(unit(["ActiveState": "failed", "Result": "exit-code", "Restart": "always"],
+                                                  code: 1, status: 1, restarts: 5))
+        #expect(gaveUp.reason.contains("restarted 5 times, then systemd's start limit stopped it; last run exited with status 1"))
         let oom = StatusDerivation.derive(unit(["ActiveState": "failed", "Result": "oom-kill"]))
         #expect(oom.reason.contains("out-of-memory"))
     }

@@ -105,7 +105,7 @@ enum POSIX {
         if let failure { throw POSIXCallError(call: "write", errno: failure) }
     }
 
-    static func readAll(_ fd: Int32) throws(POSIXCallError) -> Data {
+    static func readAll(_ fd: Int32, limit: Int = .max) throws(POSIXCallError) -> Data {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -116,6 +116,7 @@ enum POSIX {
             }
             if count == 0 { return data }
             data.append(contentsOf: buffer[0..<count])
+            if data.count > limit { throw POSIXCallError(call: "read", errno: EFBIG) }
         }
     }
 

@@ -43,6 +43,11 @@ extension SvcUnit {
             if isDirectory.boolValue {
                 throw CLIError("\(path): is a directory, expected a service.json file", status: .badInput)
             }
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)??.intValue ?? 0
+            if size > ServiceDocument.maximumSize {
+                throw ServiceModelError(.documentTooLarge, "\(path) is larger than \(ServiceDocument.maximumSize >> 20) MiB; not reading it",
+                                        filePath: path, hint: "a service.json is a few KiB: check what wrote this file")
+            }
             do {
                 return try Data(contentsOf: URL(fileURLWithPath: path))
             } catch {

@@ -63,8 +63,8 @@ extension SvcUnit {
             if untilStopped && !follow { throw CLIError.usage("--until-stopped goes with -f") }
             let sinceMicroseconds = try since.map { try TimeParsing.since($0) }
             let target = try context.lookup().resolve(service)
-            if !FileManager.default.fileExists(atPath: Self.journalSocket) {
-                Output.warning("journald is not running (no \(Self.journalSocket)); showing only what the journal files already hold")
+            if !JournalReader.journaldIsRunning(socketPath: Self.journalSocket) {
+                Output.warning("journald is not running (nothing answers on \(Self.journalSocket)); showing only what the journal files already hold")
             }
             let logs = try await ServiceLogs(unit: ServiceUnit(target.uuid))
             defer { logs.close() }

@@ -17,15 +17,16 @@ enum Batch {
         _ operation: @escaping @Sendable (ServiceLookup.Candidate) async throws -> String
     ) async throws {
         let spinner = Spinner("\(verb) \(targets.count == 1 ? targets[0].label : "\(targets.count) services")…")
-        var results = [Result<String, any Error>?](repeating: nil, count: targets.count)
-        await withTaskGroup(of: (Int, Result<String, any Error>).self) { group in
-            for (index, target) in targets.enumerated() {
-                group.addTask {
-                    do { return (index, .success(try await operation(target))) } catch { return (index, .failure(error)) }
-                }
+        // One task per service, awaited in command-line order. Not a task group: with Swift 6.3.1's
+        // optimizer, withTaskGroup here lost results in release builds (seen: a bounds trap on the
+        // collected array, then only one of five lines printed), while debug builds were right.
+        let tasks = targets.map { target in
+            Task { () -> Result<String, any Error> in
+                do { return .success(try await operation(target)) } catch { return .failure(error) }
             }
-            for await (index, result) in group { results[index] = result }
         }
+        var results: [Result<String, any Error>?] = []
+        for task in tasks { results.append(await task.value) }
         await spinner.stop()
         var firstFailure: ExitCodes?
         for (target, result) in zip(targets, results) {

@@ -12,7 +12,8 @@ public final class JournalReader: Sendable {
 
     /// Opens the journal files of `scope`.
     ///
-    /// - Parameter extraFields: fields to read into `JournalEntry.fields` besides the standard ones.
+    /// - Parameter extraFields: fields to read into `JournalEntry.fields` besides the standard ones;
+    ///   include `"__CURSOR"` to get `JournalEntry.cursor`.
     /// - Throws: `JournalError` with code `.unavailable` when the journal cannot be opened.
     public init(scope: JournalScope = .localOnly, extraFields: [String] = []) async throws(JournalError) {
         worker = try JournalWorker(scope: scope, extraFields: extraFields)

@@ -47,7 +47,9 @@ public enum JournalScope: Sendable, Hashable {
 /// `message` is decoded lossily: journald stores a line with invalid UTF-8 as a binary blob, and
 /// `messageBytes` keeps it exactly.
 public struct JournalEntry: Sendable, Hashable {
-    public var cursor: String
+    /// The entry's cursor, when the reader was asked for cursors (building one costs an allocation
+    /// per entry, which dominated `logs -n` otherwise).
+    public var cursor: String?
     /// µs since the epoch (`sd_journal_get_realtime_usec`).
     public var realtimeMicroseconds: UInt64
     public var messageBytes: [UInt8]
@@ -57,7 +59,7 @@ public struct JournalEntry: Sendable, Hashable {
     /// Other fields that were asked for (e.g. `_SYSTEMD_USER_UNIT`), raw.
     public var fields: [String: [UInt8]]
 
-    public init(cursor: String, realtimeMicroseconds: UInt64, messageBytes: [UInt8], priority: Int?, pid: Int32?,
+    public init(cursor: String?, realtimeMicroseconds: UInt64, messageBytes: [UInt8], priority: Int?, pid: Int32?,
                 syslogIdentifier: String?, fields: [String: [UInt8]] = [:]) {
         self.cursor = cursor
         self.realtimeMicroseconds = realtimeMicroseconds

@@ -266,7 +266,7 @@ private struct Parser {
         var scalars = String.UnicodeScalarView()
         var runStart = index
         func flush(_ parser: Parser, _ end: Int, into scalars: inout String.UnicodeScalarView) -> Bool {
-            guard let text = String(bytes: parser.bytes[runStart..<end], encoding: .utf8) else { return false }
+            guard let text = String(validating: parser.bytes[runStart..<end], as: UTF8.self) else { return false }
             scalars.append(contentsOf: text.unicodeScalars)
             return true
         }
@@ -274,6 +274,14 @@ private struct Parser {
             guard index < bytes.count else { throw truncated("inside a string that starts at \(lineColumn(start))") }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
+                if scalars.isEmpty {
+                    // No escapes (the common case): one validated conversion, no scalar copying.
+                    guard let text = String(validating: bytes[runStart..<index], as: UTF8.self) else {
+                        throw malformed("invalid UTF-8 in a string", at: start)
+                    }
+                    index += 1
+                    return text
+                }
                 guard flush(self, index, into: &scalars) else { throw malformed("invalid UTF-8 in a string", at: start) }
                 index += 1
                 return String(scalars)

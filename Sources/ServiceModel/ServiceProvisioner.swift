@@ -3,7 +3,7 @@
 ///
 /// Not obvious: `waitForChange` lets a backend that gets events (systemd's `PropertiesChanged`,
 /// `JobRemoved`) wake the lifecycle as soon as something happens; the default merely sleeps with
-/// a short exponential backoff (5 ms doubling to 40 ms), never a fixed second.
+/// a short exponential backoff (5 ms doubling to 20 ms), never a fixed second.
 public protocol ServiceProvisioner: Sendable {
     /// Starts whatever runs `service` (its endpoint port is already chosen and recorded).
     func provision(_ service: Service) async throws
@@ -22,16 +22,16 @@ extension ServiceProvisioner {
     }
 }
 
-/// The default waiting strategy: exponential backoff from 5 ms, capped at 40 ms and at the deadline.
+/// The default waiting strategy: exponential backoff from 5 ms, capped at 20 ms and at the deadline.
 ///
 /// Not obvious: the cap is what a health probe of a slow starter costs in latency (a server that
 /// binds just after a probe is seen up to one cap later), while a loopback probe costs well under a
-/// millisecond; 40 ms keeps start-to-healthy close to the server's own start-up.
+/// millisecond; 20 ms keeps start-to-healthy close to the server's own start-up.
 public enum Backoff {
     public static let initial: Duration = .milliseconds(5)
-    public static let cap: Duration = .milliseconds(40)
+    public static let cap: Duration = .milliseconds(20)
 
-    /// The delay before retry number `attempt` (0-based): 5, 10, 20, 40, 40 ms.
+    /// The delay before retry number `attempt` (0-based): 5, 10, 20, 20 ms.
     public static func delay(attempt: Int) -> Duration {
         let factor = 1 << min(max(attempt, 0), 16)
         return min(initial * factor, cap)

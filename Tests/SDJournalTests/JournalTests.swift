@@ -64,7 +64,7 @@ struct LiveJournalTests {
             let unit = LiveSystemd.uniqueUnit("journal")
             let tag = "svcunit-test-\(UInt32.random(in: 0 ... .max))"
             defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
-            let reader = try await JournalReader(extraFields: ["_SYSTEMD_USER_UNIT", "_SYSTEMD_UNIT"])
+            let reader = try await JournalReader(extraFields: ["_SYSTEMD_USER_UNIT", "_SYSTEMD_UNIT", "__CURSOR"])
             try await reader.setFilter(try filter(unit, tag: tag))
             try await reader.seekToHead()
             let status = try await runUnit(manager, unit, tag: tag,
@@ -77,6 +77,7 @@ struct LiveJournalTests {
             #expect(entries[5].messageBytes.contains(0xff), "binary MESSAGE kept exactly")
             #expect(entries.allSatisfy { $0.syslogIdentifier == tag })
             #expect(entries.allSatisfy { $0.pid != nil && $0.realtimeMicroseconds > 0 && $0.priority != nil })
+            #expect(Set(entries.compactMap(\.cursor)).count == entries.count, "a distinct cursor per entry when asked for")
             #expect(entries.allSatisfy { $0.priority == 6 }, "stdout and stderr share one stream at info level")
             // The process lived long enough for journald to attribute its stream to the unit.
             #expect(entries.contains { $0.field("_SYSTEMD_USER_UNIT") == unit.rawValue || $0.field("_SYSTEMD_UNIT") == unit.rawValue })

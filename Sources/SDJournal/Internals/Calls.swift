@@ -77,16 +77,22 @@ enum JournalCalls {
         return Array(UnsafeRawBufferPointer(start: ptr + prefix, count: len - prefix))
     }
 
+    /// The pseudo-field name that asks `entry` for the cursor too.
+    static let cursorField = "__CURSOR"
+
     static func entry(_ j: JournalPointer, extraFields: [String]) throws(JournalError) -> JournalEntry {
         var usec: UInt64 = 0
         try journalCheck(sd_journal_get_realtime_usec(j, &usec), "read an entry's time")
-        var cursorPtr: UnsafeMutablePointer<CChar>?
-        try journalCheck(sd_journal_get_cursor(j, &cursorPtr), "read an entry's cursor")
-        let cursor = String(cString: cursorPtr!)
-        free(cursorPtr)
+        var cursor: String?
+        if extraFields.contains(cursorField) {
+            var cursorPtr: UnsafeMutablePointer<CChar>?
+            try journalCheck(sd_journal_get_cursor(j, &cursorPtr), "read an entry's cursor")
+            cursor = String(cString: cursorPtr!)
+            free(cursorPtr)
+        }
         func text(_ f: String) -> String? { data(j, f).map { String(decoding: $0, as: UTF8.self) } }
         var fields: [String: [UInt8]] = [:]
-        for f in extraFields { if let v = data(j, f) { fields[f] = v } }
+        for f in extraFields where f != cursorField { if let v = data(j, f) { fields[f] = v } }
         return JournalEntry(cursor: cursor, realtimeMicroseconds: usec, messageBytes: data(j, "MESSAGE") ?? [],
                             priority: text("PRIORITY").flatMap { Int($0) }, pid: text("_PID").flatMap { Int32($0) },
                             syslogIdentifier: text("SYSLOG_IDENTIFIER"), fields: fields)

@@ -20,29 +20,17 @@ extension SvcUnit {
 
         @OptionGroup public var global: GlobalOptions
 
-        @Argument(help: ArgumentHelp("Services: UUID, unique UUID prefix, or name.", valueName: "service"))
-        public var services: [String]
-
-        @Option(help: ArgumentHelp("Seconds to wait for each stop (default 30).", valueName: "seconds"))
-        public var timeout: String = "30"
+        @OptionGroup public var selection: ServiceSelection
 
         @Flag(help: "Kill running processes with SIGKILL instead of stopping them gracefully.")
         public var force = false
 
         public init() {}
 
-        public func validate() throws {
-            if services.isEmpty { throw ValidationError("name at least one service") }
-        }
-
         public func run() async throws {
-            let context = CommandContext(global)
-            let seconds = try TimeParsing.seconds(timeout, option: "--timeout")
-            let targets = try context.lookup().resolveAll(services)
-            let systemd = try await context.services(store: try context.store(create: false))
             let force = force
-            try await Batch.run(targets, verb: "deleting") { target in
-                try await systemd.delete(target.uuid, timeout: TimeParsing.duration(seconds), force: force)
+            try await Batch.run(global, selection, verb: "deleting") { target, systemd, timeout in
+                try await systemd.delete(target.uuid, timeout: timeout, force: force)
                 return "deleted \(target.label)"
             }
         }

@@ -20,26 +20,14 @@ extension SvcUnit {
 
         @OptionGroup public var global: GlobalOptions
 
-        @Argument(help: ArgumentHelp("Services: UUID, unique UUID prefix, or name.", valueName: "service"))
-        public var services: [String]
-
-        @Option(help: ArgumentHelp("Seconds to wait for each stop and each start (default 30).", valueName: "seconds"))
-        public var timeout: String = "30"
+        @OptionGroup public var selection: ServiceSelection
 
         public init() {}
 
-        public func validate() throws {
-            if services.isEmpty { throw ValidationError("name at least one service") }
-        }
-
         public func run() async throws {
-            let context = CommandContext(global)
-            let seconds = try TimeParsing.seconds(timeout, option: "--timeout")
-            let targets = try context.lookup().resolveAll(services)
-            let systemd = try await context.services(store: try context.store(create: false))
-            try await Batch.run(targets, verb: "restarting") { target in
-                try await systemd.stop(target.uuid, timeout: TimeParsing.duration(seconds))
-                _ = try await systemd.start(target.uuid, timeout: TimeParsing.duration(seconds))
+            try await Batch.run(global, selection, verb: "restarting") { target, systemd, timeout in
+                try await systemd.stop(target.uuid, timeout: timeout)
+                _ = try await systemd.start(target.uuid, timeout: timeout)
                 return "restarted \(target.label)\(Batch.endpointSuffix(systemd, target.uuid))"
             }
         }

@@ -1,0 +1,36 @@
+public import ArgumentParser
+import SystemdProvisioning
+
+/// `SERVICE... [--timeout S]`: the services a batch command acts on, and how long to wait for each.
+///
+/// Shared by start, stop, restart, delete, enable and disable as an `@OptionGroup`, so they parse,
+/// validate and resolve services the same way. Not obvious: resolving happens before systemd is
+/// contacted, so a misspelt name fails with exit 2 or 3 even when no user manager is reachable.
+public struct ServiceSelection: ParsableArguments {
+    @Argument(help: ArgumentHelp("Services: UUID, unique UUID prefix, or name.", valueName: "service"))
+    public var services: [String]
+
+    @Option(help: ArgumentHelp("Seconds to wait for each service (default 30).", valueName: "seconds"))
+    public var timeout: String = "30"
+
+    public init() {}
+
+    public func validate() throws {
+        if services.isEmpty { throw ValidationError("name at least one service") }
+    }
+}
+
+extension Batch {
+    /// Resolves `selection`, connects to the user manager, and runs `operation` for each service
+    /// concurrently, reporting each outcome on its own line (see `run(_:verb:_:)`).
+    static func run(
+        _ global: GlobalOptions, _ selection: ServiceSelection, verb: String,
+        _ operation: @escaping @Sendable (ServiceLookup.Candidate, SystemdServices, Duration) async throws -> String
+    ) async throws {
+        let context = CommandContext(global)
+        let timeout = TimeParsing.duration(try TimeParsing.seconds(selection.timeout, option: "--timeout"))
+        let targets = try context.lookup().resolveAll(selection.services)
+        let systemd = try await context.services(store: try context.store(create: false))
+        try await run(targets, verb: verb) { target in try await operation(target, systemd, timeout) }
+    }
+}

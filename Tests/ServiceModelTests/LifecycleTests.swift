@@ -118,9 +118,10 @@ struct LifecycleTests {
         #expect(error.message.contains("timed out after 0.3 s"))
         #expect(error.message.contains("pending_startup"))
         #expect(error.message.contains("waiting for socket"))
-        #expect(elapsed < .seconds(2), "no fixed one-second sleeps")
-        // Backoff: 5, 10, 20, 20 ms… so a bounded number of checks in 300 ms.
-        #expect(provisioner.state.withLock { $0.checks } < 30)
+        // Loose on purpose: live suites run beside this one on 2 cooperative threads. The spacing of
+        // the checks is pinned by `backoffDoublesFromFiveMillisecondsUpToTheCap`; here only "returns near the deadline, no busy loop".
+        #expect(elapsed < .seconds(10), "returned near the deadline")
+        #expect((1..<30).contains(provisioner.state.withLock { $0.checks }))
     }
 
     @Test func unhealthyEndpointKeepsStartWaitingAndIsReported() async throws {

@@ -22,6 +22,8 @@ public struct UnitStatus: Sendable, Hashable {
     public var nRestarts: UInt32
     /// The service's `Restart=` policy.
     public var restart: UnitRestart?
+    /// `UnitFileState`: `enabled`, `disabled`, `static`, … (empty for transient units).
+    public var unitFileState: String?
     /// 32 lower-case hex digits, or nil when the unit never ran.
     public var invocationID: String?
     /// The job queued for the unit, if any (`Job` = `(0,"/")` means none).
@@ -64,6 +66,7 @@ public struct UnitStatus: Sendable, Hashable {
         execMainPID = int("ExecMainPID").flatMap { UInt32(exactly: $0) }
         nRestarts = int("NRestarts").flatMap { UInt32(exactly: $0) } ?? 0
         restart = str("Restart").flatMap(UnitRestart.init(rawValue:))
+        unitFileState = str("UnitFileState").flatMap { $0.isEmpty ? nil : $0 }
         if let bytes = properties["InvocationID"]?.bytesValue, bytes.count == 16 {
             invocationID = bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         } else {

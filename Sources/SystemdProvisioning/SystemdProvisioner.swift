@@ -21,6 +21,9 @@ public final class SystemdProvisioner: ServiceProvisioner {
     public static let defaultStopTimeout: Duration = .seconds(10)
 
     private let watches = Mutex<[ServiceUUID: UnitWatch]>([:])
+    /// The unit status each service's last `checkStatus` was derived from, so a report shows the very
+    /// facts its state came from (and costs no second round of D-Bus reads).
+    private let observed = Mutex<[ServiceUUID: UnitStatus]>([:])
 
     public init(manager: SystemdManager, store: ServiceStore, entrypoint: String) {
         self.manager = manager
@@ -179,6 +182,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
         do { status = try await currentUnitStatus(service.uuid) } catch {
             return (.error, "cannot read the state of \(ServiceUnit(service.uuid).transientUnit): \(error)")
         }
+        observed.withLock { $0[service.uuid] = status }
         var (state, reason) = StatusDerivation.derive(status)
         if state == .inactive, let lastRun = service.document.status.lastRun, !lastRun.succeeded {
             reason += "; last run \(lastRun.summary)"
@@ -213,6 +217,11 @@ public final class SystemdProvisioner: ServiceProvisioner {
         }
     }
 
+    /// The unit status the last `checkStatus` of the service was derived from, if any.
+    public func lastObservedUnit(_ uuid: ServiceUUID) -> UnitStatus? {
+        observed.withLock { $0[uuid] }
+    }
+
     /// The status of the unit that runs the service now: the transient unit, or the svcunit@
     /// template instance when the service was made persistent. Through the watch held for the
     /// service when it shows a loaded unit, else fresh reads.
@@ -228,8 +237,11 @@ public final class SystemdProvisioner: ServiceProvisioner {
         let unit = ServiceUnit(uuid)
         let transient = try await manager.unitStatus(unit.transientUnit)
         if transient.isLoaded { return transient }
+        // The template instance stands for the service only when it runs or is enabled; a merely
+        // loadable instance (the template is installed) says nothing about this service.
         let instance = try await manager.unitStatus(unit.templateInstance)
-        return instance.isLoaded ? instance : transient
+        let instanceInUse = instance.isLoaded && (instance.activeState != .inactive || instance.unitFileState == "enabled")
+        return instanceInUse ? instance : transient
     }
 
     /// Whether `svcunit enable` made the service persistent (its template instance is enabled).

@@ -121,9 +121,10 @@ public final class SystemdServices: Sendable {
     public func status(_ uuid: ServiceUUID) async throws -> Report {
         let service = try self.service(uuid)
         await lifecycle.updateStatus(service)
-        let unit = try? await provisioner.unitStatus(uuid)
+        // The facts the state was derived from, not a second read that could straddle a restart.
+        let unit = provisioner.lastObservedUnit(uuid)
         try? persistObservation(service)
-        return Report(document: service.document, unit: unit, unitName: ServiceUnit(uuid).transientUnit)
+        return Report(document: service.document, unit: unit, unitName: unit?.name ?? ServiceUnit(uuid).transientUnit)
     }
 
     /// Records what was observed (the operational status and the endpoint's status) and nothing a

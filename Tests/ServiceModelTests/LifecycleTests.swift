@@ -83,7 +83,7 @@ struct LifecycleTests {
         let provisioner = FakeProvisioner(afterStart: [(.pendingStartup, ""), (.pendingStartup, ""), (.active, "")])
         let lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: FakeHealth(), portPolicy: Self.freePorts)
         let service = Self.service()
-        try await lifecycle.start(service, timeout: .seconds(5))
+        try await lifecycle.start(service, timeout: .seconds(30))
         let document = service.document
         #expect(document.adminState == .active)
         #expect(document.endpoint?.adminState == .active)
@@ -140,7 +140,7 @@ struct LifecycleTests {
         let health = FakeHealth((.error, "never asked"))
         let lifecycle = ServiceLifecycle(provisioner: FakeProvisioner(), healthChecker: health, portPolicy: Self.freePorts)
         let service = Self.service(endpoint: ServiceEndpoint(config: ServiceEndpointConfig(protocol: .tcp)))
-        try await lifecycle.start(service, timeout: .seconds(1))
+        try await lifecycle.start(service, timeout: .seconds(30))
         #expect(service.document.endpoint?.status.state == .active)
         #expect(health.calls.withLock { $0 } == 0)
     }
@@ -159,8 +159,8 @@ struct LifecycleTests {
         let provisioner = FakeProvisioner(afterStop: [(.pendingShutdown, ""), (.inactive, "")])
         let lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: FakeHealth(), portPolicy: Self.freePorts)
         let service = Self.service()
-        try await lifecycle.start(service, timeout: .seconds(1))
-        try await lifecycle.stop(service, timeout: .seconds(5), force: true)
+        try await lifecycle.start(service, timeout: .seconds(30))
+        try await lifecycle.stop(service, timeout: .seconds(30), force: true)
         #expect(service.document.adminState == .inactive)
         #expect(service.document.endpoint?.adminState == .inactive)
         #expect(service.document.status.state == .inactive)

@@ -59,7 +59,9 @@ let package = Package(
         .testTarget(name: "SystemdManagerTests", dependencies: ["SystemdManager", "SDBus", "SystemdTestSupport"]),
         .testTarget(name: "ServiceModelTests", dependencies: ["ServiceModel", "ServiceKinds"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ServiceHealthTests", dependencies: ["ServiceHealth", "ServiceModel"]),
-        .testTarget(name: "SvcUnitCLITests", dependencies: ["SvcUnitCLI", "ServiceModel", "ServiceKinds", "svcunit"]),
+        .testTarget(name: "SvcUnitCLITests", dependencies: [
+            "SvcUnitCLI", "ServiceModel", "ServiceKinds", "SystemdManager", "SystemdTestSupport", "svcunit",
+        ]),
         .testTarget(name: "ReliabilityTests", dependencies: [
             "SystemdProvisioning", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport",
             "svcunit", "svcunit-entrypoint",

@@ -1,4 +1,5 @@
 import Foundation
+import SystemdTestSupport
 import Testing
 
 /// End-to-end tests of the built binary against a real systemd user manager (run them inside

@@ -1,4 +1,6 @@
 import Foundation
+import SystemdManager
+import SystemdTestSupport
 import Testing
 
 /// Runs the built `svcunit` executable (it sits next to the test bundle) and captures its output.
@@ -113,28 +115,9 @@ final class TemporaryRoot: @unchecked Sendable {
     }
 }
 
-/// Whether a systemd user manager is reachable (the 5-line check of SystemdTestSupport's
-/// `LiveSystemd`, copied so this target needs no new dependency).
-enum LiveSystemd {
-    static let environment = ProcessInfo.processInfo.environment
-    static var isReachable: Bool {
-        guard let dir = environment["XDG_RUNTIME_DIR"], !dir.isEmpty else { return false }
-        return FileManager.default.fileExists(atPath: dir + "/systemd/private") || FileManager.default.fileExists(atPath: dir + "/bus")
-    }
-    /// CI (scripts/test) sets SVCUNIT_REQUIRE_SYSTEMD=1: then live tests run (and fail) instead of skipping.
-    static var shouldRun: Bool { isReachable || environment["SVCUNIT_REQUIRE_SYSTEMD"] == "1" }
-
-    /// `systemctl --user show UNIT -p NAME --value`: the independent witness.
+extension LiveSystemd {
+    /// `systemctl --user show svcunit-<uuid>.service -p NAME --value`: the independent witness.
     static func show(_ uuid: String, _ property: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemctl")
-        process.arguments = ["--user", "show", "svcunit-\(uuid).service", "-p", property, "--value"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try systemctlShow(try UnitName(validating: "svcunit-\(uuid).service"), property)
     }
 }

@@ -106,7 +106,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
         if await isEnabled(unit) {
             // Made persistent with `svcunit enable`: start the template instance, so that there is
             // only ever one unit for the service.
-            let watch = try await manager.watchUnit(unit.templateInstance)
+            let watch = try await takeWatch(for: service.uuid, unit.templateInstance)
+            watch.drain()
             keep(watch, for: service.uuid)
             if watch.current.activeState == .failed { try await resetFailed(unit.templateInstance) }
             try persist(service)
@@ -114,7 +115,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
             return
         }
         let name = unit.transientUnit
-        let watch = try await manager.watchUnit(name)
+        // The watch `SystemdServices` took before looking at the unit serves here too (it was taken
+        // before this start): no second subscription and property read.
+        let watch = try await takeWatch(for: service.uuid, name)
+        watch.drain()
         var current = watch.current
         if current.isLoaded, current.activeState == .deactivating {
             // A stop is under way: let it finish, or the start would collide with the old unit.
@@ -140,9 +144,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
     }
 
     public func deprovision(_ service: Service, force: Bool) async throws {
-        let name = try await currentUnitStatus(service.uuid).name
-        var watch = try await takeWatch(for: service.uuid, name)
-        if watch.name != name { watch = try await manager.watchUnit(name) }
+        let name = try await unitStatus(service.uuid).name
+        let watch = try await takeWatch(for: service.uuid, name)
         defer { keep(watch, for: service.uuid) }
         watch.drain()
         guard watch.current.isLoaded, watch.current.activeState != .inactive else { return }
@@ -179,7 +182,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
     public func checkStatus(_ service: Service) async -> (ServiceState, String) {
         let status: UnitStatus
         let watched = watches.withLock { $0[service.uuid] }
-        do { status = try await currentUnitStatus(service.uuid) } catch {
+        do { status = try await unitStatus(service.uuid) } catch {
             return (.error, "cannot read the state of \(ServiceUnit(service.uuid).transientUnit): \(error)")
         }
         observed.withLock { $0[service.uuid] = status }
@@ -226,10 +229,6 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// template instance when the service was made persistent. Through the watch held for the
     /// service when it shows a loaded unit, else fresh reads.
     public func unitStatus(_ uuid: ServiceUUID) async throws(SystemdError) -> UnitStatus {
-        try await currentUnitStatus(uuid)
-    }
-
-    func currentUnitStatus(_ uuid: ServiceUUID) async throws(SystemdError) -> UnitStatus {
         if let watch = watches.withLock({ $0[uuid] }) {
             watch.drain()
             if watch.current.isLoaded { return watch.current }
@@ -254,8 +253,9 @@ public final class SystemdProvisioner: ServiceProvisioner {
         keep(try await takeWatch(for: uuid, ServiceUnit(uuid).transientUnit), for: uuid)
     }
 
+    /// The watch held for the service if it is on `name`, else a new one.
     private func takeWatch(for uuid: ServiceUUID, _ name: UnitName) async throws(SystemdError) -> UnitWatch {
-        if let existing = watches.withLock({ $0[uuid] }) { return existing }
+        if let existing = watches.withLock({ $0[uuid] }), existing.name == name { return existing }
         return try await manager.watchUnit(name)
     }
 

@@ -36,12 +36,23 @@ struct LivePersistentTests {
         await h.cleanUp([uuid])
     }
 
-    @Test func enableStartsTheTemplateInstanceWhichSurvivesAReload() async throws {
+    /// Runs `body` on a new HTTP service and disables and removes it *before* leaving the exclusive
+    /// side of the gate: `disable` reloads the manager, which must not happen beside other tests.
+    func withPersistentService(delay: String, _ body: @escaping @Sendable (Harness, Service) async throws -> Void) async throws {
         try await ReloadGate.shared.withExclusive {
             let h = try await Harness()
-            let service = try delayedHTTPServer(h)
+            let service = try delayedHTTPServer(h, delay: delay)
+            do { try await body(h, service) } catch {
+                await cleanUp(h, service.uuid)
+                throw error
+            }
+            await cleanUp(h, service.uuid)
+        }
+    }
+
+    @Test func enableStartsTheTemplateInstanceWhichSurvivesAReload() async throws {
+        try await withPersistentService(delay: "0") { h, service in
             let uuid = service.uuid
-            defer { Task { await cleanUp(h, uuid) } }
             let instance = ServiceUnit(uuid).templateInstance
 
             let changes = try await h.services.enable(uuid, timeout: .seconds(20))
@@ -90,11 +101,8 @@ struct LivePersistentTests {
     }
 
     @Test func plainSystemctlStartBlocksUntilTheServiceIsHealthy() async throws {
-        try await ReloadGate.shared.withExclusive {
-            let h = try await Harness()
-            let service = try delayedHTTPServer(h, delay: "0.7")
+        try await withPersistentService(delay: "0.7") { h, service in
             let uuid = service.uuid
-            defer { Task { await cleanUp(h, uuid) } }
             let instance = ServiceUnit(uuid).templateInstance
             try await h.services.enable(uuid, timeout: .seconds(20))
             try await h.services.stop(uuid, timeout: .seconds(15))

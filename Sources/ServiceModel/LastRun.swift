@@ -18,20 +18,33 @@ public struct LastRun: Sendable, Hashable {
     public var exit: String?
     /// When it ended, in seconds since the epoch.
     public var finishedAt: Double?
+    /// How many processes the kernel's out-of-memory killer killed in the unit's memory cgroup, when
+    /// the main process died of SIGKILL and a memory controller could tell; nil when unknown.
+    public var oomKills: Int?
 
-    public init(unit: String, invocationID: String? = nil, result: String, exit: String? = nil, finishedAt: Double? = nil) {
+    public init(unit: String, invocationID: String? = nil, result: String, exit: String? = nil, finishedAt: Double? = nil,
+                oomKills: Int? = nil) {
         self.unit = unit
         self.invocationID = invocationID
         self.result = result
         self.exit = exit
         self.finishedAt = finishedAt
+        self.oomKills = oomKills
     }
 
     /// True when systemd judged the run a success.
     public var succeeded: Bool { result == "success" }
 
+    /// True when the run ended because it ran out of memory: systemd said so (`oom-kill`, cgroup v2), or
+    /// the kernel's OOM killer acted in the unit's cgroup (which systemd cannot see on cgroup v1).
+    public var outOfMemory: Bool { result == "oom-kill" || (oomKills ?? 0) > 0 }
+
+    /// The reason a user reads for an out-of-memory end.
+    public static let outOfMemoryText = "killed by the out-of-memory killer (memory limit reached)"
+
     /// One line: "exited with status 3 (exit-code)".
     public var summary: String {
+        if outOfMemory { return Self.outOfMemoryText + (exit.map { ": \($0)" } ?? "") }
         if let exit { return succeeded ? exit : "\(exit) (\(result))" }
         return result
     }
@@ -44,6 +57,7 @@ public struct LastRun: Sendable, Hashable {
         members.append(("result", .string(result)))
         members.append(("exit", exit.map(JSONValue.string) ?? .null))
         members.append(("finished_at", finishedAt.map(JSONValue.double) ?? .null))
+        if let oomKills { members.append(("oom_kills", .int(Int64(oomKills)))) }
         return .object(JSONObject(members))
     }
 
@@ -60,6 +74,7 @@ public struct LastRun: Sendable, Hashable {
         case .int(let i)?: finishedAt = Double(i)
         default: finishedAt = nil
         }
+        if case .int(let n)? = o["oom_kills"], n >= 0, n <= Int64(Int32.max) { oomKills = Int(n) } else { oomKills = nil }
     }
 }
 

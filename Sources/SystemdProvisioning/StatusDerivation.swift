@@ -7,8 +7,11 @@ public import SystemdManager
 /// `ActiveState=activating`, `SubState=auto-restart`; that is reported as `error` ("restarting…"),
 /// not as a start in progress, so a crash loop is never mistaken for a slow start.
 public enum StatusDerivation {
-    /// - Parameter unit: the unit's status, or nil when systemd has no such unit loaded.
-    public static func derive(_ unit: UnitStatus?) -> (state: ServiceState, reason: String) {
+    /// - Parameters:
+    ///   - unit: the unit's status, or nil when systemd has no such unit loaded.
+    ///   - lastRun: the service's `status.last_run`; it counts only when it records the unit's current
+    ///     invocation (then it adds what systemd cannot see, e.g. an out-of-memory kill on cgroup v1).
+    public static func derive(_ unit: UnitStatus?, lastRun: LastRun? = nil) -> (state: ServiceState, reason: String) {
         guard let unit, unit.isLoaded else {
             return (.inactive, "service daemon is not running")
         }
@@ -22,7 +25,7 @@ public enum StatusDerivation {
             return (.pendingStartup, "")
         case .activating:
             if unit.subState == "auto-restart" {
-                let why = failureText(unit) ?? "it stopped"
+                let why = failureText(unit, lastRun: lastRun) ?? "it stopped"
                 return (.error, "restarting after failure (\(unit.nRestarts) restart\(unit.nRestarts == 1 ? "" : "s") so far): \(why)")
             }
             return (.pendingStartup, "")
@@ -31,7 +34,7 @@ public enum StatusDerivation {
         case .inactive:
             return (.inactive, "service daemon is not running")
         case .failed:
-            let why = failureText(unit) ?? "result \(unit.result?.rawValue ?? "unknown")"
+            let why = failureText(unit, lastRun: lastRun) ?? "result \(unit.result?.rawValue ?? "unknown")"
             // A unit that should have been restarted but stayed failed ran into systemd's start
             // limit: 252 reports the last run's Result (e.g. exit-code), not start-limit-hit.
             if unit.result != .startLimitHit, let restart = unit.restart, restart != .no, unit.nRestarts > 0 {
@@ -42,8 +45,12 @@ public enum StatusDerivation {
     }
 
     /// Why the last run ended badly, in systemd's terms made readable; nil for a clean end.
-    public static func failureText(_ unit: UnitStatus) -> String? {
+    public static func failureText(_ unit: UnitStatus, lastRun: LastRun? = nil) -> String? {
         let exit = unit.exitDescription
+        if let lastRun, lastRun.outOfMemory, let id = unit.invocationID, lastRun.invocationID == id,
+           unit.result == .signal || unit.result == .oomKill || unit.result == .success || unit.result == nil {
+            return LastRun.outOfMemoryText + (exit.map { ": \($0)" } ?? "")
+        }
         switch unit.result {
         case .success?, nil:
             // During auto-restart Result may already be reset; the exit status still tells.
@@ -52,7 +59,7 @@ public enum StatusDerivation {
         case .signal?: return exit ?? "killed by a signal"
         case .coreDump?: return exit ?? "dumped core"
         case .timeout?: return "timed out" + (exit.map { " (\($0))" } ?? "")
-        case .oomKill?: return "killed by the out-of-memory killer (memory limit reached)"
+        case .oomKill?: return LastRun.outOfMemoryText
         case .startLimitHit?:
             return "restarted too often: systemd's start limit was hit; fix the cause, then start it again"
         case .resources?:

@@ -186,7 +186,11 @@ public final class SystemdProvisioner: ServiceProvisioner {
             return (.error, "cannot read the state of \(ServiceUnit(service.uuid).transientUnit): \(error)")
         }
         observed.withLock { $0[service.uuid] = status }
-        var (state, reason) = StatusDerivation.derive(status)
+        // A failed run's record is written by the unit's ExecStopPost, possibly after this command loaded
+        // the document: read it from disk so that what only the record knows (an OOM kill) is reported.
+        let lastRun = status.activeState == .failed || status.subState == "auto-restart"
+            ? recordedLastRun(service.uuid) ?? service.document.status.lastRun : service.document.status.lastRun
+        var (state, reason) = StatusDerivation.derive(status, lastRun: lastRun)
         if state == .inactive, let lastRun = service.document.status.lastRun, !lastRun.succeeded {
             reason += "; last run \(lastRun.summary)"
         }
@@ -267,15 +271,20 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// `ExecStopPost` wrote meanwhile (it is newer than anything this process knows).
     public func persist(_ service: Service) throws {
         try store.withLock(service.uuid) {
-            if let data = try? store.read(service.uuid),
-               let onDisk = try? JSONText.parse(data), case .object(let root) = onDisk,
-               case .object(let status)? = root["status"], let recorded = status[LastRun.key].flatMap(LastRun.init(json:)) {
+            if let recorded = recordedLastRun(service.uuid) {
                 service.update { document in
                     if document.status.lastRun != recorded { document.status.lastRun = recorded }
                 }
             }
             try store.save(service)
         }
+    }
+
+    /// The `status.last_run` in the service's file on disk now, if it has a readable one.
+    private func recordedLastRun(_ uuid: ServiceUUID) -> LastRun? {
+        guard let data = try? store.read(uuid), let onDisk = try? JSONText.parse(data), case .object(let root) = onDisk,
+              case .object(let status)? = root["status"] else { return nil }
+        return status[LastRun.key].flatMap(LastRun.init(json:))
     }
 
     /// The last `count` lines the service wrote, for error messages.

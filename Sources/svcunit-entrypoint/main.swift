@@ -69,6 +69,10 @@ if recordExit {
         default: return "\(code) \(status)"
         }
     }()
+    // A SIGKILLed main process may have met the unit's MemoryMax=; on cgroup v1 only the kernel's
+    // counter can tell (systemd says Result=signal there). This process runs in the unit's cgroup.
+    let killed = env["EXIT_CODE"] == "killed" && env["EXIT_STATUS"] == "KILL"
+    let oomKills = killed || result == "oom-kill" ? OutOfMemoryKills.inOwnCgroup() : nil
     let url = URL(fileURLWithPath: configFile)
     let directory = url.deletingLastPathComponent()
     guard let uuid = ServiceUUID(rawValue: directory.lastPathComponent) else {
@@ -79,13 +83,14 @@ if recordExit {
         try store.withLock(uuid) {
             let service = try store.load(uuid, into: registry)
             service.update { document in
-                document.status.lastRun = LastRun(
+                let run = LastRun(
                     unit: env["SVCUNIT_UNIT"] ?? "svcunit-\(uuid.rawValue).service", invocationID: env["INVOCATION_ID"],
-                    result: result, exit: exitText, finishedAt: Date().timeIntervalSince1970)
-                if result == "success" {
+                    result: result, exit: exitText, finishedAt: Date().timeIntervalSince1970, oomKills: oomKills)
+                document.status.lastRun = run
+                if run.succeeded {
                     document.status.updateState(.inactive)
                 } else {
-                    document.status.updateState(.error, error: exitText.map { "\($0) (\(result))" } ?? result)
+                    document.status.updateState(.error, error: run.summary)
                 }
             }
             try store.save(service)

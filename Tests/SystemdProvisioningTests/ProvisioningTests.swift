@@ -10,8 +10,14 @@ import Testing
 @Suite struct StatusDerivationTests {
     let name = try! UnitName(validating: "svcunit-x.service")
 
-    func unit(_ props: [String: String], code: Int32? = nil, status: Int32? = nil, restarts: UInt32 = 0) -> UnitStatus {
+    func unit(_ props: [String: String], code: Int32? = nil, status: Int32? = nil, restarts: UInt32 = 0,
+              invocation: String? = nil) -> UnitStatus {
         var p: [String: SDBusValue] = [:]
+        if let invocation {
+            p["InvocationID"] = .bytes(stride(from: 0, to: invocation.count, by: 2).map { i in
+                UInt8(invocation.dropFirst(i).prefix(2), radix: 16)!
+            })
+        }
         for (k, v) in props { p[k] = .string(v) }
         if let code { p["ExecMainCode"] = .int32(code) }
         if let status { p["ExecMainStatus"] = .int32(status) }
@@ -44,6 +50,38 @@ import Testing
         #expect(gaveUp.reason.contains("restarted 5 times, then systemd's start limit stopped it; last run exited with status 1"))
         let oom = StatusDerivation.derive(unit(["ActiveState": "failed", "Result": "oom-kill"]))
         #expect(oom.reason.contains("out-of-memory"))
+    }
+
+    /// On cgroup v1 systemd reports an OOM kill as `Result=signal`; the run record's kernel counter
+    /// tells, but only for the invocation it was written for.
+    @Test func theRunRecordNamesAnOutOfMemoryKillSystemdCannotSee() {
+        let invocation = String(repeating: "ab", count: 16)
+        var props = ["ActiveState": "failed", "Result": "signal"]
+        let failed = unit(props, code: 2, status: 9, invocation: invocation)
+        let oomRun = LastRun(unit: "svcunit-x.service", invocationID: invocation, result: "signal",
+                             exit: "killed by signal KILL", oomKills: 1)
+        let derived = StatusDerivation.derive(failed, lastRun: oomRun)
+        #expect(derived.state == .error)
+        #expect(derived.reason == "unit svcunit-x.service failed: killed by the out-of-memory killer (memory limit reached): killed by signal KILL")
+
+        var plainKill = oomRun
+        plainKill.oomKills = 0
+        #expect(StatusDerivation.derive(failed, lastRun: plainKill).reason == "unit svcunit-x.service failed: killed by signal KILL")
+        var unknown = oomRun
+        unknown.oomKills = nil
+        #expect(!StatusDerivation.derive(failed, lastRun: unknown).reason.contains("out-of-memory"))
+        var olderRun = oomRun
+        olderRun.invocationID = String(repeating: "cd", count: 16)
+        #expect(!StatusDerivation.derive(failed, lastRun: olderRun).reason.contains("out-of-memory"),
+                "a record of an earlier run says nothing about this one")
+        props["Result"] = "exit-code"
+        #expect(!StatusDerivation.derive(unit(props, code: 1, status: 1, invocation: invocation), lastRun: oomRun)
+            .reason.contains("out-of-memory"), "an exit status is not an OOM kill")
+
+        let looping = StatusDerivation.derive(
+            unit(["ActiveState": "activating", "SubState": "auto-restart", "Result": "signal"], code: 2, status: 9,
+                 restarts: 1, invocation: invocation), lastRun: oomRun)
+        #expect(looping.reason == "restarting after failure (1 restart so far): killed by the out-of-memory killer (memory limit reached): killed by signal KILL")
     }
 
     @Test func autoRestartIsAnErrorThatSaysItIsRestarting() {

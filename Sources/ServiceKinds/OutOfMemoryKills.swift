@@ -1,0 +1,106 @@
+internal import Foundation
+
+/// How many processes the kernel's out-of-memory killer has killed in the memory cgroup the calling
+/// process runs in: the evidence that a service's `MemoryMax=` was reached.
+///
+/// The entrypoint's `--record-exit` (an `ExecStopPost=`, which runs inside the unit's cgroup) reads it
+/// when the main process died of SIGKILL. Not obvious: systemd reports `Result=oom-kill` only on the
+/// unified hierarchy (it watches `memory.events`); on a hybrid or legacy cgroup v1 host the limit is still
+/// enforced (as `memory.limit_in_bytes`) but the unit just ends with `Result=signal`, so without this
+/// count an out-of-memory kill reads like someone's `kill -9`. The counter lives as long as the cgroup;
+/// systemd removes a unit's cgroup when the unit stops, so each run starts at zero.
+public enum OutOfMemoryKills {
+    /// The count for this process's own memory cgroup; nil when no memory controller serves it
+    /// (then nothing can be said, which is different from zero).
+    public static func inOwnCgroup() -> Int? {
+        guard let cgroups = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
+              let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
+        for file in counterFiles(procCgroup: cgroups, mountInfo: mounts) {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), let count = counter(in: text) {
+                return count
+            }
+        }
+        return nil
+    }
+
+    /// The files that may hold the counter, best first: cgroup v1's `memory.oom_control` in the
+    /// `memory` hierarchy, then cgroup v2's `memory.events` (present only where the memory controller
+    /// is enabled for the cgroup).
+    ///
+    /// - Parameters:
+    ///   - procCgroup: the text of `/proc/self/cgroup` (`ID:CONTROLLERS:PATH` lines).
+    ///   - mountInfo: the text of `/proc/self/mountinfo`, to find where each hierarchy is mounted.
+    public static func counterFiles(procCgroup: String, mountInfo: String) -> [String] {
+        var v1Path: String?, v2Path: String?
+        for line in procCgroup.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3 else { continue }
+            if parts[0] == "0" && parts[1].isEmpty { v2Path = String(parts[2]) }
+            if parts[1].split(separator: ",").contains("memory") { v1Path = String(parts[2]) }
+        }
+        var v1Files: [String] = [], v2Files: [String] = []
+        for mount in mountInfo.split(separator: "\n").compactMap(Mount.init) {
+            if mount.type == "cgroup", mount.superOptions.contains("memory"), let path = v1Path,
+               let dir = mount.directory(for: path) {
+                v1Files.append(dir + "/memory.oom_control")
+            } else if mount.type == "cgroup2", let path = v2Path, let dir = mount.directory(for: path) {
+                v2Files.append(dir + "/memory.events")
+            }
+        }
+        return v1Files + v2Files
+    }
+
+    /// The number on the `oom_kill N` line of `memory.oom_control` (v1) or `memory.events` (v2).
+    public static func counter(in text: String) -> Int? {
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if words.count == 2, words[0] == "oom_kill", let n = Int(words[1]), n >= 0 { return n }
+        }
+        return nil
+    }
+
+    /// One line of `/proc/self/mountinfo` (proc(5)): `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS…] -
+    /// FSTYPE SOURCE SUPEROPTS`.
+    private struct Mount {
+        var root: String
+        var mountPoint: String
+        var type: String
+        var superOptions: [Substring]
+
+        init?(_ line: Substring) {
+            let fields = line.split(separator: " ")
+            guard let dash = fields.firstIndex(of: "-"), dash >= 6, fields.count >= dash + 4 else { return nil }
+            root = Self.unescape(fields[3])
+            mountPoint = Self.unescape(fields[4])
+            type = String(fields[dash + 1])
+            superOptions = fields[dash + 3].split(separator: ",")
+        }
+
+        /// Where a cgroup `path` (as `/proc/self/cgroup` names it) appears under this mount, when it
+        /// is inside the mounted subtree.
+        func directory(for path: String) -> String? {
+            let base = mountPoint == "/" ? "" : mountPoint
+            if root == "/" { return base + (path == "/" ? "" : path) }
+            if path == root { return mountPoint }
+            guard path.hasPrefix(root + "/") else { return nil }
+            return base + path.dropFirst(root.count)
+        }
+
+        /// mountinfo writes space, tab, newline and backslash as `\ooo` octal escapes.
+        static func unescape(_ field: Substring) -> String {
+            guard field.contains("\\") else { return String(field) }
+            var bytes: [UInt8] = []
+            var scalars = Array(field.utf8)[...]
+            while let byte = scalars.popFirst() {
+                if byte == UInt8(ascii: "\\"), scalars.count >= 3,
+                   let value = UInt8(String(decoding: scalars.prefix(3), as: UTF8.self), radix: 8) {
+                    bytes.append(value)
+                    scalars = scalars.dropFirst(3)
+                } else {
+                    bytes.append(byte)
+                }
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+}

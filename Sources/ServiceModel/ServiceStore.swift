@@ -122,6 +122,8 @@ public struct ServiceStore: Sendable {
     public func save(_ service: Service) throws(ServiceModelError) { try save(service.document) }
 
     /// Writes raw bytes atomically as the service's file: temporary file, fsync, rename, fsync directory.
+    /// Call it inside `withLock(uuid)`: the lock is what lets the next writer know a leftover temporary
+    /// file is abandoned.
     public func write(_ data: Data, for uuid: ServiceUUID) throws(ServiceModelError) {
         let directory = try serviceDirectory(uuid, create: true)
         let target = "\(directory)/\(Self.fileName)"
@@ -150,16 +152,19 @@ public struct ServiceStore: Sendable {
         } catch { throw ioError("sync", directory, error) }
     }
 
-    /// A writer killed between creating its temporary file and renaming it leaves the file behind;
-    /// the next write removes such leftovers once they are clearly abandoned (a minute old).
-    private func removeAbandonedTemporaries(in directory: String) {
+    /// A writer killed between creating its temporary file and renaming it leaves the file behind.
+    /// Taking the lock removes all of them (see `lockFile`); a write made without the lock removes
+    /// only those that are clearly abandoned (a minute old), since another writer may own a fresh one.
+    private func removeAbandonedTemporaries(in directory: String, minimumAge: TimeInterval = 60) {
         let prefix = ".\(Self.fileName)."
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
             let path = "\(directory)/\(name)"
-            if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-               modified.timeIntervalSinceNow < -60 {
-                try? FileManager.default.removeItem(atPath: path)
+            if minimumAge <= 0 {
+                POSIX.unlinkFile(path)
+            } else if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                      modified.timeIntervalSinceNow < -minimumAge {
+                POSIX.unlinkFile(path)
             }
         }
     }
@@ -220,6 +225,13 @@ public struct ServiceStore: Sendable {
         }.sorted()
     }
 
+    /// Whether anything at all is at `<root>/<uuid>` (a directory, a planted symlink, a stray file).
+    /// A caller that finds an entry should go on and load it: loading says precisely what is wrong
+    /// with an entry that is not a usable service, where `list()` just leaves it out.
+    public func hasEntry(for uuid: ServiceUUID) -> Bool {
+        (try? POSIX.lstatInfo(directory(for: uuid))) != nil
+    }
+
     /// Removes a service's directory and everything in it.
     /// - Throws: `.fileNotFound` when there is no such service; `.unsafePath` when it is a symlink.
     public func delete(_ uuid: ServiceUUID) throws(ServiceModelError) {
@@ -262,6 +274,9 @@ public struct ServiceStore: Sendable {
                 POSIX.closeFD(fd)
                 throw error
             }
+            // Every svcunit writer holds this lock while its temporary file exists, so any temporary
+            // file found now belongs to a writer that died (e.g. SIGKILLed between write and rename).
+            removeAbandonedTemporaries(in: directory, minimumAge: 0)
             return fd
         } catch {
             throw ServiceModelError(.lockFailed, "cannot lock \(path): \(error.reason)", filePath: path, cause: error)

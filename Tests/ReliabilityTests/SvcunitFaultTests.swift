@@ -23,10 +23,9 @@ struct SvcunitFaultTests {
         #expect(document["uuid"] as? String == uuid, sourceLocation: sourceLocation)
         #expect(document["admin_state"] as? String == admin, sourceLocation: sourceLocation)
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "\(store.path)/\(uuid)"))?.filter { $0.hasSuffix(".tmp") } ?? []
-        withKnownIssue("a CLI killed between creating and renaming its temporary file leaves .service.json.<uuid>.tmp behind for good (F9)",
-                       isIntermittent: true) {
-            #expect(leftovers.isEmpty, "temporary files left: \(leftovers)", sourceLocation: sourceLocation)
-        }
+        // F9 (fixed): a CLI killed between creating and renaming its temporary file left it behind;
+        // the rerun's lock now removes it.
+        #expect(leftovers.isEmpty, "temporary files left: \(leftovers)", sourceLocation: sourceLocation)
     }
 
     /// `svcunit start` SIGKILLed (a) at once and (b) while it waits for health: a rerun converges

@@ -39,6 +39,32 @@ struct StoreTests {
         #expect(missing.message.contains(document.uuid.rawValue))
     }
 
+    /// A writer SIGKILLed between creating its temporary file and renaming it leaves the file behind.
+    /// The next process to take the service's lock removes it (every writer holds the lock while its
+    /// temporary file exists); a write without the lock leaves a fresh one alone, since it may be live.
+    @Test func takingTheLockRemovesTemporaryFilesOfDeadWriters() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ServiceStore(root: root + "/store")
+        let document = try BuiltinKinds.registry().decode(data: try fixture("zenml-sleeper"))
+        try store.withLock(document.uuid) { try store.save(document) }
+        let directory = store.directory(for: document.uuid)
+        let leftover = "\(directory)/.service.json.\(UUID().uuidString.lowercased()).tmp"
+        let unrelated = "\(directory)/notes.tmp"
+        #expect(FileManager.default.createFile(atPath: leftover, contents: Data("{\"half".utf8)))
+        #expect(FileManager.default.createFile(atPath: unrelated, contents: Data()))
+        let before = try store.read(document.uuid)
+
+        try store.write(before, for: document.uuid)
+        #expect(FileManager.default.fileExists(atPath: leftover), "a fresh temporary file may belong to a live writer")
+
+        try store.withLock(document.uuid) {
+            #expect(!FileManager.default.fileExists(atPath: leftover), "gone as soon as the lock is held")
+        }
+        #expect(FileManager.default.fileExists(atPath: unrelated), "only svcunit's own temporary files are removed")
+        #expect(try store.read(document.uuid) == before, "the document is untouched")
+    }
+
     @Test func refusesASymlinkPlantedAtTheServiceDirectory() throws {
         let root = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -29,13 +29,20 @@ struct ServiceLookup {
         }
     }
 
+    /// A full UUID is looked up directly, without reading the other services. An entry that is not a
+    /// usable service (a planted symlink, a directory without service.json) still resolves, so that
+    /// loading it reports what is wrong instead of "no service".
+    ///
     /// - Throws: `CLIError` `.notFound` (3) when nothing matches, `.usage` (2) when several do.
-    func resolve(_ identifier: String, among all: [Candidate]? = nil) throws -> Candidate {
-        let all = try all ?? candidates()
+    func resolve(_ identifier: String, among known: [Candidate]? = nil) throws -> Candidate {
         if let uuid = ServiceUUID(rawValue: identifier) {
-            if let found = all.first(where: { $0.uuid == uuid }) { return found }
-            throw CLIError("no service \(uuid) in \(root)", status: .notFound)
+            if let found = known?.first(where: { $0.uuid == uuid }) { return found }
+            guard let store, store.hasEntry(for: uuid) else {
+                throw CLIError("no service \(uuid) in \(root)", status: .notFound)
+            }
+            return Candidate(uuid: uuid, name: (try? store.read(uuid)).flatMap { try? registry.decode(data: $0) }?.config.name)
         }
+        let all = try known ?? candidates()
         // A name says exactly what it means; a prefix only abbreviates. So an exact name wins, and
         // prefixes are tried only when no service has that name.
         let named = all.filter { $0.name == identifier }
@@ -54,7 +61,7 @@ struct ServiceLookup {
 
     /// Resolves each identifier (duplicates dropped, order kept); the first failure is thrown.
     func resolveAll(_ identifiers: [String]) throws -> [Candidate] {
-        let all = try candidates()
+        let all = identifiers.allSatisfy { ServiceUUID(rawValue: $0) != nil } ? nil : try candidates()
         var seen = Set<ServiceUUID>()
         var out: [Candidate] = []
         for identifier in identifiers {

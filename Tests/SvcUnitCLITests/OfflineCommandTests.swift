@@ -126,6 +126,10 @@ struct OfflineCommandTests {
         (["--no-allocate-port"], "--no-allocate-port needs --port"),
         (["--workdir", "/nonexistent/dir"], "--workdir /nonexistent/dir is not a directory"),
         (["--name", ""], "--name must be a non-empty single line"),
+        // Negative numbers are values, not options (argument-parser would say "Missing value").
+        (["--port", "-1"], "--port -1 is not a TCP port"),
+        (["--stop-timeout", "-1"], "--stop-timeout -1 must be more than 0 seconds"),
+        (["--memory-max", "-5"], "--memory-max \"-5\" is not a size"),
     ])
     func invalidCreateOptionsExit2WithOneLineAndStoreNothing(options: [String], words: String) throws {
         let root = try TemporaryRoot()
@@ -135,6 +139,22 @@ struct OfflineCommandTests {
         #expect(run.stdout == "")
         #expect(run.errorLines.count == 1, "\(run.stderr)")
         #expect(run.stderr.hasPrefix("svcunit: error: \(words)"), "\(run.stderr)")
+        #expect(root.storedUUIDs.isEmpty)
+    }
+
+    /// Negative numbers for the other commands' numeric options are read as values and refused by
+    /// name, before anything is looked up.
+    @Test(arguments: [
+        (["logs", "anything", "-n", "-5"], "-n -5 must be 0 or more"),
+        (["start", "anything", "--timeout", "-1"], "--timeout -1 must be more than 0 seconds"),
+        (["create", "sleeper", "--wake-up-after", "-3"], "--wake-up-after \"-3\" must be a number of seconds, 0 or more"),
+    ])
+    func negativeNumbersAreValuesThatAreRefused(arguments: [String], words: String) throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let run = try Run.svcunit(arguments + ["--root", root.path])
+        #expect(run.status == 2, "\(arguments): \(run.stderr)")
+        #expect(run.errorLines == ["svcunit: error: \(words)"], "\(run.stderr)")
         #expect(root.storedUUIDs.isEmpty)
     }
 

@@ -17,7 +17,7 @@ public struct CreateOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("protocol"), help: ArgumentHelp("The endpoint protocol: tcp, http or https.", valueName: "protocol"))
     public var endpointProtocol: String?
 
-    @Option(help: ArgumentHelp("The preferred endpoint port (1-65535); {port} in the command is replaced by the chosen one.", valueName: "port"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The preferred endpoint port (1-65535); {port} in the command is replaced by the chosen one.", valueName: "port"))
     public var port: Int?
 
     @Flag(help: "Fail to start when --port is busy instead of choosing another port.")
@@ -26,28 +26,28 @@ public struct CreateOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("Check health with an HTTP request to this path (e.g. /health).", valueName: "path"))
     public var healthPath: String?
 
-    @Option(help: ArgumentHelp("The HTTP status a healthy endpoint answers (default 200).", valueName: "code"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The HTTP status a healthy endpoint answers (default 200).", valueName: "code"))
     public var healthStatus: Int?
 
     @Flag(help: "Use HEAD instead of GET for the health request.")
     public var head = false
 
-    @Option(help: ArgumentHelp("Seconds the health request may take (1-86400, default 5).", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds the health request may take (1-86400, default 5).", valueName: "seconds"))
     public var healthTimeout: String?
 
     @Option(help: ArgumentHelp("systemd's restart policy: no, on-failure or always.", valueName: "policy"))
     public var restart: String?
 
-    @Option(help: ArgumentHelp("Seconds to wait before a restart (0-86400).", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait before a restart (0-86400).", valueName: "seconds"))
     public var restartDelay: String?
 
-    @Option(help: ArgumentHelp("Seconds a stop may take before the process is killed (up to 86400).", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds a stop may take before the process is killed (up to 86400).", valueName: "seconds"))
     public var stopTimeout: String?
 
-    @Option(help: ArgumentHelp("Memory limit in bytes; K, M, G, T suffixes (1024-based) allowed.", valueName: "bytes"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Memory limit in bytes; K, M, G, T suffixes (1024-based) allowed.", valueName: "bytes"))
     public var memoryMax: String?
 
-    @Option(help: ArgumentHelp("CPU quota in percent of one CPU (e.g. 50 or 200%).", valueName: "percent"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("CPU quota in percent of one CPU (e.g. 50 or 200%).", valueName: "percent"))
     public var cpuQuota: String?
 
     @Flag(help: "Discard the daemon's output instead of sending it to the journal.")

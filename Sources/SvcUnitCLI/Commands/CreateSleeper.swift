@@ -21,7 +21,7 @@ extension SvcUnit {
         @OptionGroup public var global: GlobalOptions
         @OptionGroup public var options: CreateOptions
 
-        @Option(help: ArgumentHelp("Seconds to sleep before exiting.", valueName: "seconds"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to sleep before exiting.", valueName: "seconds"))
         public var wakeUpAfter: String
 
         public init() {}

@@ -37,7 +37,7 @@ extension SvcUnit {
         @Argument(help: ArgumentHelp("The service: UUID, unique UUID prefix, or name.", valueName: "service"))
         public var service: String
 
-        @Option(name: [.customShort("n"), .long], help: "Show the last N lines.")
+        @Option(name: [.customShort("n"), .long], parsing: .unconditional, help: "Show the last N lines.")
         public var lines: Int?
 
         @Flag(name: [.customShort("f"), .long], help: "Keep printing new lines until interrupted.")

@@ -10,7 +10,7 @@ public struct ServiceSelection: ParsableArguments {
     @Argument(help: ArgumentHelp("Services: UUID, unique UUID prefix, or name.", valueName: "service"))
     public var services: [String]
 
-    @Option(help: ArgumentHelp("Seconds to wait for each service (default 30).", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for each service (default 30).", valueName: "seconds"))
     public var timeout: String = "30"
 
     public init() {}

@@ -46,7 +46,11 @@ struct ProcessFaultTests {
     @Test func segfaultAtStartFailsFastNamingTheSignal() async throws {
         try await timed { try await withStore { store in
             let m = marker()
-            let uuid = try await store.create(["--name", "segv"], ["/bin/sh", "-c", "kill -SEGV $$", m])
+            // A TCP endpoint nobody opens: `start` waits for health, so only the crash can end the wait
+            // early. Without a monitor, `start` trusts a 300 ms grace after READY=1, which a loaded
+            // machine can spend before /bin/sh even runs (seen with this suite's 6 parallel runs).
+            let uuid = try await store.create(["--name", "segv", "--protocol", "tcp", "--port", String(freePort())],
+                                              ["/bin/sh", "-c", "kill -SEGV $$", m])
             let started = ContinuousClock.now
             let start = try await store.svcunit("start", uuid, "--timeout", "30")
             #expect(ContinuousClock.now - started < .seconds(25), "fails fast, not at the 30 s timeout")
@@ -71,7 +75,8 @@ struct ProcessFaultTests {
     @Test func nonZeroExitAtStartFailsFastWithStatusAndOutput() async throws {
         try await timed { try await withStore { store in
             let word = "boom-\(UInt32.random(in: 0 ... .max))"
-            let uuid = try await store.create(["--name", "exit3"], ["/bin/sh", "-c", "echo \(word) >&2; exit 3"])
+            let uuid = try await store.create(["--name", "exit3", "--protocol", "tcp", "--port", String(freePort())],
+                                              ["/bin/sh", "-c", "echo \(word) >&2; exit 3"])
             let started = ContinuousClock.now
             let start = try await store.svcunit("start", uuid, "--timeout", "30")
             #expect(ContinuousClock.now - started < .seconds(25), "fails fast, not at the 30 s timeout")

@@ -1,14 +1,17 @@
 internal import Foundation
 
 /// How many processes the kernel's out-of-memory killer has killed in the memory cgroup the calling
-/// process runs in: the evidence that a service's `MemoryMax=` was reached.
+/// process runs in: the evidence that a service ran out of memory (its `MemoryMax=`, or the machine's).
 ///
 /// The entrypoint's `--record-exit` (an `ExecStopPost=`, which runs inside the unit's cgroup) reads it
 /// when the main process died of SIGKILL. Not obvious: systemd reports `Result=oom-kill` only on the
 /// unified hierarchy (it watches `memory.events`); on a hybrid or legacy cgroup v1 host the limit is still
 /// enforced (as `memory.limit_in_bytes`) but the unit just ends with `Result=signal`, so without this
-/// count an out-of-memory kill reads like someone's `kill -9`. The counter lives as long as the cgroup;
-/// systemd removes a unit's cgroup when the unit stops, so each run starts at zero.
+/// count an out-of-memory kill reads like someone's `kill -9`. The counter lives as long as the cgroup.
+/// systemd 252 removes a unit's cgroup between runs, auto-restarts included (a live test holds it to
+/// that), so the count covers the run that just ended. A memory cgroup that is not the unit's own (the
+/// controller not delegated: the process sits in some shared group) is never read, since kills of
+/// other processes there would be counted.
 public enum OutOfMemoryKills {
     /// The count for this process's own memory cgroup; nil when no memory controller serves it
     /// (then nothing can be said, which is different from zero).
@@ -31,13 +34,17 @@ public enum OutOfMemoryKills {
     ///   - procCgroup: the text of `/proc/self/cgroup` (`ID:CONTROLLERS:PATH` lines).
     ///   - mountInfo: the text of `/proc/self/mountinfo`, to find where each hierarchy is mounted.
     public static func counterFiles(procCgroup: String, mountInfo: String) -> [String] {
-        var v1Path: String?, v2Path: String?
+        var v1Path: String?, v2Path: String?, systemdPath: String?
         for line in procCgroup.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard parts.count == 3 else { continue }
             if parts[0] == "0" && parts[1].isEmpty { v2Path = String(parts[2]) }
+            if parts[1] == "name=systemd" { systemdPath = String(parts[2]) }
             if parts[1].split(separator: ",").contains("memory") { v1Path = String(parts[2]) }
         }
+        // systemd puts a unit at the same path in every hierarchy it manages; a v1 memory group
+        // elsewhere is a shared one (see the type's comment).
+        if let path = v1Path, path != systemdPath, path != v2Path { v1Path = nil }
         var v1Files: [String] = [], v2Files: [String] = []
         for mount in mountInfo.split(separator: "\n").compactMap(Mount.init) {
             if mount.type == "cgroup", mount.superOptions.contains("memory"), let path = v1Path,
@@ -69,7 +76,8 @@ public enum OutOfMemoryKills {
 
         init?(_ line: Substring) {
             let fields = line.split(separator: " ")
-            guard let dash = fields.firstIndex(of: "-"), dash >= 6, fields.count >= dash + 4 else { return nil }
+            // Six fixed fields, optional tags, then "-": a mount point named "-" is field 4, not the separator.
+            guard fields.count >= 10, let dash = fields[6...].firstIndex(of: "-"), fields.count >= dash + 4 else { return nil }
             root = Self.unescape(fields[3])
             mountPoint = Self.unescape(fields[4])
             type = String(fields[dash + 1])

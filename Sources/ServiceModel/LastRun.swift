@@ -36,11 +36,12 @@ public struct LastRun: Sendable, Hashable {
     public var succeeded: Bool { result == "success" }
 
     /// True when the run ended because it ran out of memory: systemd said so (`oom-kill`, cgroup v2), or
-    /// the kernel's OOM killer acted in the unit's cgroup (which systemd cannot see on cgroup v1).
-    public var outOfMemory: Bool { result == "oom-kill" || (oomKills ?? 0) > 0 }
+    /// the main process died of a signal while the kernel's OOM killer had acted in the unit's cgroup
+    /// (which systemd cannot see on cgroup v1). A stop that timed out is a timeout even then.
+    public var outOfMemory: Bool { result == "oom-kill" || (result == "signal" && (oomKills ?? 0) > 0) }
 
     /// The reason a user reads for an out-of-memory end.
-    public static let outOfMemoryText = "killed by the out-of-memory killer (memory limit reached)"
+    public static let outOfMemoryText = "killed by the out-of-memory killer (its memory limit or the machine's memory ran out)"
 
     /// One line: "exited with status 3 (exit-code)".
     public var summary: String {

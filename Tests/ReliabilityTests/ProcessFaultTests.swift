@@ -163,7 +163,11 @@ struct ProcessFaultTests {
     @Test func crashLoopShowsRestartsThenTheStartLimit() async throws {
         try await timed { try await withStore { store in
             let m = marker()
-            let uuid = try await store.create(["--name", "loop", "--restart", "always", "--restart-delay", "1.5"],
+            // A TCP endpoint nobody opens, so `start` waits on health and only the crash ends it (see
+            // segfaultAtStartFailsFastNamingTheSignal; without a monitor, a loaded machine can spend
+            // start's 300 ms grace before the 0.1 s sleep is over).
+            let uuid = try await store.create(["--name", "loop", "--restart", "always", "--restart-delay", "1.5",
+                                               "--protocol", "tcp", "--port", String(freePort())],
                                               ["/bin/sh", "-c", "sleep 0.1; exit 1", m])
             let start = try await store.svcunit("start", uuid, "--timeout", "10")
             #expect(start.status == 1, "a crash-looping service does not count as started: \(start)")
@@ -224,6 +228,7 @@ struct ProcessFaultTests {
             if ProcessInfo.processInfo.environment["SVCUNIT_SANDBOX"] == "1",
                FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/cgroup.procs") {
                 #expect(v1 || v2, "scripts/systemd-sandbox delegates the v1 memory controller to its manager")
+                #expect(Witness.memoryControllerServesUserUnits())
             }
             if v2 || v1 {
                 if start.status != 0 {
@@ -256,6 +261,48 @@ struct ProcessFaultTests {
                 let status = try await store.status(uuid)
                 #expect(status["state"] as? String == "active", "\(status)")
             }
+        } }
+    }
+    /// One OOM kill, then an auto-restart, then a plain `kill -9`: the second run's record must not
+    /// inherit the first run's OOM count (systemd 252 gives each run a fresh cgroup). Runs only where
+    /// a memory controller serves user units.
+    @Test func anOOMKillDoesNotColourTheNextRunsEnd() async throws {
+        try await timed { try await withStore { store in
+            let m = marker()
+            let flag = "\(CLI.scratch)/oom-once-\(m)"
+            defer { try? FileManager.default.removeItem(atPath: flag) }
+            let hog = "b = bytearray(96 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"
+            let script = "if [ -e \"$1\" ]; then exec sleep \"$2\"; else touch \"$1\"; exec /usr/bin/python3 -c \"$3\"; fi"
+            let uuid = try await store.create(["--name", "oom-then-kill", "--memory-max", "32M", "--restart", "on-failure",
+                                               "--restart-delay", "0.2"],
+                                              ["/bin/sh", "-c", script, "sh", flag, m, hog])
+            guard Witness.memoryControllerServesUserUnits() else { return }
+            _ = try await store.svcunit("start", uuid, "--timeout", "10")
+
+            // First run: OOM-killed; systemd restarts it, the second run sleeps.
+            var status: [String: Any] = [:]
+            let second = try await waitUntil(.seconds(15)) {
+                status = try await store.status(uuid)
+                return status["state"] as? String == "active" && (status["restarts"] as? Int ?? 0) >= 1
+                    && status["last_run"] is [String: Any] && !Witness.processes(m).isEmpty
+            }
+            #expect(second, "\(status)")
+            let first = try #require(status["last_run"] as? [String: Any], "\(status)")
+            #expect((first["oom_kills"] as? Int ?? 0) >= 1 || first["result"] as? String == "oom-kill", "\(first)")
+
+            // Second run: killed from outside. Its record names the signal, not the memory.
+            let pid = try #require(Int32(Witness.show(uuid, "MainPID")))
+            kill(pid, SIGKILL)
+            let recorded = try await waitUntil(.seconds(15)) {
+                status = try await store.status(uuid)
+                let run = status["last_run"] as? [String: Any]
+                return run?["invocation_id"] as? String != first["invocation_id"] as? String && run?["exit"] as? String == "killed by signal KILL"
+            }
+            #expect(recorded, "\(status)")
+            let last = try #require(status["last_run"] as? [String: Any])
+            #expect(last["result"] as? String == "signal", "\(last)")
+            #expect((last["oom_kills"] as? Int ?? 0) == 0, "the first run's OOM kill leaked into the second run's record: \(last)")
+            #expect((status["last_error"] as? String)?.contains("out-of-memory") != true, "\(status)")
         } }
     }
 }

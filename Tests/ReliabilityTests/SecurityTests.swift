@@ -118,6 +118,10 @@ struct SecurityTests {
                     #expect(run.stderr.contains("refusing to use") && run.stderr.contains("symbolic link"),
                             "\(planted) \(command): \(run)")
                     #expect(run.status != 3, "not reported as a missing service: \(run)")
+                    // The refusal comes from the store, before systemd is asked anything.
+                    let offline = try await CLI.run(["--root", store.path] + command, environment: ["XDG_RUNTIME_DIR": "/nonexistent"],
+                                                    removing: ["DBUS_SESSION_BUS_ADDRESS"])
+                    #expect(offline.stderr.contains("symbolic link") && offline.status != 6, "\(planted) \(command) without a bus: \(offline)")
                 }
             }
             // Registering a document whose UUID directory is a planted link is refused too.

@@ -234,6 +234,18 @@ enum Witness {
     }
 
     /// PIDs of processes whose command line contains `marker` (a unique word the test put in argv).
+    /// Whether user units get the memory controller: the manager's cgroup is in a v1 memory hierarchy,
+    /// or a v2 one that hands memory down to its children.
+    static func memoryControllerServesUserUnits() -> Bool {
+        let root = systemctl(["show", "-P", "ControlGroup"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard root.hasPrefix("/") else { return false }
+        if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory\(root)/memory.limit_in_bytes") { return true }
+        return ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"].contains { hierarchy in
+            let controllers = (try? String(contentsOfFile: "\(hierarchy)\(root)/cgroup.subtree_control", encoding: .utf8)) ?? ""
+            return controllers.split(whereSeparator: \.isWhitespace).contains("memory")
+        }
+    }
+
     static func processes(_ marker: String) -> [Int32] {
         let me = getpid()
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

@@ -64,16 +64,30 @@ struct OutOfMemoryTests {
         #expect(OutOfMemoryKills.counter(in: "") == nil)
     }
 
-    /// This test process's own cgroup: a number when the memory controller serves it, never a crash.
-    @Test func ownCgroupReadsWithoutFailing() {
-        if let count = OutOfMemoryKills.inOwnCgroup() { #expect(count >= 0) }
+    /// The memory controller not delegated: the process's v1 memory group is some shared group (here
+    /// the job runner's), whose count includes other processes' kills. It is never read.
+    @Test func aSharedMemoryGroupIsNotTheUnits() {
+        let cgroup = """
+            9:name=systemd:/svcunit-sandbox-1.slice/user-0.slice/user@0.service/svcunit.slice/svcunit-x.service
+            4:memory:/process_api/cbc360629445fc581644b986779a0cb7
+            0::/svcunit-sandbox-1.slice/user-0.slice/user@0.service/svcunit.slice/svcunit-x.service
+            """
+        #expect(OutOfMemoryKills.counterFiles(procCgroup: cgroup, mountInfo: Self.hybridMounts)
+            == ["/sys/fs/cgroup/unified/svcunit-sandbox-1.slice/user-0.slice/user@0.service/svcunit.slice/svcunit-x.service/memory.events"])
+    }
+
+    /// A mount point literally named "-" is not the separator of the optional fields.
+    @Test func mountPointNamedDash() {
+        let mounts = "31 25 0:29 / - rw,relatime shared:15 - cgroup cgroup rw,memory"
+        #expect(OutOfMemoryKills.counterFiles(procCgroup: "9:name=systemd:/a.service\n4:memory:/a.service\n", mountInfo: mounts)
+            == ["-/a.service/memory.oom_control"])
     }
 
     @Test func runRecordKeepsTheCountAndOnlyThenMentionsIt() throws {
         let oom = LastRun(unit: "svcunit-x.service", invocationID: nil, result: "signal", exit: "killed by signal KILL",
                           finishedAt: 1, oomKills: 2)
         #expect(oom.outOfMemory)
-        #expect(oom.summary == "killed by the out-of-memory killer (memory limit reached): killed by signal KILL")
+        #expect(oom.summary == "killed by the out-of-memory killer (its memory limit or the machine's memory ran out): killed by signal KILL")
         #expect(LastRun(json: oom.json) == oom)
         #expect(JSONText.format(oom.json).contains("\"oom_kills\": 2"))
 
@@ -83,6 +97,8 @@ struct OutOfMemoryTests {
         #expect(!JSONText.format(plain.json).contains("oom_kills"), "records without a count keep their old shape")
         #expect(LastRun(json: plain.json) == plain)
         #expect(LastRun(unit: "u", result: "oom-kill").outOfMemory, "systemd's own verdict on cgroup v2")
+        #expect(!LastRun(unit: "u", result: "timeout", exit: "killed by signal KILL", oomKills: 1).outOfMemory,
+                 "a stop that timed out (SIGKILL after the stop timeout) is a timeout, whatever else was OOM-killed")
 
         guard case .object(var members) = oom.json else { Issue.record("not an object"); return }
         members["oom_kills"] = .string("lots")

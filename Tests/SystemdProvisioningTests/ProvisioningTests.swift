@@ -62,7 +62,7 @@ import Testing
                              exit: "killed by signal KILL", oomKills: 1)
         let derived = StatusDerivation.derive(failed, lastRun: oomRun)
         #expect(derived.state == .error)
-        #expect(derived.reason == "unit svcunit-x.service failed: killed by the out-of-memory killer (memory limit reached): killed by signal KILL")
+        #expect(derived.reason == "unit svcunit-x.service failed: killed by the out-of-memory killer (its memory limit or the machine's memory ran out): killed by signal KILL")
 
         var plainKill = oomRun
         plainKill.oomKills = 0
@@ -81,7 +81,7 @@ import Testing
         let looping = StatusDerivation.derive(
             unit(["ActiveState": "activating", "SubState": "auto-restart", "Result": "signal"], code: 2, status: 9,
                  restarts: 1, invocation: invocation), lastRun: oomRun)
-        #expect(looping.reason == "restarting after failure (1 restart so far): killed by the out-of-memory killer (memory limit reached): killed by signal KILL")
+        #expect(looping.reason == "restarting after failure (1 restart so far): killed by the out-of-memory killer (its memory limit or the machine's memory ran out): killed by signal KILL")
     }
 
     @Test func autoRestartIsAnErrorThatSaysItIsRestarting() {

@@ -29,18 +29,21 @@ struct ServiceLookup {
         }
     }
 
-    /// A full UUID is looked up directly, without reading the other services. An entry that is not a
-    /// usable service (a planted symlink, a directory without service.json) still resolves, so that
-    /// loading it reports what is wrong instead of "no service".
+    /// A full UUID is looked up directly, without reading the other services, and its file is read at
+    /// once: an entry that is not a usable service (a planted symlink, a directory without
+    /// service.json) is reported for what it is, before systemd is contacted, not as "no service".
     ///
-    /// - Throws: `CLIError` `.notFound` (3) when nothing matches, `.usage` (2) when several do.
+    /// - Throws: `CLIError` `.notFound` (3) when nothing matches, `.usage` (2) when several do; the
+    ///   store's `ServiceModelError` (e.g. `.unsafePath`) for an entry it refuses to read.
     func resolve(_ identifier: String, among known: [Candidate]? = nil) throws -> Candidate {
         if let uuid = ServiceUUID(rawValue: identifier) {
             if let found = known?.first(where: { $0.uuid == uuid }) { return found }
             guard let store, store.hasEntry(for: uuid) else {
                 throw CLIError("no service \(uuid) in \(root)", status: .notFound)
             }
-            return Candidate(uuid: uuid, name: (try? store.read(uuid)).flatMap { try? registry.decode(data: $0) }?.config.name)
+            let data = try store.read(uuid)
+            // A document that does not decode still resolves: loading it reports the problem in full.
+            return Candidate(uuid: uuid, name: (try? registry.decode(data: data))?.config.name)
         }
         let all = try known ?? candidates()
         // A name says exactly what it means; a prefix only abbreviates. So an exact name wins, and

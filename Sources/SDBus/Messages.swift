@@ -100,8 +100,8 @@ public struct SignalMatch: Sendable, Hashable {
 }
 
 extension String {
-    /// Match-rule quoting: a `'` cannot appear inside quotes, so close, escape it, and reopen.
-    func replacingAll(_ target: Character, with replacement: String) -> String {
+    /// Every `target` replaced by `replacement` (match-rule quoting here, `$` → `$$` in SystemdManager).
+    package func replacingAll(_ target: Character, with replacement: String) -> String {
         var result = ""
         for c in self { if c == target { result += replacement } else { result.append(c) } }
         return result

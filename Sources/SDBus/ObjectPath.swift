@@ -99,7 +99,8 @@ public struct BusSignature: RawRepresentable, Sendable, Hashable, CustomStringCo
 }
 
 extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
+    /// `"a".leftPadded(to: 2)` is `"0a"`; used for hex bytes here and in SystemdManager.
+    package func leftPadded(to width: Int, with pad: Character = "0") -> String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }

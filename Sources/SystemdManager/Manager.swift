@@ -330,8 +330,9 @@ public final class UnitWatch: @unchecked Sendable {
     private let subscription: SignalSubscription
     private let refresh: @Sendable () async throws -> UnitStatus?
 
-    /// After this long without a signal, `wait` re-reads the properties once: a safety net for a
-    /// change whose signal systemd coalesced away (seen around a concurrent daemon-reload).
+    /// After each stretch this long without a signal, `wait` re-reads the properties (two `GetAll`
+    /// calls): a safety net for a change whose signal systemd coalesced away (seen around a concurrent
+    /// daemon-reload). A wait of a minute costs at most about 120 cheap calls.
     static let resyncAfterSilence: Duration = .seconds(1)
 
     init(name: UnitName, initial: UnitStatus, subscription: SignalSubscription,
@@ -349,17 +350,15 @@ public final class UnitWatch: @unchecked Sendable {
 
     /// The next change (possibly to the same state), or nil when `deadline` passes.
     public func next(before deadline: ContinuousClock.Instant? = nil) async throws(SystemdError) -> UnitStatus? {
-        while true {
-            let signal: BusSignal?
-            do {
-                signal = try await subscription.next(before: deadline)
-            } catch {
-                throw SystemdError.from(error, operation: "watch", unit: name)
-            }
-            guard let signal else { return nil }
-            apply(signal)
-            return current
+        let signal: BusSignal?
+        do {
+            signal = try await subscription.next(before: deadline)
+        } catch {
+            throw SystemdError.from(error, operation: "watch", unit: name)
         }
+        guard let signal else { return nil }
+        apply(signal)
+        return current
     }
 
     /// Applies every change already received, without waiting, so `current` is up to date.

@@ -37,8 +37,9 @@ public struct UnitProperty: Sendable, Hashable {
     }
 
     private static func exec(_ name: String, argv: [String], path: String?, ignoreFailure: Bool) -> UnitProperty {
-        .init(name: name, value: .array(of: "(sasb)", [
-            .structure([.string(path ?? argv.first ?? ""), .stringArray(argv.map { $0.replacingDollars() }), .bool(ignoreFailure)]),
+        // systemd expands `$VAR` in argv; `$$` is its escape for one literal `$`.
+        return .init(name: name, value: .array(of: "(sasb)", [
+            .structure([.string(path ?? argv.first ?? ""), .stringArray(argv.map { $0.replacingAll("$", with: "$$") }), .bool(ignoreFailure)]),
         ]))
     }
 
@@ -100,15 +101,6 @@ public struct UnitProperty: Sendable, Hashable {
 
     /// The `(sv)` struct as `StartTransientUnit` takes it.
     var busValue: BusValue { .structure([.string(name), .variant(value)]) }
-}
-
-extension String {
-    /// `$` → `$$`, which systemd's argv expansion turns back into one `$`.
-    func replacingDollars() -> String {
-        var out = ""
-        for c in self { if c == "$" { out += "$$" } else { out.append(c) } }
-        return out
-    }
 }
 
 extension Duration {

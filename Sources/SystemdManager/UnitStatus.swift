@@ -153,9 +153,3 @@ public struct UnitListEntry: Sendable, Hashable {
         self.jobPath = jobPath
     }
 }
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}

@@ -6,6 +6,17 @@ import Testing
 /// against the real user manager; `systemctl --user` and /proc are the witnesses.
 @Suite("Process faults", .enabled(if: LiveSystemd.shouldRun, "needs a systemd user manager"))
 struct ProcessFaultTests {
+    /// `start --timeout 30` of a service that dies at once: exit 1 with one error line, well before
+    /// the timeout.
+    func startFailsFast(_ store: Store, _ uuid: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Run {
+        let started = ContinuousClock.now
+        let start = try await store.svcunit("start", uuid, "--timeout", "30")
+        #expect(ContinuousClock.now - started < .seconds(25), "fails fast, not at the 30 s timeout", sourceLocation: sourceLocation)
+        #expect(start.status == 1, "\(start)", sourceLocation: sourceLocation)
+        expectOneErrorLine(start, sourceLocation: sourceLocation)
+        return start
+    }
+
     /// SIGKILL from outside: status turns to error naming the signal, ExecStopPost records the
     /// run, and a new start brings the service back with a new process.
     @Test func killedBySIGKILLIsAnErrorAndStartRecovers() async throws {
@@ -51,11 +62,7 @@ struct ProcessFaultTests {
             // machine can spend before /bin/sh even runs (seen with this suite's 6 parallel runs).
             let uuid = try await store.create(["--name", "segv", "--protocol", "tcp", "--port", String(freePort())],
                                               ["/bin/sh", "-c", "kill -SEGV $$", m])
-            let started = ContinuousClock.now
-            let start = try await store.svcunit("start", uuid, "--timeout", "30")
-            #expect(ContinuousClock.now - started < .seconds(25), "fails fast, not at the 30 s timeout")
-            #expect(start.status == 1, "\(start)")
-            expectOneErrorLine(start)
+            let start = try await startFailsFast(store, uuid)
             #expect(start.stderr.contains("SEGV"), "\(start)")
             var status: [String: Any] = [:]
             let settled = try await waitUntil(.seconds(10)) {
@@ -77,11 +84,7 @@ struct ProcessFaultTests {
             let word = "boom-\(UInt32.random(in: 0 ... .max))"
             let uuid = try await store.create(["--name", "exit3", "--protocol", "tcp", "--port", String(freePort())],
                                               ["/bin/sh", "-c", "echo \(word) >&2; exit 3"])
-            let started = ContinuousClock.now
-            let start = try await store.svcunit("start", uuid, "--timeout", "30")
-            #expect(ContinuousClock.now - started < .seconds(25), "fails fast, not at the 30 s timeout")
-            #expect(start.status == 1, "\(start)")
-            expectOneErrorLine(start)
+            let start = try await startFailsFast(store, uuid)
             #expect(start.stderr.contains("exited with status 3"), "\(start)")
             #expect(start.stderr.contains(word), "the last output is in the error: \(start)")
             #expect(Witness.show(uuid, "ExecMainStatus") == "3")

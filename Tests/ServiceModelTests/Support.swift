@@ -60,29 +60,21 @@ extension JSONObject {
 
 /// Runs `body` and returns the `ServiceModelError` it throws (recording an issue if it throws nothing or something else).
 func modelError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> ServiceModelError? {
-    do {
-        try body()
-        Issue.record("expected a ServiceModelError, nothing was thrown", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as ServiceModelError {
-        return error
-    } catch {
-        Issue.record("expected a ServiceModelError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
+    do { try body() } catch { return expectModelError(error, sourceLocation) }
+    Issue.record("expected a ServiceModelError, nothing was thrown", sourceLocation: sourceLocation)
+    return nil
 }
 
 func modelError(_ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async -> ServiceModelError? {
-    do {
-        try await body()
-        Issue.record("expected a ServiceModelError, nothing was thrown", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as ServiceModelError {
-        return error
-    } catch {
-        Issue.record("expected a ServiceModelError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
+    do { try await body() } catch { return expectModelError(error, sourceLocation) }
+    Issue.record("expected a ServiceModelError, nothing was thrown", sourceLocation: sourceLocation)
+    return nil
+}
+
+private func expectModelError(_ error: any Error, _ sourceLocation: SourceLocation) -> ServiceModelError? {
+    if let error = error as? ServiceModelError { return error }
+    Issue.record("expected a ServiceModelError, got \(error)", sourceLocation: sourceLocation)
+    return nil
 }
 
 /// Whether two service classes are the same (existential metatypes compare only with each other).

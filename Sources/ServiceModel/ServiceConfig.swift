@@ -125,6 +125,11 @@ public struct LocalDaemonServiceConfig: Sendable {
         common = try ServiceConfig(reading: &reader)
         silentDaemon = try reader.bool("silent_daemon", default: false)
         rootRuntimePath = try reader.optionalString("root_runtime_path")
+        flavor = try kind.decodeConfig(&reader)
+        guard kind.readsSupervisionFields else {
+            unknownFields = UnknownFields(from: reader)
+            return
+        }
         restart = try reader.optionalEnumValue("restart", as: RestartPolicy.self)
         restartDelay = try reader.optionalNumber("restart_delay")
         try validateSeconds(restartDelay, "restart_delay", in: reader)
@@ -139,7 +144,6 @@ public struct LocalDaemonServiceConfig: Sendable {
             throw reader.invalid(
                 "cpu_quota", "is \(JSONText.formatCompact(.number(cpuQuota))), expected a percentage above 0 and at most 102400")
         }
-        flavor = try kind.decodeConfig(&reader)
         unknownFields = UnknownFields(from: reader)
     }
 

@@ -5,8 +5,9 @@ public import Foundation
 /// Layout (keys in this order, 4-space indent): `type`, `uuid`, `admin_state`, `config`, `status`,
 /// `endpoint` (null or object), `service_type`, then any unknown fields. Every nested object keeps
 /// its unknown fields and key order, so loading and saving a document written by ZenML (or a newer
-/// svcunit) changes nothing svcunit does not own. Not obvious: svcunit always writes both `type`
-/// and `service_type`, but only needs one of them to read a document.
+/// svcunit) changes nothing svcunit does not own. Not obvious: svcunit writes both `type` and
+/// `service_type` for its built-in kinds, but a user's Python service keeps ZenML's shape (no
+/// `service_type` unless it was read with one).
 public struct ServiceDocument: Sendable {
     /// The largest service.json svcunit reads (16 MiB): a real one is a few KiB, and a 100 MB file
     /// would cost a gigabyte of memory to parse.
@@ -24,6 +25,12 @@ public struct ServiceDocument: Sendable {
     public var endpoint: ServiceEndpoint?
     /// As read from the document (name and description may differ from the class's); the class's own for new documents.
     public var serviceType: ServiceType
+    /// svcunit's own settings (the top-level `svcunit` object): a Python service's interpreter,
+    /// working directory and environment.
+    public var svcunit: SvcUnitSettings?
+    /// Whether `service_type` is written. ZenML 0.56+ documents have none, and a Python service's
+    /// document is written back without one unless it was read with one.
+    public var writesServiceType: Bool
     public var unknownFields: UnknownFields
 
     /// A new service of class `kind`. An empty `config.name` becomes the class name.
@@ -40,13 +47,26 @@ public struct ServiceDocument: Sendable {
         self.serviceType = kind.serviceType
         self.unknownFields = UnknownFields()
         self.typeName = nil
+        self.svcunit = nil
+        self.writesServiceType = true
         if self.config.name.isEmpty { self.config.name = kind.className }
     }
 
+    /// The class's own name: a Python service's last `type` component, else the built-in kind's.
+    public var className: String {
+        if kind == PythonService.self, let typeName { return TypeNames.lastComponent(typeName) }
+        return kind.className
+    }
+
+    /// Whether this is a user's Python service class (run by its own interpreter).
+    public var isPython: Bool { kind == PythonService.self }
+
     /// Decodes a document whose class has already been resolved (see `ServiceRegistry.decode`).
-    init(reading reader: inout FieldReader, kind: any ServiceKind.Type, serviceType: ServiceType) throws(ServiceModelError) {
+    init(reading reader: inout FieldReader, kind: any ServiceKind.Type, serviceType: ServiceType,
+         writesServiceType: Bool = true) throws(ServiceModelError) {
         self.kind = kind
         self.serviceType = serviceType
+        self.writesServiceType = writesServiceType
         typeName = try reader.optionalString("type")
         reader.markRead(["service_type"])
         guard let uuidValue = reader.raw("uuid") else { throw reader.missing("uuid", expected: "a UUID string") }
@@ -62,8 +82,13 @@ public struct ServiceDocument: Sendable {
         } else {
             endpoint = nil
         }
+        if var settingsReader = try reader.optionalObject(SvcUnitSettings.key) {
+            svcunit = try SvcUnitSettings(reading: &settingsReader)
+        } else {
+            svcunit = nil
+        }
         unknownFields = UnknownFields(from: reader)
-        if config.name.isEmpty { config.name = kind.className }
+        if config.name.isEmpty { config.name = kind == PythonService.self ? TypeNames.lastComponent(typeName ?? "") : kind.className }
     }
 
     /// The flavor config as the flavor's own type, or `nil` if it is another type.
@@ -73,15 +98,17 @@ public struct ServiceDocument: Sendable {
 
     /// The whole document as JSON, in svcunit's key order (or the order it was read in).
     public var json: JSONValue {
-        unknownFields.object(known: [
+        var known: [(key: String, value: JSONValue)] = [
             ("type", .string(typeName ?? kind.typeName)),
             ("uuid", .string(uuid.rawValue)),
             ("admin_state", .string(adminState.rawValue)),
             ("config", config.json(kind: kind)),
             ("status", status.json),
             ("endpoint", endpoint?.json ?? .null),
-            ("service_type", serviceTypeJSON),
-        ])
+        ]
+        if writesServiceType { known.append(("service_type", serviceTypeJSON)) }
+        if let svcunit { known.append((SvcUnitSettings.key, svcunit.json)) }
+        return unknownFields.object(known: known)
     }
 
     /// The pretty-printed file contents: 4-space indent and a final newline.
@@ -102,8 +129,10 @@ public struct ServiceDocument: Sendable {
 }
 
 extension ServiceDocument: CustomStringConvertible {
-    /// ZenML's `repr`: `SleepingDaemon[<uuid>] (type: daemon, flavor: sleeping)`.
+    /// ZenML's `repr`: `SleepingDaemon[<uuid>] (type: daemon, flavor: sleeping)`; a Python
+    /// service shows its class path instead of a type and flavor.
     public var description: String {
-        "\(kind.className)[\(uuid)] (type: \(serviceType.type), flavor: \(serviceType.flavor))"
+        if isPython { return "\(className)[\(uuid)] (\(typeName ?? ""))" }
+        return "\(kind.className)[\(uuid)] (type: \(serviceType.type), flavor: \(serviceType.flavor))"
     }
 }

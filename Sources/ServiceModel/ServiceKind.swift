@@ -17,6 +17,10 @@ public protocol ServiceKind: Sendable {
     /// Runs the service in the current process until it is done. Implementations may replace the
     /// process (`execve`) and never return.
     static func run(_ document: ServiceDocument) async throws
+    /// Whether svcunit's own supervision fields (`restart`, `stop_timeout`, `memory_max`, …) are
+    /// read from the `config` object. `false` for classes whose config fields belong to someone
+    /// else (a user's Python config class may well have a `restart` field of its own).
+    static var readsSupervisionFields: Bool { get }
 }
 
 extension ServiceKind {
@@ -26,4 +30,6 @@ extension ServiceKind {
     public static func decodeConfig(_ reader: inout FieldReader) throws(ServiceModelError) -> any FlavorConfig {
         EmptyFlavorConfig()
     }
+
+    public static var readsSupervisionFields: Bool { true }
 }

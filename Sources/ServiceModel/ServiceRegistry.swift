@@ -62,46 +62,56 @@ public final class ServiceRegistry: Sendable {
     /// Decodes a document without touching the cache of live services.
     /// - Throws: `ServiceModelError`: `.missingServiceType`, `.unregisteredServiceType`,
     ///   `.invalidField` (naming the field path), `.invalidUUID`.
+    ///
+    /// Which code a document names: `service_type` naming a registered (type, flavor) is that
+    /// built-in kind (documents of svcunit and of ZenML 0.55); a top-level `type` in svcunit's
+    /// namespace (`svcunit.CommandService`) is the built-in class of that exact name; any other
+    /// `type` is a user's Python class (`PythonService`), never matched to a built-in kind by its
+    /// last component. `__main__.X` is refused: no one can import it.
     public func decode(_ json: JSONValue) throws(ServiceModelError) -> ServiceDocument {
         var reader = try FieldReader(json, path: "")
-        let kind: any ServiceKind.Type
-        let serviceType: ServiceType
+        let typeName = try reader.optionalString("type")
         var serviceTypeUnknown = UnknownFields()
+        var declared: ServiceType?
         if var typeReader = try reader.optionalObject("service_type") {
             let type = try typeReader.requiredString("type")
             let flavor = try typeReader.requiredString("flavor")
-            serviceType = ServiceType(
+            declared = ServiceType(
                 type: type, flavor: flavor, name: try typeReader.string("name", default: ""),
                 description: try typeReader.string("description", default: ""))
             serviceTypeUnknown = UnknownFields(from: typeReader)
-            guard let found = self.kind(for: serviceType.key) else {
-                throw ServiceModelError(
-                    .unregisteredServiceType,
-                    "cannot load service with unregistered service type: type '\(type)', flavor '\(flavor)'"
-                        + (serviceType.name.isEmpty ? "" : " (name '\(serviceType.name)')"),
-                    fieldPath: "service_type", hint: knownTypesText)
-            }
+        }
+        let kind: any ServiceKind.Type
+        if let declared, let found = self.kind(for: declared.key) {
             kind = found
-        } else {
-            // Newer ZenML files may lack `service_type`; the top-level `type` is a Python class path
-            // whose last component is the class name.
-            guard let typeName = try reader.optionalString("type"), !typeName.isEmpty else {
+        } else if let typeName, !typeName.isEmpty, !typeName.hasPrefix(TypeNames.prefix) {
+            // A user's Python class (ZenML 0.56+ writes no `service_type`; 0.55's integration
+            // services had one svcunit does not implement).
+            try PythonService.validateClassPath(typeName)
+            kind = PythonService.self
+        } else if let declared {
+            throw ServiceModelError(
+                .unregisteredServiceType,
+                "cannot load service with unregistered service type: type '\(declared.type)', flavor '\(declared.flavor)'"
+                    + (declared.name.isEmpty ? "" : " (name '\(declared.name)')"),
+                fieldPath: "service_type", hint: knownTypesText)
+        } else if let typeName, !typeName.isEmpty {
+            let className = String(typeName.dropFirst(TypeNames.prefix.count))
+            guard let found = kinds.first(where: { $0.className == className }) else {
                 throw ServiceModelError(
-                    .missingServiceType, "the document has neither `service_type` nor a top-level `type` naming the service class",
-                    fieldPath: "service_type", hint: knownTypesText)
-            }
-            let className = TypeNames.lastComponent(typeName)
-            let matches = kinds.filter { $0.className == className }
-            guard matches.count == 1, let found = matches.first else {
-                let problem = matches.isEmpty ? "no registered service class is named \(className)" : "several registered classes are named \(className)"
-                throw ServiceModelError(
-                    .missingServiceType, "the document has no `service_type` and its `type` \"\(typeName)\" does not identify a service class: \(problem)",
+                    .unregisteredServiceType, "the document's `type` \"\(typeName)\" names no built-in svcunit service class",
                     fieldPath: "type", hint: knownTypesText)
             }
             kind = found
-            serviceType = found.serviceType
+        } else {
+            throw ServiceModelError(
+                .missingServiceType,
+                "the document has neither `service_type` nor a top-level `type` naming the service class",
+                fieldPath: "type", hint: "ZenML writes the service's Python class path as `type`; " + knownTypesText)
         }
-        var document = try ServiceDocument(reading: &reader, kind: kind, serviceType: serviceType)
+        var document = try ServiceDocument(
+            reading: &reader, kind: kind, serviceType: declared ?? kind.serviceType,
+            writesServiceType: kind != PythonService.self || declared != nil)
         document.serviceTypeUnknownFields = serviceTypeUnknown
         return document
     }

@@ -43,15 +43,50 @@ struct DocumentTests {
         #expect(document.formatted().contains("zenml.services.service_monitor.HTTPEndpointHealthMonitor"))
     }
 
-    @Test func documentWithoutServiceTypeResolvesByClassNameAndGainsServiceType() throws {
-        let document = try BuiltinKinds.registry().decode(data: try fixture("zenml-no-service-type"))
-        #expect(same(document.kind, SleepingDaemon.self))
+    /// A ZenML 0.56+ document names the user's own class: one that happens to be called
+    /// `SleepingDaemon` is that Python class, never svcunit's built-in Swift sleeper.
+    @Test func aUsersClassNamedLikeABuiltinIsThatPythonClass() throws {
+        let text = try fixtureText("zenml-no-service-type")
+        let document = try BuiltinKinds.registry().decode(data: Data(text.utf8))
+        #expect(same(document.kind, PythonService.self))
+        #expect(document.isPython)
+        #expect(document.className == "SleepingDaemon")
         #expect(document.config.name == "SleepingDaemon", "an empty name defaults to the class name")
-        #expect(document.flavorConfig(as: SleepingDaemon.Config.self)?.wakeUpAfter == 2.5)
+        #expect(document.flavorConfig(as: SleepingDaemon.Config.self) == nil)
         #expect(document.endpoint == nil)
-        guard case .object(let object) = document.json else { Issue.record("not an object"); return }
-        #expect(object["service_type"] == SleepingDaemon.serviceType.json)
+        guard case .object(let object) = document.json, case .object(let config)? = object["config"] else {
+            Issue.record("not an object"); return
+        }
+        #expect(object["service_type"] == nil, "ZenML 0.98's shape: no service_type is added")
         #expect(object["type"] == .string("my_project.services.SleepingDaemon"))
+        #expect(config["type"] == .string("my_project.services.SleepingDaemonConfig"))
+        #expect(config["wake_up_after"] == .double(2.5), "the class's own config fields are kept as they are")
+        #expect(document.description == "SleepingDaemon[\(document.uuid)] (my_project.services.SleepingDaemon)")
+    }
+
+    /// A Python service's config is the user's class's: a field named like one of svcunit's
+    /// supervision fields is the user's, kept as it is and never interpreted.
+    @Test func aPythonConfigKeepsFieldsNamedLikeSvcunitsOwn() throws {
+        var text = try fixtureText("zenml-no-service-type")
+        text = text.replacingOccurrences(of: "\"wake_up_after\": 2.5", with: "\"restart\": true, \"stop_timeout\": \"soon\"")
+        let document = try BuiltinKinds.registry().decode(data: Data(text.utf8))
+        #expect(document.config.restart == nil && document.config.stopTimeout == nil)
+        #expect(document.formatted().contains("\"restart\": true"))
+        #expect(document.formatted().contains("\"stop_timeout\": \"soon\""))
+    }
+
+    /// svcunit's own object round-trips, and a document with it still has ZenML's shape otherwise.
+    @Test func svcunitSettingsRoundTrip() throws {
+        var document = try BuiltinKinds.registry().decode(data: try fixture("zenml-no-service-type"))
+        document.svcunit = SvcUnitSettings(
+            python: "/home/u/venv/bin/python", workdir: "/home/u/project",
+            environment: [("ZENML_CONFIG_PATH", "/home/u/.config/zenml"), ("PYTHONPATH", "src")],
+            daemonEnvironment: [("ZENML_SERVER", "1")])
+        let again = try BuiltinKinds.registry().decode(data: document.encoded())
+        #expect(again.svcunit == document.svcunit)
+        #expect(again.svcunit?.environment.map(\.key) == ["ZENML_CONFIG_PATH", "PYTHONPATH"], "order kept")
+        #expect(again.encoded() == document.encoded())
+        #expect(again.formatted().contains("\"svcunit\": {"))
     }
 
     @Test func unknownFieldsSurviveAtEveryLevel() throws {

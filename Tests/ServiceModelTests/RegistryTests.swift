@@ -47,15 +47,50 @@ struct RegistryTests {
         #expect(error.message.contains("service_type"))
     }
 
-    @Test func noServiceTypeAndUnresolvableTypeNamesTheClass() throws {
+    /// Any class path outside svcunit's namespace is a Python service class, whatever its last name.
+    @Test(arguments: ["zenml.integrations.mlflow.services.mlflow_deployment.MLFlowDeploymentService",
+                      "my_pkg.services.SleepingDaemon", "my_pkg.CommandService", "svc.Http2"])
+    func aClassPathIsAPythonService(typeName: String) throws {
         let text = sleeperJSON {
             $0["service_type"] = nil
+            $0["type"] = .string(typeName)
+        }
+        let document = try BuiltinKinds.registry().decode(data: Data(text.utf8))
+        #expect(document.isPython)
+        #expect(document.typeName == typeName)
+        #expect(!document.formatted().contains("service_type"))
+    }
+
+    /// ZenML 0.55 wrote `service_type` next to the class path: a registered one is the built-in
+    /// kind, as before; an unregistered one (an integration's) is the Python class.
+    @Test func aDeclaredServiceTypeDecidesFirst() throws {
+        let builtin = try BuiltinKinds.registry().decode(data: Data(sleeperJSON { $0["type"] = .string("zenml.services.SleepingDaemon") }.utf8))
+        #expect(same(builtin.kind, SleepingDaemon.self))
+        let python = try BuiltinKinds.registry().decode(data: Data(sleeperJSON {
             $0["type"] = .string("zenml.integrations.mlflow.services.MLFlowDeploymentService")
+            $0["service_type"] = .object(["type": .string("model-serving"), "flavor": .string("mlflow")])
+        }.utf8))
+        #expect(python.isPython)
+        #expect(python.formatted().contains("\"flavor\": \"mlflow\""), "the declared service_type is kept")
+    }
+
+    @Test(arguments: [
+        ("__main__.HttpDaemon", "__main__", "move the class into a module"),
+        ("HttpDaemon", "not a Python class path", nil),
+        ("my pkg.Http", "not a Python class path", nil),
+        ("my_pkg..Http", "not a Python class path", nil),
+        ("svcunit.NoSuchDaemon", "names no built-in svcunit service class", "SleepingDaemon"),
+    ] as [(String, String, String?)])
+    func typesThatNameNoRunnableClassAreRefused(typeName: String, problem: String, hint: String?) throws {
+        let text = sleeperJSON {
+            $0["service_type"] = nil
+            $0["type"] = .string(typeName)
         }
         let error = try #require(decodeError(text))
-        #expect(error.code == .missingServiceType)
-        #expect(error.message.contains("MLFlowDeploymentService"))
-        #expect(error.description.contains("SleepingDaemon"))
+        #expect(error.fieldPath == "type")
+        #expect(error.message.contains(problem), "\(error)")
+        #expect(error.message.contains(typeName), "\(error)")
+        if let hint { #expect(error.description.contains(hint), "\(error)") }
     }
 
     @Test(arguments: [

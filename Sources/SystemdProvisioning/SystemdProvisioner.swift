@@ -17,6 +17,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
     public let store: ServiceStore
     /// Absolute path of the entrypoint executable that units run.
     public let entrypoint: String
+    /// svcunit's Python runner (`svcunit_zenml_runner.py`) for Python services; `nil` if not found.
+    public let pythonRunner: String?
     /// How long `deprovision` waits for systemd's stop job (the unit's own stop timeout plus margin).
     public static let defaultStopTimeout: Duration = .seconds(10)
 
@@ -25,10 +27,12 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// facts its state came from (and costs no second round of D-Bus reads).
     private let observed = Mutex<[ServiceUUID: UnitStatus]>([:])
 
-    public init(manager: SystemdManager, store: ServiceStore, entrypoint: String) {
+    public init(manager: SystemdManager, store: ServiceStore, entrypoint: String,
+                pythonRunner: String? = PythonService.runnerPath()) {
         self.manager = manager
         self.store = store
         self.entrypoint = entrypoint
+        self.pythonRunner = pythonRunner
     }
 
     /// `svcunit-entrypoint` beside the running executable, else the packaged `/usr/libexec/svcunit/`.
@@ -45,15 +49,29 @@ public final class SystemdProvisioner: ServiceProvisioner {
 
     // MARK: - Unit properties
 
+    /// The argv of the unit's main process: the entrypoint with the service file for a built-in
+    /// kind; for a user's Python class its own interpreter running svcunit's runner, so the unit's
+    /// main process *is* the Python service (`systemctl --user status` shows it).
+    /// - Throws: `ServiceModelError` when a Python service has no usable interpreter or runner,
+    ///   or a path would not survive systemd's transient unit file.
+    public func mainCommand(for document: ServiceDocument) throws(ServiceModelError) -> [String] {
+        let configFile = document.status.configFile ?? store.file(for: document.uuid)
+        let argv = document.isPython
+            ? try PythonService.command(for: document, configFile: configFile, runner: pythonRunner)
+            : [entrypoint, "--config-file", configFile]
+        for path in argv where path.hasPrefix("/") { try Self.checkRoundTrips(path, what: "the path") }
+        return argv
+    }
+
     /// The transient unit's properties for a service document.
-    public func unitProperties(for document: ServiceDocument) -> [UnitProperty] {
+    public func unitProperties(for document: ServiceDocument) throws(ServiceModelError) -> [UnitProperty] {
         let unit = ServiceUnit(document.uuid)
         let configFile = document.status.configFile ?? store.file(for: document.uuid)
         let silent = document.config.silentDaemon
         var properties: [UnitProperty] = [
             .description(Self.describe(document)),
             // argv, never a shell.
-            .execStart(argv: [entrypoint, "--config-file", configFile]),
+            .execStart(argv: try mainCommand(for: document)),
             // `notify`: the entrypoint says READY=1 once it has loaded the service, right before it
             // runs it (for the command flavor: right before the exec), so "active" marks the moment
             // the service itself begins and the start-up grace measures the service, not our loader.
@@ -81,7 +99,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// but one line in `systemctl status`).
     static func describe(_ document: ServiceDocument) -> String {
         let type = document.serviceType
-        let raw = "svcunit \(document.config.name) (\(type.type)/\(type.flavor)) \(document.uuid)"
+        let kind = document.isPython ? document.typeName ?? "python" : "\(type.type)/\(type.flavor)"
+        let raw = "svcunit \(document.config.name) (\(kind)) \(document.uuid)"
         return String(raw.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
     }
 
@@ -133,9 +152,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
         }
         try Self.checkRoundTrips(entrypoint, what: "the entrypoint path")
         try Self.checkRoundTrips(service.document.status.configFile ?? store.file(for: service.uuid), what: "the service file's path")
+        let properties = try unitProperties(for: service.document)
         try persist(service)
         do {
-            _ = try await manager.startTransientUnit(name, mode: .fail, properties: unitProperties(for: service.document))
+            _ = try await manager.startTransientUnit(name, mode: .fail, properties: properties)
         } catch {
             // UnitExists: another svcunit started this service a moment ago: one unit, both succeed.
             if error.code != .unitExists { throw error }

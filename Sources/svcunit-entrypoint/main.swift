@@ -94,6 +94,7 @@ if recordExit {
                 }
             }
             try store.save(service)
+            PythonLaunch.removeStalePIDFile(service.document)
         }
     } catch {
         fail("cannot record the end of the run in \(configFile): \(error)", EntrypointExit.failed)
@@ -132,6 +133,14 @@ if awaitReady {
 }
 
 var document = loadDocument()
+if document.isPython {
+    // A user's Python class: its own interpreter runs it (and reports READY=1 once the class has
+    // loaded). The port is chosen first, as `svcunit start` would, since `run()` reads it.
+    if notify { document = Readiness.prepareEndpoint(document, configFile: configFile, registry: registry) }
+    do { try PythonLaunch.replaceProcess(document, configFile: configFile) } catch {
+        fail("\(configFile): \(error)", EntrypointExit.failed)
+    }
+}
 if !notify, Notifier.isExpected {
     // A transient unit (Type=notify): loaded and about to run; for the command flavor the next
     // step is the exec, so "active" marks the start of the command itself.

@@ -12,9 +12,12 @@ public struct SvcUnit: AsyncParsableCommand {
         abstract: "Run ZenML-style local daemon services as systemd user units.",
         discussion: """
             svcunit reads and writes ZenML's service.json documents (the services schema of \
-            zenml.services), so services described by ZenML load unchanged. Each service is \
-            stored as <root>/<uuid>/service.json and runs as the transient systemd user unit \
-            svcunit-<uuid>.service. A SERVICE argument is a UUID, a unique UUID prefix, or a name.
+            zenml.services) and keeps what it does not use. A document ZenML 0.98 wrote (its \
+            `type` is your LocalDaemonService subclass) runs that Python class in the interpreter \
+            `svcunit register` records; svcunit's own kinds (command, sleeper) run in Swift. Each \
+            service is stored as <root>/<uuid>/service.json and runs as the transient systemd \
+            user unit svcunit-<uuid>.service. A SERVICE argument is a UUID, a unique UUID prefix, \
+            or a name.
 
             EXAMPLES
               svcunit create command --name web --health-path / -- python3 -m http.server {port}
@@ -26,6 +29,7 @@ public struct SvcUnit: AsyncParsableCommand {
             ENVIRONMENT
               SVCUNIT_ROOT         the store directory (--root)
               SVCUNIT_ENTRYPOINT   the entrypoint executable (--entrypoint)
+              SVCUNIT_PYTHON_RUNNER  the runner of Python services (default /usr/lib/svcunit/svcunit_zenml_runner.py)
               NO_COLOR             disables colours and the spinner
 
             EXIT STATUS

@@ -57,12 +57,18 @@ struct BadDocument: Sendable, CustomTestStringConvertible {
         changing("allocate_port is a string", ["endpoint", "config", "allocate_port"], to: "no", mentions: "allocate_port"),
         changing("unknown service flavor", ["service_type", "flavor"], to: "no-such-flavor", mentions: "no-such-flavor"),
         changing("unknown service type", ["service_type", "type"], to: "evil", mentions: "evil"),
-        BadDocument(name: "unknown class, no service_type", bytes: { valid in
+        BadDocument(name: "unknown svcunit class, no service_type", bytes: { valid in
             var v = valid
             v["service_type"] = nil
-            v["type"] = "evil.module.Backdoor"
+            v["type"] = "svcunit.Backdoor"
             return try json(v)
-        }, mentions: "Backdoor"),
+        }, mentions: "svcunit.Backdoor"),
+        BadDocument(name: "__main__ class, no service_type", bytes: { valid in
+            var v = valid
+            v["service_type"] = nil
+            v["type"] = "__main__.Backdoor"
+            return try json(v)
+        }, mentions: "__main__.Backdoor"),
         changing("health path //host", ["endpoint", "monitor", "config", "healthcheck_uri_path"], to: "//evil.example/", mentions: "healthcheck_uri_path"),
         changing("health path absolute URL", ["endpoint", "monitor", "config", "healthcheck_uri_path"], to: "http://other:1/", mentions: "healthcheck_uri_path"),
         changing("stop_timeout negative", ["config", "stop_timeout"], to: -1, mentions: "stop_timeout"),

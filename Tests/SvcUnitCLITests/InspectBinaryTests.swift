@@ -39,7 +39,9 @@ struct InspectBinaryTests {
         #expect(run.stdout == (try String(contentsOfFile: fixturePath("zenml-sleeper"), encoding: .utf8)))
         let noType = try Run.svcunit("inspect", fixturePath("zenml-no-service-type"), "--json")
         #expect(noType.status == 0)
-        #expect(noType.stdout.contains("\"service_type\": {"))
+        // A ZenML 0.98 document of the user's own class keeps ZenML's shape: no service_type added.
+        #expect(!noType.stdout.contains("\"service_type\""), "\(noType.stdout)")
+        #expect(noType.stdout.contains("\"type\": \"my_project.services.SleepingDaemon\""))
         #expect(noType.stdout.contains("\"name\": \"SleepingDaemon\""))
     }
 
@@ -56,7 +58,9 @@ struct InspectBinaryTests {
         ("", "the document is empty"),
         ("[]", "the document must be an object"),
         (#"{"uuid": "8f14e45f-ceea-467f-a0e6-1d4a0c1a2b3c", "service_type": {"type": "model-serving", "flavor": "seldon"}}"#, "flavor 'seldon'"),
-        (#"{"type": "x.Unknown", "uuid": "8f14e45f-ceea-467f-a0e6-1d4a0c1a2b3c"}"#, "Unknown"),
+        (#"{"type": "svcunit.Unknown", "uuid": "8f14e45f-ceea-467f-a0e6-1d4a0c1a2b3c"}"#, "names no built-in svcunit service class"),
+        (#"{"type": "__main__.Unknown", "uuid": "8f14e45f-ceea-467f-a0e6-1d4a0c1a2b3c"}"#, "move the class into a module"),
+        (#"{"type": "Unknown", "uuid": "8f14e45f-ceea-467f-a0e6-1d4a0c1a2b3c"}"#, "not a Python class path"),
         (#"{"uuid": "nope", "service_type": {"type": "daemon", "flavor": "sleeping"}, "config": {"wake_up_after": 1}}"#, "\"nope\", which is not a UUID"),
         (#"{"uuid": "8f14e45f-ceea-467f-a0e6-1d4a0c1a2b3c", "service_type": {"type": "daemon", "flavor": "sleeping"}, "config": {"wake_up_after": 1}, "endpoint": {"config": {"port": "80"}}}"#, "`endpoint.config.port`"),
     ])

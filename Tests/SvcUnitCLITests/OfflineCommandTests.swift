@@ -203,6 +203,50 @@ struct OfflineCommandTests {
         #expect(root.storedUUIDs.count == 1)
     }
 
+    /// Register of a Python service records what its unit needs (no Python asked with --no-check);
+    /// options that only make sense for Python services are refused for svcunit's own kinds.
+    @Test func registerOfAPythonServiceRecordsInterpreterWorkdirAndEnvironment() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let venv = root.path + "/venv"
+        try FileManager.default.createDirectory(atPath: venv + "/bin", withIntermediateDirectories: true)
+        // A venv's python is a symlink: it is recorded as given, not resolved (that would leave the venv).
+        try FileManager.default.createSymbolicLink(atPath: venv + "/bin/python", withDestinationPath: "/bin/sh")
+        let run = try root.svcunit("register", fixturePath("zenml-no-service-type"), "--no-check", "--workdir", "/tmp",
+                                   "--env", "A=1", "--env", "B=x=y", "--pass-env", "HOME",
+                                   environment: ["VIRTUAL_ENV": venv, "ZENML_CONFIG_PATH": "/cfg", "PYTHONPATH": "src"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let uuid = "0b6f2b4e-5a1d-4c3e-9f8a-7d6c5b4a3921"
+        let text = try String(contentsOfFile: "\(root.path)/\(uuid)/service.json", encoding: .utf8)
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let settings = try #require(doc["svcunit"] as? [String: Any], "\(text)")
+        #expect(settings["python"] as? String == venv + "/bin/python")
+        #expect(settings["workdir"] as? String == "/tmp")
+        let env = try #require(settings["env"] as? [String: String])
+        #expect(env == ["ZENML_CONFIG_PATH": "/cfg", "PYTHONPATH": "src", "A": "1", "B": "x=y",
+                        "HOME": ProcessInfo.processInfo.environment["HOME"] ?? ""])
+        #expect(doc["service_type"] == nil)
+
+        let refused: [([String], Int32, String)] = [
+            (["register", fixturePath("zenml-sleeper"), "--python", "/bin/sh"], 2, "apply to Python services only"),
+            (["register", fixturePath("zenml-no-service-type"), "--env", "1X=y"], 2, "--env \"1X=y\""),
+            (["register", fixturePath("zenml-no-service-type"), "--pass-env", "NO_SUCH_VARIABLE_HERE", "--no-check"], 2, "is not set"),
+            (["register", fixturePath("zenml-no-service-type"), "--python", "/nonexistent/python"], 5, "/nonexistent/python"),
+            (["register", fixturePath("zenml-no-service-type"), "--workdir", "/nonexistent", "--python", "/bin/sh"], 5, "/nonexistent"),
+        ]
+        let other = try TemporaryRoot()
+        defer { other.cleanUp() }
+        for (arguments, status, words) in refused {
+            let ran = try Run.svcunit(["--root", other.path] + arguments)
+            #expect(ran.status == status, "\(arguments): \(ran.stderr)")
+            // The first line says it (a usage error adds argument-parser's usage lines after it).
+            #expect(ran.errorLines.first?.hasPrefix("svcunit: error: ") == true && ran.errorLines.first?.contains(words) == true,
+                    "\(arguments): \(ran.stderr)")
+            if status == 5 { #expect(ran.errorLines.count == 1, "\(arguments): \(ran.stderr)") }
+            #expect(other.storedUUIDs.isEmpty, "nothing stored: \(arguments)")
+        }
+    }
+
     /// Registers a copy of the sleeper fixture under `uuid` with `name`.
     func register(_ root: TemporaryRoot, uuid: String, name: String) throws {
         let text = try String(contentsOfFile: fixturePath("zenml-sleeper"), encoding: .utf8)

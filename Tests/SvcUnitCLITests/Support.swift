@@ -21,35 +21,14 @@ struct Run {
     ///   - environment: set on top of the test's environment (NO_COLOR is always set; SVCUNIT_* removed).
     ///   - removing: variables to remove.
     static func svcunit(_ arguments: [String], environment: [String: String] = [:], removing: [String] = []) throws -> Run {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["SVCUNIT_ROOT"] = nil
         env["SVCUNIT_ENTRYPOINT"] = nil
         env["NO_COLOR"] = "1"
         for name in removing { env[name] = nil }
         env.merge(environment) { _, new in new }
-        process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // Read both pipes at once so a chatty stderr cannot block the child.
-        nonisolated(unsafe) var stderrData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            stderrData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderrData, as: UTF8.self))
+        let ran = try TestProcess.run(binary.path, arguments, environment: env)
+        return Run(status: ran.status, stdout: ran.stdout, stderr: ran.stderr)
     }
 
     /// The stderr lines.
@@ -112,12 +91,5 @@ final class TemporaryRoot: @unchecked Sendable {
         let run = try svcunit("create", "command", "--name", name, "--", "/bin/sleep", "300")
         #expect(run.status == 0, "\(run.stderr)")
         return run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-}
-
-extension LiveSystemd {
-    /// `systemctl --user show svcunit-<uuid>.service -p NAME --value`: the independent witness.
-    static func show(_ uuid: String, _ property: String) throws -> String {
-        try systemctlShow(try UnitName(validating: "svcunit-\(uuid).service"), property)
     }
 }

@@ -65,10 +65,23 @@ extension SvcUnit {
             var lines: [(String, String)] = []
             let type = document.serviceType
             lines.append(("service", document.config.name))
-            lines.append(("class", document.kind.className))
-            lines.append(("type", type.type))
-            lines.append(("flavor", type.flavor))
-            if !type.name.isEmpty { lines.append(("type name", type.name + (type.description.isEmpty ? "" : " (\(type.description))"))) }
+            if document.isPython {
+                lines.append(("class", "\(document.typeName ?? "") (Python, run by its own interpreter)"))
+                if let settings = document.svcunit {
+                    lines.append(("python", settings.python ?? "not registered"))
+                    if let workdir = settings.workdir { lines.append(("workdir", workdir)) }
+                    // Names only: values may be secrets, and stay in the 0600 file.
+                    let names = (settings.environment + settings.daemonEnvironment).map(\.key)
+                    if !names.isEmpty { lines.append(("environment", names.joined(separator: " "))) }
+                } else {
+                    lines.append(("python", "not registered (svcunit register FILE records it)"))
+                }
+            } else {
+                lines.append(("class", document.kind.className))
+                lines.append(("type", type.type))
+                lines.append(("flavor", type.flavor))
+                if !type.name.isEmpty { lines.append(("type name", type.name + (type.description.isEmpty ? "" : " (\(type.description))"))) }
+            }
             lines.append(("uuid", document.uuid.rawValue))
             lines.append(("admin state", document.adminState.rawValue))
             lines.append(("state", "\(document.status.state) (last: \(document.status.lastState))"))

@@ -75,6 +75,8 @@ struct StatusFacts {
         o["name"] = .string(document.config.name)
         o["type"] = .string(document.serviceType.type)
         o["flavor"] = .string(document.serviceType.flavor)
+        // The code it runs: a Python service's class path, or svcunit's own class.
+        o["class"] = .string(document.typeName ?? document.kind.typeName)
         o["admin_state"] = .string(document.adminState.rawValue)
         o["state"] = .string(document.status.state.rawValue)
         o["last_state"] = .string(document.status.lastState.rawValue)

@@ -66,6 +66,9 @@ let package = Package(
             "SystemdProvisioning", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport",
             "svcunit", "svcunit-entrypoint",
         ]),
+        // Issue 15: ZenML's own Python services, against the real zenml from PyPI (scripts/test installs it).
+        .testTarget(name: "ZenMLServiceTests", dependencies: ["SystemdTestSupport", "svcunit", "svcunit-entrypoint"],
+                    exclude: ["python"]),
         .testTarget(name: "SystemdProvisioningTests", dependencies: [
             "SystemdProvisioning", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport",
             "svcunit-entrypoint",

@@ -39,3 +39,25 @@ user_manager_answers() {
     [[ -n ${XDG_RUNTIME_DIR:-} && -S $XDG_RUNTIME_DIR/systemd/private && -d /run/systemd/system \
         && $(cat /proc/1/comm 2>/dev/null) == systemd ]]
 }
+
+# ensure_zenml_venv VERSION: a venv with the real zenml==VERSION from PyPI, for the live tests of
+# Python services; prints its interpreter. Built once with Debian's python3 (python3-venv) and
+# cached under ${XDG_CACHE_HOME:-~/.cache}/svcunit, keyed on the version; a half-built one (no
+# .complete marker) is built again.
+ensure_zenml_venv() {
+    local version=$1 cache=${XDG_CACHE_HOME:-$HOME/.cache}/svcunit venv log
+    venv=$cache/zenml-$version
+    if [[ ! -f $venv/.complete ]]; then
+        ensure_packages python3-venv
+        say "installing zenml==$version from PyPI into $venv (once; about 20 s on a quiet machine)"
+        rm -rf "$venv" && mkdir -p "$cache"
+        log=$(mktemp)
+        if ! { /usr/bin/python3 -m venv "$venv" &&
+               "$venv/bin/python" -m pip install -q --disable-pip-version-check "zenml==$version"; } </dev/null >"$log" 2>&1; then
+            cat "$log" >&2; rm -f "$log"; die "could not install zenml==$version into $venv"
+        fi
+        rm -f "$log"
+        touch "$venv/.complete"
+    fi
+    printf '%s\n' "$venv/bin/python"
+}

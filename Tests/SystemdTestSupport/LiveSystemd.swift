@@ -62,6 +62,11 @@ public enum LiveSystemd {
             .output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// `systemctl --user show svcunit-<uuid>.service -p NAME --value`: the witness for a service's unit.
+    public static func show(_ uuid: String, _ property: String) throws -> String {
+        try systemctlShow(try UnitName(validating: "svcunit-\(uuid).service"), property)
+    }
+
     /// Message lines journalctl finds for the unit, through either of the two unit fields.
     public static func journalctlLines(_ unit: UnitName) throws -> [String] {
         let bySystemUnit = try run("/usr/bin/journalctl", ["-u", unit.rawValue, "-o", "cat", "--no-pager"]).output

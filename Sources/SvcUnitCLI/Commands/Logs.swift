@@ -40,7 +40,8 @@ extension SvcUnit {
                 -o json is never escaped.
 
                 Ranges combine as in journalctl: --since and --until bound the lines by time; -n N \
-                shows the last N of them (counted from the newest end, also with --since); without -n \
+                shows the last N of them (counted from the newest end, also with --since, where \
+                journalctl 252 counts from --since); without -n \
                 every line in the range is shown; -f then keeps printing new lines until Ctrl-C (until \
                 --until passes, or with --until-stopped until the unit has stopped). With -f and \
                 neither -n, --since nor --this-run, the last 10 lines come first. --this-run shows \
@@ -62,7 +63,7 @@ extension SvcUnit {
         @Argument(help: ArgumentHelp("The service: UUID, unique UUID prefix, or name.", valueName: "service"))
         public var service: String
 
-        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output mode: short, short-iso, cat or json.", valueName: "mode"))
+        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output mode, in journalctl's names and formats.", valueName: "mode"))
         public var output: LogOutputMode?
 
         @Option(name: [.customShort("n"), .long], parsing: .unconditional, help: "Show the last N lines.")

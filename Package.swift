@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "ServiceModelTests", dependencies: ["ServiceModel", "ServiceKinds"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ServiceHealthTests", dependencies: ["ServiceHealth", "ServiceModel"]),
         .testTarget(name: "SvcUnitCLITests", dependencies: [
-            "SvcUnitCLI", "ServiceModel", "ServiceKinds", "SystemdManager", "SystemdTestSupport", "svcunit",
+            "SvcUnitCLI", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport", "svcunit",
         ]),
         .testTarget(name: "ReliabilityTests", dependencies: [
             "SystemdProvisioning", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport",

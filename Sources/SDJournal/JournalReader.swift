@@ -27,11 +27,17 @@ public final class JournalReader: Sendable {
         try await worker.run { j, _ throws(JournalError) in try JournalCalls.setFilter(j, filter) }
     }
 
-    /// The last `count` matching entries, oldest first. Afterwards the position is on the newest one,
-    /// so `readForward` returns only entries written later.
-    public func tail(_ count: Int) async throws(JournalError) -> [JournalEntry] {
+    /// The last `count` matching entries, oldest first; with `notAfter` (µs since the epoch), the
+    /// last ones at or before that time, as `journalctl -n N --until T`. Afterwards the position is on
+    /// the newest one returned, so `readForward` returns only the entries after it.
+    public func tail(_ count: Int, notAfter: UInt64? = nil) async throws(JournalError) -> [JournalEntry] {
         try await worker.run { j, fields throws(JournalError) in
-            try JournalCalls.seekTail(j)
+            if let notAfter {
+                // Before the first entry later than notAfter: moving back lands on entries <= notAfter.
+                try JournalCalls.seekRealtime(j, notAfter == .max ? notAfter : notAfter + 1)
+            } else {
+                try JournalCalls.seekTail(j)
+            }
             let moved = try JournalCalls.previousSkip(j, UInt64(max(count, 1)))
             guard moved > 0 else {
                 // Nothing matches yet. Reading on from the tail location would jump to the newest

@@ -116,7 +116,11 @@ public struct SvcUnit: AsyncParsableCommand {
         return code == .validationFailure ? ExitCodes.usage.rawValue : code.rawValue
     }
 
+    /// Writes an error to stderr, line by line escaped (`Output.escaped`): a domain error may quote a
+    /// service's output or a document's values, an argument-parser error the command line.
     static func printError(_ text: String) {
-        FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { Output.escaped(String($0)) }
+        let escaped = lines.joined(separator: "\n")
+        FileHandle.standardError.write(Data((escaped.hasSuffix("\n") ? escaped : escaped + "\n").utf8))
     }
 }

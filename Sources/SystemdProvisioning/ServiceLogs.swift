@@ -2,78 +2,174 @@ public import SDJournal
 import SystemdManager
 import Glibc
 
+/// Which of a service's journal lines to read.
+public struct ServiceLogSelection: Sendable, Hashable {
+    /// Leave out the user manager's own lines about the unit ("Started …", "Main process exited …").
+    public var serviceOnly: Bool
+    /// Only the lines of one run of the unit: its invocation ID (32 hex digits).
+    public var invocationID: String?
+
+    public init(serviceOnly: Bool = false, invocationID: String? = nil) {
+        self.serviceOnly = serviceOnly
+        self.invocationID = invocationID
+    }
+}
+
 /// The journal filter that finds every line of one service, in a login session and in a sandbox.
 ///
 /// Not obvious: journald attributes a user service's output with `_SYSTEMD_USER_UNIT` in a real
 /// session but `_SYSTEMD_UNIT` when the user manager runs outside `user@.service`, and may attribute
 /// neither to lines written just before a fast exit; so the filter ORs both unit fields (for the
 /// transient unit and the template instance), the manager's own `USER_UNIT=` messages, and the
-/// service's `SYSLOG_IDENTIFIER`, which travels with the output stream itself.
+/// service's `SYSLOG_IDENTIFIER`, which travels with the output stream itself. One run is found by
+/// its invocation ID: `_SYSTEMD_INVOCATION_ID` (set by journald) on the service's lines and
+/// `USER_INVOCATION_ID` (`INVOCATION_ID` for a system manager) on the manager's.
 public enum ServiceLogFilter {
-    public static func filter(for unit: ServiceUnit, uid: UInt32? = nil) -> JournalFilter {
+    public static func filter(for unit: ServiceUnit, uid: UInt32? = nil,
+                              selection: ServiceLogSelection = ServiceLogSelection()) -> JournalFilter {
         let uid = uid ?? getuid()
-        var groups: [[JournalMatch]] = []
         let uidMatch = try! JournalMatch(field: "_UID", value: String(uid))
+        var groups: [[JournalMatch]] = []
+        if let id = selection.invocationID {
+            // Invocation IDs are random 128-bit values: the ID alone names the run.
+            groups.append([try! JournalMatch(field: "_SYSTEMD_INVOCATION_ID", value: id)])
+            if !selection.serviceOnly {
+                for field in managerInvocationFields { groups.append([try! JournalMatch(field: field, value: id), uidMatch]) }
+            }
+            return JournalFilter(anyOf: groups)
+        }
         for name in [unit.transientUnit, unit.templateInstance] {
             groups.append([try! JournalMatch(field: "_SYSTEMD_USER_UNIT", value: name.rawValue), uidMatch])
-            groups.append([try! JournalMatch(field: "USER_UNIT", value: name.rawValue), uidMatch])
+            if !selection.serviceOnly {
+                groups.append([try! JournalMatch(field: managerUnitField, value: name.rawValue), uidMatch])
+            }
             groups.append([try! JournalMatch(field: "_SYSTEMD_UNIT", value: name.rawValue)])
         }
         groups.append([try! JournalMatch(field: "SYSLOG_IDENTIFIER", value: unit.syslogIdentifier)])
         return JournalFilter(anyOf: groups)
     }
+
+    /// The field the user manager names the unit with on its own lines about it.
+    public static let managerUnitField = "USER_UNIT"
+    /// The fields the manager gives a run's invocation ID in, on its own lines.
+    public static let managerInvocationFields = ["USER_INVOCATION_ID", "INVOCATION_ID"]
+    /// The field journald gives the invocation ID of the process that wrote a line.
+    public static let serviceInvocationField = "_SYSTEMD_INVOCATION_ID"
+
+    /// The fields `ServiceLogs` reads besides message, time, priority, PID and identifier.
+    static let extraFields = [managerUnitField, serviceInvocationField] + managerInvocationFields + ["_COMM"]
 }
 
-/// Reads one service's lines from the journal: the last N, since a time, and following new ones.
+extension JournalEntry {
+    /// True for the user manager's own lines about the unit ("Started …", "Main process exited …").
+    public var isFromManager: Bool { fields[ServiceLogFilter.managerUnitField] != nil }
+
+    /// The invocation ID of the run the line belongs to, when journald or the manager recorded one.
+    public var invocationID: String? {
+        field(ServiceLogFilter.serviceInvocationField)
+            ?? ServiceLogFilter.managerInvocationFields.lazy.compactMap { self.field($0) }.first
+    }
+
+    /// journalctl's identifier: `SYSLOG_IDENTIFIER`, else the command name.
+    public var identifier: String? { syslogIdentifier ?? field("_COMM") }
+}
+
+/// Reads one service's lines from the journal: the last N, a time range, and following new ones.
 ///
-/// Owns its `JournalReader` (and so its thread); one follower at a time.
+/// Owns its `JournalReader` (and so its thread); one follower at a time. Not obvious: reading a
+/// range hands entries over in batches as they are read, so memory stays bounded by the batch size
+/// however long the history is (only `count` entries are held for "the last N").
 public final class ServiceLogs: Sendable {
     public let unit: ServiceUnit
     let reader: JournalReader
 
+    /// How many entries one read hands over.
+    public static let batchSize = 512
+
     /// - Throws: `JournalError` when the journal cannot be opened.
-    public init(unit: ServiceUnit) async throws(JournalError) {
+    public init(unit: ServiceUnit, selection: ServiceLogSelection = ServiceLogSelection()) async throws(JournalError) {
         self.unit = unit
-        reader = try await JournalReader(scope: .localOnly)
-        try await reader.setFilter(ServiceLogFilter.filter(for: unit))
+        reader = try await JournalReader(scope: .localOnly, extraFields: ServiceLogFilter.extraFields)
+        try await reader.setFilter(ServiceLogFilter.filter(for: unit, selection: selection))
     }
 
     /// The last `count` lines (all when nil), optionally only those at or after `since` (µs since
     /// the epoch), oldest first. Afterwards `follow` continues after the newest.
     public func last(_ count: Int?, since: UInt64? = nil) async throws(JournalError) -> [JournalEntry] {
-        guard let since else {
-            if let count { return try await reader.tail(count) }
-            try await reader.seekToHead()
-            return try await readAll()
+        var out: [JournalEntry] = []
+        try await read(last: count, since: since, until: nil) { out += $0 }
+        return out
+    }
+
+    /// Hands the lines of a range to `body` in batches, oldest first: the last `count` (all when
+    /// nil) of those at or after `since` and at or before `until` (µs since the epoch), as
+    /// `journalctl -n N --since S --until U` would show them except that `-n` always counts from the
+    /// newest end. Returns false when an entry after `until` was seen (nothing later can be shown).
+    /// Afterwards `follow` continues after the last entry read.
+    @discardableResult
+    public func read(last count: Int?, since: UInt64?, until: UInt64?,
+                     _ body: ([JournalEntry]) async -> Void) async throws(JournalError) -> Bool {
+        if let count {
+            var entries = try await reader.tail(count, notAfter: until)
+            if let since { entries.removeAll { $0.realtimeMicroseconds < since } }
+            if !entries.isEmpty { await body(entries) }
+            return true
         }
-        try await reader.seek(toRealtime: since)
-        let all = try await readAll()
-        guard let count else { return all }
-        return Array(all.suffix(count))
+        if let since { try await reader.seek(toRealtime: since) } else { try await reader.seekToHead() }
+        return try await readOn(until: until, body)
+    }
+
+    /// Hands the lines written since the last read to `body` in batches, without waiting; false
+    /// when an entry after `until` was seen.
+    @discardableResult
+    public func readOn(until: UInt64? = nil, _ body: ([JournalEntry]) async -> Void) async throws(JournalError) -> Bool {
+        while true {
+            let batch = try await reader.readForward(limit: Self.batchSize)
+            if batch.isEmpty { return true }
+            if let until, let past = batch.firstIndex(where: { $0.realtimeMicroseconds > until }) {
+                if past > 0 { await body(Array(batch[..<past])) }
+                return false
+            }
+            await body(batch)
+        }
     }
 
     /// The lines written since the last read, without waiting.
-    public func readNew() async throws(JournalError) -> [JournalEntry] { try await readAll() }
-
-    private func readAll() async throws(JournalError) -> [JournalEntry] {
+    public func readNew() async throws(JournalError) -> [JournalEntry] {
         var out: [JournalEntry] = []
         while true {
-            let batch = try await reader.readForward(limit: 4096)
+            let batch = try await reader.readForward(limit: Self.batchSize)
             if batch.isEmpty { return out }
             out += batch
         }
     }
 
-    /// New lines as journald writes them, until the task is cancelled. Waits on the journal's
-    /// inotify descriptor; the one-second bound only re-arms the wait.
-    public func follow(_ body: @Sendable ([JournalEntry]) async -> Void) async throws(JournalError) {
+    /// New lines as journald writes them, until the task is cancelled or, with `until` (µs since
+    /// the epoch, the entries' clock), an entry after it appears or `deadline` (the same moment on
+    /// the monotonic clock) passes. Waits on the journal's inotify descriptor; the one-second bound
+    /// only re-arms the wait.
+    public func follow(until: UInt64? = nil, deadline: ContinuousClock.Instant? = nil,
+                       _ body: @Sendable ([JournalEntry]) async -> Void) async throws(JournalError) {
         while !Task.isCancelled {
-            let batch = try await reader.readForward(limit: 4096)
-            if !batch.isEmpty {
-                await body(batch)
-                continue
+            guard try await readOn(until: until, { await body($0) }) else { return }
+            var wake = ContinuousClock.now.advanced(by: .seconds(1))
+            if let deadline {
+                if ContinuousClock.now >= deadline { return }
+                wake = min(wake, deadline)
             }
-            _ = try await reader.waitForChanges(before: ContinuousClock.now.advanced(by: .seconds(1)))
+            _ = try await reader.waitForChanges(before: wake)
+        }
+    }
+
+    /// The invocation ID of the newest run that left a line in the journal, if any: the run
+    /// `--this-run` means when systemd no longer knows the unit.
+    public func lastInvocationID() async throws(JournalError) -> String? {
+        var before: UInt64? = nil
+        while true {
+            let batch = try await reader.tail(Self.batchSize, notAfter: before)
+            if let id = batch.reversed().lazy.compactMap(\.invocationID).first { return id }
+            guard batch.count == Self.batchSize, let oldest = batch.first?.realtimeMicroseconds, oldest > 0 else { return nil }
+            before = oldest - 1
         }
     }
 

@@ -63,6 +63,11 @@ public struct CreateOptions: ParsableArguments, Sendable {
         if let name, name.isEmpty || name.contains(where: \.isNewline) {
             throw CLIError.usage("--name must be a non-empty single line")
         }
+        // A name is printed by list, start, status and in errors: no control character may reach a
+        // terminal through it (the error shows it escaped).
+        if let name, name.unicodeScalars.contains(where: Output.isControl) {
+            throw CLIError.usage("--name \"\(Output.escaped(name))\" contains control characters; give printable text")
+        }
         if let name, ServiceUUID(rawValue: name) != nil {
             throw CLIError.usage("--name \(name) looks like a UUID; choose a name that cannot be mistaken for one")
         }

@@ -109,7 +109,7 @@ extension SvcUnit {
             }
             let width = (lines.map(\.0.count).max() ?? 0) + 1
             return lines.map { label, value in
-                (label + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0) + value + "\n"
+                (label + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0) + Output.escaped(value) + "\n"
             }.joined()
         }
     }

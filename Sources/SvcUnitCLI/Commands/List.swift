@@ -161,18 +161,20 @@ extension SvcUnit {
             if rows.isEmpty { return "no services\n" }
             let cells = rows.map { row -> [String] in
                 guard let document = row.document else {
-                    return [row.uuid.rawValue, "-", "-", Output.state(row.state), row.error ?? ""]
+                    return [row.uuid.rawValue, "-", "-", Output.state(row.state), Output.escaped(row.error ?? "")]
                 }
                 var endpoint = "-"
                 if let e = document.endpoint {
-                    endpoint = row.activeState == "active" ? (e.status.uri ?? "(\(e.config.protocol))") : "(\(e.config.protocol)\(e.config.port.map { " :\($0)" } ?? ""))"
+                    endpoint = Output.escaped(row.activeState == "active" ? (e.status.uri ?? "(\(e.config.protocol))") : "(\(e.config.protocol)\(e.config.port.map { " :\($0)" } ?? ""))")
                     switch row.healthy {
                     case true?: endpoint += " " + Output.state("healthy")
-                    case false?: endpoint += " " + Output.state("unhealthy") + (row.healthError.map { ": \($0)" } ?? "")
+                    case false?: endpoint += " " + Output.state("unhealthy") + (row.healthError.map { ": \(Output.escaped($0))" } ?? "")
                     case nil: break
                     }
                 }
-                return [row.uuid.rawValue, document.config.name, "\(document.serviceType.type)/\(document.serviceType.flavor)",
+                // Document values are escaped cell by cell (`Output.escaped`); state words are painted.
+                return [row.uuid.rawValue, Output.escaped(document.config.name),
+                        Output.escaped("\(document.serviceType.type)/\(document.serviceType.flavor)"),
                         Output.state(row.state), endpoint]
             }
             return Output.table(header: ["UUID", "NAME", "TYPE", "STATE", "ENDPOINT"], rows: cells)

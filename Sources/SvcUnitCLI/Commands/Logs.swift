@@ -10,24 +10,50 @@ import Glibc
 #endif
 
 extension SvcUnit {
-    /// `svcunit logs SERVICE [-n N] [-f] [--since TIME] [--json]`: the service's lines from the journal.
+    /// `svcunit logs SERVICE [-o MODE] [-n N] [-f] [--since T] [--until T] [--this-run] [--service-only]`:
+    /// the service's lines from the journal, in journalctl's output formats.
     ///
-    /// Reads the journal directly (sd-journal), never through journalctl. Not obvious: when journald
-    /// is not running the command still reads whatever the journal files hold, says so once on
-    /// stderr and exits 0; other commands do not need journald at all.
+    /// Reads the journal directly (sd-journal), never through journalctl, and prints entries as it
+    /// reads them (a long history is streamed, not collected). Not obvious: when journald is not
+    /// running the command still reads whatever the journal files hold, says so once on stderr and
+    /// exits 0; other commands do not need journald at all.
     public struct Logs: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Show a service's output from the journal.",
             discussion: """
-                Without -n every matching line is shown (from --since, if given); with -f and no -n \
-                the last 10, then new lines as they arrive until Ctrl-C. --json prints one object \
-                per line (JSON Lines): {"time", "message", "priority", "pid"}, time in ISO-8601 UTC. \
-                TIME is ISO-8601 (2025-01-02T03:04:05Z), relative (-10m, -2h, -30s, -1d) or a unix time.
+                Output modes (-o), as journalctl's: short (the default: "Nov 30 03:36:03 \
+                identifier[pid]: message", local time; the host name is left out), short-iso \
+                ("2026-11-30T03:36:03+0100 identifier[pid]: message"), cat (the message only) and json \
+                (JSON Lines: {"time", "message", "priority", "pid", "identifier", "invocation_id", \
+                "source"}, time in ISO-8601 UTC; --json is the same). The json message is exact: a \
+                string, or an array of byte values when it is not valid UTF-8.
+
+                The user manager's own lines about the unit ("Starting …", "Started …", "Main process \
+                exited, code=exited, status=3", "Failed with result …") are shown by default, as \
+                journalctl --user-unit shows them, because they say when each run began and how it \
+                ended; they are marked by their identifier, systemd[PID] (json: "source": "manager", \
+                the service's own lines "source": "service"). --service-only leaves them out.
+
+                A message with control characters (other than tab and newline) or invalid UTF-8 is \
+                shown as journalctl shows it, "[23B blob data]"; -a shows it with the characters \
+                escaped (\\e, \\x07, …) instead. Nothing a service prints reaches the terminal raw. \
+                -o json is never escaped.
+
+                Ranges combine as in journalctl: --since and --until bound the lines by time; -n N \
+                shows the last N of them (counted from the newest end, also with --since, where \
+                journalctl 252 counts from --since); without -n \
+                every line in the range is shown; -f then keeps printing new lines until Ctrl-C (until \
+                --until passes, or with --until-stopped until the unit has stopped). With -f and \
+                neither -n, --since nor --this-run, the last 10 lines come first. --this-run shows \
+                only the current run (or the last one, if the service is not running), by the unit's \
+                invocation ID. TIME is ISO-8601 (2025-01-02T03:04:05Z), relative (-10m, -2h, -30s, \
+                -1d), now, or a unix time.
 
                 EXAMPLES
                   svcunit logs web -n 50
                   svcunit logs web -f --since -10m
-                  svcunit logs 3f2a --json | jq -r .message
+                  svcunit logs web --this-run --service-only -o cat
+                  svcunit logs 3f2a -o json | jq -r .message
                   svcunit logs batch-job -f --until-stopped
                 """
         )
@@ -36,6 +62,9 @@ extension SvcUnit {
 
         @Argument(help: ArgumentHelp("The service: UUID, unique UUID prefix, or name.", valueName: "service"))
         public var service: String
+
+        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output mode, in journalctl's names and formats.", valueName: "mode"))
+        public var output: LogOutputMode?
 
         @Option(name: [.customShort("n"), .long], parsing: .unconditional, help: "Show the last N lines.")
         public var lines: Int?
@@ -49,7 +78,19 @@ extension SvcUnit {
         @Option(parsing: .unconditional, help: ArgumentHelp("Only lines at or after TIME (may start with -, e.g. -10m).", valueName: "time"))
         public var since: String?
 
-        @Flag(help: "Print one JSON object per line.")
+        @Option(parsing: .unconditional, help: ArgumentHelp("Only lines at or before TIME.", valueName: "time"))
+        public var until: String?
+
+        @Flag(help: "Only the current (or last) run's lines, by the unit's invocation ID.")
+        public var thisRun = false
+
+        @Flag(help: "Leave out the user manager's own lines about the unit (Started …, Main process exited …).")
+        public var serviceOnly = false
+
+        @Flag(name: [.customShort("a"), .long], help: "Show messages with control characters escaped instead of as [N blob data].")
+        public var all = false
+
+        @Flag(help: "The same as -o json.")
         public var json = false
 
         public init() {}
@@ -61,22 +102,39 @@ extension SvcUnit {
             let context = CommandContext(global)
             if let lines, lines < 0 { throw CLIError.usage("-n \(lines) must be 0 or more") }
             if untilStopped && !follow { throw CLIError.usage("--until-stopped goes with -f") }
-            let sinceMicroseconds = try since.map { try TimeParsing.since($0) }
+            if json, let output, output != .json { throw CLIError.usage("--json and -o \(output.rawValue) contradict each other") }
+            let now = Output.nowMicroseconds()
+            let sinceMicroseconds = try since.map { try TimeParsing.time($0, option: "--since", now: now) }
+            let untilMicroseconds = try until.map { try TimeParsing.time($0, option: "--until", now: now) }
+            if let sinceMicroseconds, let untilMicroseconds, sinceMicroseconds > untilMicroseconds {
+                throw CLIError.usage("--since \(since ?? "") is after --until \(until ?? "")")
+            }
             let target = try context.lookup().resolve(service)
             if !JournalReader.journaldIsRunning(socketPath: Self.journalSocket) {
                 Output.warning("journald is not running (nothing answers on \(Self.journalSocket)); showing only what the journal files already hold")
             }
-            let logs = try await ServiceLogs(unit: ServiceUnit(target.uuid))
+            let unit = ServiceUnit(target.uuid)
+            var selection = ServiceLogSelection(serviceOnly: serviceOnly)
+            if thisRun {
+                guard let id = try await Self.currentInvocation(unit, target, context) else {
+                    Output.warning("\(target.label) has no run in the journal")
+                    return
+                }
+                selection.invocationID = id
+            }
+            let logs = try await ServiceLogs(unit: unit, selection: selection)
             defer { logs.close() }
-            let count = lines ?? (follow && sinceMicroseconds == nil ? 10 : nil)
-            let json = json
-            let entries = try await logs.last(count, since: sinceMicroseconds)
-            Self.print(entries, json: json)
-            guard follow else { return }
+            let printer = LogPrinter(mode: json ? .json : output ?? .short, all: all)
+            let count = lines ?? (follow && sinceMicroseconds == nil && !thisRun ? 10 : nil)
+            let inRange = try await logs.read(last: count, since: sinceMicroseconds, until: untilMicroseconds) { printer.print($0) }
+            guard follow, inRange else { return }
             // Ctrl-C ends the follow cleanly (exit 0) instead of killing the process mid-line.
             signal(SIGINT, SIG_IGN)
             signal(SIGTERM, SIG_IGN)
-            let follower = Task { try await logs.follow { batch in Self.print(batch, json: json) } }
+            let deadline = untilMicroseconds.map { until in
+                ContinuousClock.now.advanced(by: .microseconds(until > now ? Int64(clamping: until - now) : 0))
+            }
+            let follower = Task { try await logs.follow(until: untilMicroseconds, deadline: deadline) { printer.print($0) } }
             let sources = [SIGINT, SIGTERM].map { number in
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler { follower.cancel() }
@@ -89,8 +147,8 @@ extension SvcUnit {
                 // Watch the unit (signals, not polling); when it has stopped, end the follow and
                 // print what journald wrote after the last wake-up.
                 let systemd = try await context.services(store: try context.store(create: false))
-                let unit = try await systemd.provisioner.unitStatus(target.uuid)
-                let watch = try await systemd.manager.watchUnit(unit.name)
+                let status = try await systemd.provisioner.unitStatus(target.uuid)
+                let watch = try await systemd.manager.watchUnit(status.name)
                 stopper = Task {
                     _ = try? await watch.wait(before: nil) { !$0.isLoaded || $0.activeState.isFinal }
                     follower.cancel()
@@ -101,26 +159,95 @@ extension SvcUnit {
             if untilStopped {
                 // journald may still be writing the unit's last lines: one short, bounded catch-up.
                 try await Task.sleep(for: .milliseconds(200))
-                Self.print(try await logs.readNew(), json: json)
+                try await logs.readOn(until: untilMicroseconds) { printer.print($0) }
             }
         }
 
-        static func print(_ entries: [JournalEntry], json: Bool) {
-            for entry in entries {
-                if json {
-                    var o = JSONObject()
-                    o["time"] = .string(Output.isoTime(microseconds: entry.realtimeMicroseconds))
-                    o["message"] = .string(entry.message)
-                    o["priority"] = entry.priority.map { .int(Int64($0)) } ?? .null
-                    o["pid"] = entry.pid.map { .int(Int64($0)) } ?? .null
-                    Output.jsonLine(.object(o))
-                } else {
-                    let pid = entry.pid.map { "[\($0)]" } ?? ""
-                    let message = (entry.priority ?? 6) <= 3 ? Output.paint(entry.message, .red) : entry.message
-                    Swift.print("\(Output.paint(Output.localTime(microseconds: entry.realtimeMicroseconds), .dim))\(pid) \(message)")
-                }
+        /// The invocation ID `--this-run` means: the unit's own while systemd knows the unit (running,
+        /// or failed and not yet reset), else that of the newest run in the journal. Without a user
+        /// manager the journal alone answers.
+        static func currentInvocation(_ unit: ServiceUnit, _ target: ServiceLookup.Candidate, _ context: CommandContext) async throws -> String? {
+            if let store = try? context.existingStore(),
+               let systemd = try? await context.services(store: store),
+               let status = try? await systemd.provisioner.unitStatus(target.uuid),
+               status.isLoaded, let id = status.invocationID {
+                return id
             }
-            Output.flush()
+            let logs = try await ServiceLogs(unit: unit)
+            defer { logs.close() }
+            return try await logs.lastInvocationID()
         }
+    }
+}
+
+/// `logs -o MODE`: journalctl's names.
+public enum LogOutputMode: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case short
+    case shortISO = "short-iso"
+    case cat
+    case json
+}
+
+/// Writes journal entries in one output mode, a batch at a time (one write and one flush per
+/// batch, so a long history streams without a system call per line).
+struct LogPrinter: Sendable {
+    let mode: LogOutputMode
+    /// Show non-printable messages escaped instead of as `[N blob data]`.
+    let all: Bool
+
+    func print(_ entries: [JournalEntry]) {
+        var text = ""
+        for entry in entries {
+            if mode == .json {
+                text += JSONText.formatCompact(Self.json(entry)) + "\n"
+            } else {
+                text += line(entry) + "\n"
+            }
+        }
+        Swift.print(text, terminator: "")
+        Output.flush()
+    }
+
+    /// One entry for people: the prefix of the mode, then the message shown safely (see `message`).
+    func line(_ entry: JournalEntry) -> String {
+        var prefix = ""
+        if mode != .cat {
+            prefix = Output.journalTime(microseconds: entry.realtimeMicroseconds, iso: mode == .shortISO) + " "
+            prefix += Output.escaped(entry.identifier ?? "")
+            if let pid = entry.pid { prefix += "[\(pid)]" }
+            prefix += ": "
+        }
+        let lines = message(entry.messageBytes)
+        var body = lines.joined(separator: "\n" + String(repeating: " ", count: mode == .cat ? 0 : Output.visibleWidth(prefix)))
+        if (entry.priority ?? 6) <= 3 { body = Output.paint(body, .red) }
+        return prefix + body
+    }
+
+    /// The message's lines as journalctl shows them: as they are when printable (tab and newline
+    /// allowed; continuation lines are indented under the first), else `[N blob data]`, or with
+    /// `-a` every control character escaped.
+    func message(_ bytes: [UInt8]) -> [String] {
+        if Output.isPrintable(utf8: bytes) {
+            return String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        }
+        guard all else { return [Output.blobNotice(byteCount: bytes.count)] }
+        return bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { Output.escaped(utf8: Array($0)) }
+    }
+
+    /// One JSON Lines object; the message exact (a string, or byte values when not valid UTF-8).
+    static func json(_ entry: JournalEntry) -> JSONValue {
+        var o = JSONObject()
+        o["time"] = .string(Output.isoTime(microseconds: entry.realtimeMicroseconds))
+        if let text = String(validating: entry.messageBytes, as: UTF8.self) {
+            o["message"] = .string(text)
+        } else {
+            o["message"] = .array(entry.messageBytes.map { .int(Int64($0)) })
+        }
+        o["priority"] = entry.priority.map { .int(Int64($0)) } ?? .null
+        o["pid"] = entry.pid.map { .int(Int64($0)) } ?? .null
+        o["identifier"] = entry.identifier.map(JSONValue.string) ?? .null
+        o["invocation_id"] = entry.invocationID.map(JSONValue.string) ?? .null
+        o["source"] = .string(entry.isFromManager ? "manager" : "service")
+        return .object(o)
     }
 }

@@ -109,8 +109,10 @@ struct StatusFacts {
 
     var text: String {
         var lines: [(String, String)] = []
-        lines.append(("service", "\(document.config.name) (\(document.uuid))"))
-        lines.append(("type", "\(document.serviceType.type)/\(document.serviceType.flavor)"))
+        // Values from the document or the service's output are escaped (`Output.escaped`) one by
+        // one: the state words are painted, so the lines cannot be escaped whole.
+        lines.append(("service", Output.escaped("\(document.config.name) (\(document.uuid))")))
+        lines.append(("type", Output.escaped("\(document.serviceType.type)/\(document.serviceType.flavor)")))
         lines.append(("admin state", document.adminState.rawValue))
         lines.append(("state", Output.state(document.status.state.rawValue) + " (last: \(document.status.lastState))"))
         var unitLine = report.unitName.rawValue
@@ -118,23 +120,23 @@ struct StatusFacts {
         lines.append(("unit", unitLine))
         if let unit, unit.mainPID != 0 { lines.append(("main pid", String(unit.mainPID))) }
         if let endpoint = document.endpoint {
-            var value = endpoint.status.uri ?? "not started (\(endpoint.config.protocol))"
+            var value = Output.escaped(endpoint.status.uri ?? "not started (\(endpoint.config.protocol))")
             switch healthy {
             case true?: value += " " + Output.state("healthy")
-            case false?: value += " " + Output.state("unhealthy") + (endpoint.status.lastError.isEmpty ? "" : ": \(endpoint.status.lastError)")
+            case false?: value += " " + Output.state("unhealthy") + (endpoint.status.lastError.isEmpty ? "" : ": \(Output.escaped(endpoint.status.lastError))")
             case nil: value += endpoint.monitor == nil ? " (no health monitor)" : ""
             }
             lines.append(("endpoint", value))
-            if let monitor = endpoint.monitor { lines.append(("health check", monitor.summary)) }
+            if let monitor = endpoint.monitor { lines.append(("health check", Output.escaped(monitor.summary))) }
         }
-        if !document.status.lastError.isEmpty { lines.append(("last error", document.status.lastError.split(whereSeparator: \.isNewline).joined(separator: " | "))) }
+        if !document.status.lastError.isEmpty { lines.append(("last error", Output.escaped(document.status.lastError.split(whereSeparator: \.isNewline).joined(separator: " | ")))) }
         if let unit { lines.append(("restarts", String(unit.nRestarts))) }
         if let uptime, let since = unit?.activeEnterTimestamp {
             lines.append(("uptime", "\(Output.duration(seconds: uptime)) (since \(Output.localTime(microseconds: since)))"))
         }
         if let memory = unit?.memoryCurrent { lines.append(("memory", Output.bytes(memory))) }
         if let run = document.status.lastRun {
-            var value = run.summary
+            var value = Output.escaped(run.summary)
             if let at = run.finishedAt { value += " at \(Output.localTime(microseconds: UInt64(max(0, at) * 1e6)))" }
             lines.append(("last run", value))
         }

@@ -16,7 +16,7 @@ enum Batch {
         _ targets: [ServiceLookup.Candidate], verb: String,
         _ operation: @escaping @Sendable (ServiceLookup.Candidate) async throws -> String
     ) async throws {
-        let spinner = Spinner("\(verb) \(targets.count == 1 ? targets[0].label : "\(targets.count) services")…")
+        let spinner = Spinner(Output.escaped("\(verb) \(targets.count == 1 ? targets[0].label : "\(targets.count) services")…"))
         // One task per service, awaited in command-line order. Not a task group: with Swift 6.3.1's
         // optimizer, withTaskGroup here lost results in release builds (seen: a bounds trap on the
         // collected array, then only one of five lines printed), while debug builds were right.
@@ -31,7 +31,7 @@ enum Batch {
         var firstFailure: ExitCodes?
         for (target, result) in zip(targets, results) {
             switch result {
-            case .success(let line)?: print(line)
+            case .success(let line)?: print(Output.escaped(line))  // names and addresses come from documents
             case .failure(let error)?:
                 let text = ExitCodes.oneLine(error)
                 Output.error(text.contains(target.uuid.rawValue) ? text : "\(target.label): \(text)")

@@ -38,12 +38,14 @@ enum Output {
         print(text)
     }
 
+    /// `svcunit: error: TEXT` on stderr; TEXT may hold a service's output or a document's values,
+    /// so it is escaped (`escaped`).
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data("svcunit: error: \(text)\n".utf8))
+        FileHandle.standardError.write(Data("svcunit: error: \(escaped(text))\n".utf8))
     }
 
     static func warning(_ text: String) {
-        FileHandle.standardError.write(Data("svcunit: warning: \(text)\n".utf8))
+        FileHandle.standardError.write(Data("svcunit: warning: \(escaped(text))\n".utf8))
     }
 
     /// Prints one JSON document (pretty) on stdout.
@@ -88,6 +90,90 @@ enum Output {
         return count
     }
 
+    // MARK: Text from services and documents
+
+    /// C0 controls (tab and newline included), DEL and the C1 controls: what a terminal may act on.
+    /// `create --name` refuses them all; `escaped` shows all but tab as escapes.
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+    }
+
+    /// `text` for a terminal: every control character except tab written as an escape (`\e`, `\n`,
+    /// `\x07`, `\u{9b}`), so nothing a service printed or a document holds can move the cursor, set
+    /// the title, write the clipboard or forge a line. The one function every human output path uses
+    /// for such text (logs, status, list, inspect, batch lines, errors); `--json` output is not escaped.
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { isControl($0) && $0 != "\t" }) else { return text }
+        return escaped(utf8: Array(text.utf8))
+    }
+
+    /// `escaped` for raw bytes (a journal message): invalid UTF-8 bytes are written as `\xHH` too.
+    static func escaped(utf8 bytes: [UInt8]) -> String {
+        var out = ""
+        out.reserveCapacity(bytes.count)
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var position = 0
+        func hex(_ value: UInt32, digits: Int) -> String {
+            let text = String(value, radix: 16)
+            return String(repeating: "0", count: max(0, digits - text.count)) + text
+        }
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded):
+                position += encoded.count
+                let scalar = Unicode.UTF8.decode(encoded)
+                guard isControl(scalar), scalar != "\t" else { out.unicodeScalars.append(scalar); continue }
+                switch scalar {
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\u{1B}": out += "\\e"
+                case "\u{07}": out += "\\a"
+                case "\u{08}": out += "\\b"
+                default: out += scalar.value < 0x80 ? "\\x" + hex(scalar.value, digits: 2) : "\\u{" + hex(scalar.value, digits: 2) + "}"
+                }
+            case .error(let length):
+                for byte in bytes[position ..< position + length] { out += "\\x" + hex(UInt32(byte), digits: 2) }
+                position += length
+            case .emptyInput:
+                return out
+            }
+        }
+    }
+
+    /// journalctl's test for showing a message as it is: valid UTF-8 without control characters
+    /// other than tab and newline (systemd's `utf8_is_printable`).
+    static func isPrintable(utf8 bytes: [UInt8]) -> Bool {
+        // Fast path: printable ASCII, tab and newline.
+        if bytes.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x09 || $0 == 0x0A }) { return true }
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded):
+                let scalar = Unicode.UTF8.decode(encoded)
+                if isControl(scalar), scalar != "\t", scalar != "\n" { return false }
+            case .error: return false
+            case .emptyInput: return true
+            }
+        }
+    }
+
+    /// What journalctl shows instead of a message that is not printable: `[23B blob data]`.
+    static func blobNotice(byteCount: Int) -> String {
+        "[\(systemdBytes(UInt64(byteCount))) blob data]"
+    }
+
+    /// systemd's `format_bytes`: `23B`, `1.5K`, `12.0M` (1024-based, one decimal, truncated).
+    static func systemdBytes(_ value: UInt64) -> String {
+        let suffixes = ["E", "P", "T", "G", "M", "K"]
+        for (index, suffix) in suffixes.enumerated() {
+            let factor = UInt64(1) << (10 * UInt64(suffixes.count - index))
+            if value >= factor { return "\(value / factor).\(value % factor * 10 / factor)\(suffix)" }
+        }
+        return "\(value)B"
+    }
+
     // MARK: Formatting values
 
     /// `2d 3h`, `4m 5s`, `12s`.
@@ -130,6 +216,22 @@ enum Output {
         return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
     }
+
+    /// journalctl's timestamps, local time: `short` gives `Nov 30 03:36:03` (`%b %d %H:%M:%S`, C
+    /// locale), `short-iso` gives `2026-11-30T03:36:03+0100` (`%Y-%m-%dT%H:%M:%S%z`).
+    static func journalTime(microseconds: UInt64, iso: Bool) -> String {
+        var seconds = time_t(microseconds / 1_000_000)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let clock = "\(two(Int(parts.tm_hour))):\(two(Int(parts.tm_min))):\(two(Int(parts.tm_sec)))"
+        guard iso else { return "\(monthNames[Int(parts.tm_mon)]) \(two(Int(parts.tm_mday))) \(clock)" }
+        let offset = parts.tm_gmtoff / 60
+        let zone = (offset < 0 ? "-" : "+") + two(abs(offset) / 60) + two(abs(offset) % 60)
+        return "\(parts.tm_year + 1900)-\(two(Int(parts.tm_mon) + 1))-\(two(Int(parts.tm_mday)))T\(clock)\(zone)"
+    }
+
+    static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     static func nowMicroseconds() -> UInt64 {
         var ts = timespec()

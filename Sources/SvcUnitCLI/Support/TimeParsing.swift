@@ -1,6 +1,6 @@
 import Foundation
 
-/// Parses the time values svcunit accepts on the command line: durations in seconds and `--since`.
+/// Parses the time values svcunit accepts on the command line: durations in seconds and `--since`/`--until`.
 ///
 /// Not obvious: every duration is capped at one day (86400 s); a larger value is almost always a
 /// unit mistake (milliseconds typed as seconds) and systemd would accept it silently.
@@ -32,13 +32,14 @@ enum TimeParsing {
 
     static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
 
-    /// `--since`: ISO-8601 (`2025-01-02T03:04:05Z`, with offset or fraction, or a plain date),
-    /// relative (`-10m`, `-2h`, `-30s`, `-1d`), or a unix time (`1735787045`, `1735787045.5`)
-    /// → microseconds since the epoch.
-    static func since(_ text: String, now: UInt64 = Output.nowMicroseconds()) throws -> UInt64 {
+    /// `--since`/`--until`: ISO-8601 (`2025-01-02T03:04:05Z`, with offset or fraction, or a plain
+    /// date), relative (`-10m`, `-2h`, `-30s`, `-1d`), `now`, or a unix time (`1735787045`,
+    /// `1735787045.5`) → microseconds since the epoch.
+    static func time(_ text: String, option: String = "--since", now: UInt64 = Output.nowMicroseconds()) throws -> UInt64 {
         let t = text.trimmingCharacters(in: .whitespaces)
+        if t == "now" { return now }
         if t.hasPrefix("-") {
-            let seconds = try relativeSeconds(String(t.dropFirst()), original: text)
+            let seconds = try relativeSeconds(String(t.dropFirst()), original: text, option: option)
             let delta = UInt64(seconds * 1_000_000)
             return now > delta ? now - delta : 0
         }
@@ -50,17 +51,17 @@ enum TimeParsing {
             return seconds <= 0 ? 0 : UInt64(seconds * 1_000_000)
         }
         throw CLIError.usage(
-            "--since \"\(text)\" is not a time; give ISO-8601 (2025-01-02T03:04:05Z), a relative time (-10m, -2h) or a unix time")
+            "\(option) \"\(text)\" is not a time; give ISO-8601 (2025-01-02T03:04:05Z), a relative time (-10m, -2h) or a unix time")
     }
 
     /// Relative amounts have no one-day cap (`-7d` is a fair question to ask the journal).
-    private static func relativeSeconds(_ text: String, original: String) throws -> Double {
+    private static func relativeSeconds(_ text: String, original: String, option: String) throws -> Double {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400), ("w", 604_800)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
             if let v = Double(text.dropLast(suffix.count)), v >= 0, v.isFinite { return v * factor }
         }
         if let v = Double(text), v >= 0, v.isFinite { return v }
-        throw CLIError.usage("--since \"\(original)\" is not a relative time; give e.g. -30s, -10m, -2h, -1d")
+        throw CLIError.usage("\(option) \"\(original)\" is not a relative time; give e.g. -30s, -10m, -2h, -1d")
     }
 
     private static func iso8601(_ text: String) -> Date? {

@@ -1,0 +1,73 @@
+import SDJournal
+import ServiceModel
+@testable import SvcUnitCLI
+import Testing
+
+/// The one escaping function for people's output, journalctl's blob notice and printable test, and
+/// the `logs` line formats, without a journal.
+@Suite("Terminal escaping and log formats (in-process)")
+struct LogFormatTests {
+    @Test func controlCharactersAreEscapedAndTabKept() {
+        #expect(Output.escaped("plain text ü 🚀") == "plain text ü 🚀")
+        #expect(Output.escaped("a\tb") == "a\tb")
+        #expect(Output.escaped("\u{1B}]0;TITLE\u{07}") == "\\e]0;TITLE\\a")
+        #expect(Output.escaped("\u{1B}[2J\r\nx\u{08}\u{7F}\u{0}") == "\\e[2J\\r\\nx\\b\\x7f\\x00")
+        #expect(Output.escaped("c1 \u{9B}2J") == "c1 \\u{9b}2J")
+        #expect(Output.escaped(utf8: [0x61, 0xFF, 0x1B, 0x62]) == "a\\xff\\eb")
+    }
+
+    @Test func printableIsJournalctlsRule() {
+        #expect(Output.isPrintable(utf8: Array("tab\tand\nnewline ü".utf8)))
+        #expect(!Output.isPrintable(utf8: Array("\u{1B}[2J".utf8)))
+        #expect(!Output.isPrintable(utf8: Array("\u{9B}".utf8)))
+        #expect(!Output.isPrintable(utf8: Array("cr\r".utf8)))
+        #expect(!Output.isPrintable(utf8: [0x61, 0xC3]))  // truncated UTF-8
+        #expect(Output.blobNotice(byteCount: 23) == "[23B blob data]")
+        #expect(Output.blobNotice(byteCount: 1536) == "[1.5K blob data]")
+        #expect(Output.systemdBytes(3 << 20) == "3.0M")
+    }
+
+    static func entry(_ message: [UInt8], priority: Int = 6, manager: Bool = false) -> JournalEntry {
+        var fields: [String: [UInt8]] = ["_SYSTEMD_INVOCATION_ID": Array("0123456789abcdef0123456789abcdef".utf8)]
+        if manager { fields = ["USER_UNIT": Array("svcunit-x.service".utf8), "USER_INVOCATION_ID": Array("feed".utf8)] }
+        return JournalEntry(cursor: nil, realtimeMicroseconds: 1_764_473_763_123_456, messageBytes: message, priority: priority,
+                            pid: manager ? 100 : 4121, syslogIdentifier: manager ? "systemd" : "svcunit-x", fields: fields)
+    }
+
+    @Test func shortModesLookLikeJournalctl() {
+        let short = LogPrinter(mode: .short, all: false).line(Self.entry(Array("Serving HTTP".utf8)))
+        let time = Output.journalTime(microseconds: 1_764_473_763_123_456, iso: false)
+        #expect(short == "\(time) svcunit-x[4121]: Serving HTTP")
+        #expect(time.wholeMatch(of: /(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d\d \d\d:\d\d:\d\d/) != nil, "\(time)")
+        let iso = Output.journalTime(microseconds: 1_764_473_763_123_456, iso: true)
+        #expect(iso.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}/) != nil, "\(iso)")
+        #expect(LogPrinter(mode: .shortISO, all: false).line(Self.entry(Array("x".utf8))) == "\(iso) svcunit-x[4121]: x")
+        #expect(LogPrinter(mode: .cat, all: false).line(Self.entry(Array("x".utf8))) == "x")
+        #expect(LogPrinter(mode: .short, all: false).line(Self.entry(Array("Started".utf8), manager: true)) == "\(time) systemd[100]: Started")
+    }
+
+    @Test func unprintableMessagesAreBlobsOrEscapedWithAll() {
+        let hostile = Array("\u{1B}]0;TITLE\u{07}esc".utf8)
+        #expect(LogPrinter(mode: .cat, all: false).line(Self.entry(hostile)) == "[13B blob data]")
+        #expect(LogPrinter(mode: .cat, all: true).line(Self.entry(hostile)) == "\\e]0;TITLE\\aesc")
+        // Continuation lines are indented under the message, so a newline cannot forge a line.
+        let short = LogPrinter(mode: .short, all: false).line(Self.entry(Array("one\ntwo".utf8)))
+        let lines = short.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines[1] == String(repeating: " ", count: lines[0].count - 3) + "two")
+    }
+
+    @Test func jsonKeepsTheExactMessage() throws {
+        let hostile = "\u{1B}]52;c;SGVsbG8=\u{07}"
+        let o = LogPrinter.json(Self.entry(Array(hostile.utf8)))
+        guard case .object(let object) = o else { Issue.record("not an object"); return }
+        #expect(object["message"] == .string(hostile))
+        #expect(object["source"] == .string("service"))
+        #expect(object["invocation_id"] == .string("0123456789abcdef0123456789abcdef"))
+        #expect(object["identifier"] == .string("svcunit-x"))
+        guard case .object(let manager) = LogPrinter.json(Self.entry([0x61, 0xFF], manager: true)) else { return }
+        #expect(manager["message"] == .array([.int(0x61), .int(0xFF)]), "invalid UTF-8 as byte values, as journalctl does")
+        #expect(manager["source"] == .string("manager"))
+        #expect(manager["invocation_id"] == .string("feed"))
+    }
+}

@@ -128,8 +128,10 @@ public struct ServiceLifecycle: Sendable {
             return text
         }
         var text = "still \(document.status.state)"
-        // The error is this wait's own only in the error state (a stop's document may hold an older one).
-        if document.status.state == .error, !document.status.lastError.isEmpty { text += ": \(document.status.lastError)" }
+        // A start begins with no error (SystemdServices clears it), so one seen now is this start's; a
+        // stop's document may hold an older one, which counts only when the stop ended in error.
+        let current = document.adminState == .active || document.status.state == .error
+        if current, !document.status.lastError.isEmpty { text += ": \(document.status.lastError)" }
         return text
     }
 

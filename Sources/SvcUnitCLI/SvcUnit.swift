@@ -59,7 +59,7 @@ public struct SvcUnit: AsyncParsableCommand {
             }
             return ExitCodes.ok.rawValue
         } catch {
-            return report(error, json: wantsJSON(arguments))
+            return report(error)
         }
     }
 
@@ -93,20 +93,11 @@ public struct SvcUnit: AsyncParsableCommand {
         return path + leading + Array(rest)
     }
 
-    /// Whether the command line asks for `--json` (before a `--` that ends the options).
-    static func wantsJSON(_ arguments: [String]) -> Bool {
-        arguments.prefix { $0 != "--" }.contains("--json")
-    }
-
-    /// Prints `error` the way svcunit documents and returns its exit status: `svcunit: error: …` (and
-    /// indented detail lines, see `ErrorReport`), or with `json` one JSON object on stderr.
-    static func report(_ error: any Error, json: Bool = false) -> Int32 {
+    /// Prints `error` the way svcunit documents and returns its exit status: `svcunit: error: …` and,
+    /// for a failed start or stop, indented detail lines (see `ErrorReport`).
+    static func report(_ error: any Error) -> Int32 {
         if let domain = ExitCodes.domainStatus(for: error) {
-            if json {
-                Self.printError(JSONText.formatCompact(ErrorReport.json(for: error, status: domain)))
-            } else {
-                Self.printError("svcunit: error: " + ErrorReport.lines(for: error).joined(separator: "\n"))
-            }
+            Self.printError("svcunit: error: " + ErrorReport.lines(for: error).joined(separator: "\n"))
             return domain.rawValue
         }
         // Help, version, usage errors and `ExitCode`s thrown by commands.

@@ -93,7 +93,8 @@ public final class SystemdServices: Sendable {
         return model
     }
 
-    static func realtimeMicroseconds() -> UInt64 {
+    /// Now, in µs since the epoch (`CLOCK_REALTIME`): the clock journald and systemd stamp with.
+    public static func realtimeMicroseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)

@@ -34,11 +34,7 @@ import Testing
     }
 
     @Test func jsonCarriesTheSameFactsAsFields() throws {
-        guard case .object(let root) = ErrorReport.json(for: failedStart(), status: .failure),
-              case .object(let error)? = root["error"] else {
-            Issue.record("not an error object")
-            return
-        }
+        let error = ErrorReport.facts(of: failedStart(), status: .failure)
         #expect(error["message"] == .string("bad (d761e1eb) failed to start: exited with status 7"))
         #expect(error["exit_status"] == .int(1))
         #expect(error["service"] == .object(["name": .string("bad"), "uuid": .string(uuid.rawValue)]))

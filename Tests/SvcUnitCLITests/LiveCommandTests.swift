@@ -177,7 +177,7 @@ struct LiveCommandTests {
         // --json: the same facts as fields, in the per-service result.
         let json = try root.svcunit("start", "bad", "--timeout", "20", "--json")
         #expect(json.status == 1)
-        #expect(json.stderr == "")
+        #expect(json.errorLines.first == "svcunit: error: bad (\(short)) failed to start: exited with status 7", "stderr still says it for people")
         let result = try #require(try json.array().first)
         #expect(result["uuid"] as? String == uuid)
         #expect(result["ok"] as? Bool == false)

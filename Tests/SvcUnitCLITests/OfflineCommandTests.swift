@@ -379,19 +379,6 @@ struct OfflineCommandTests {
         #expect(missingFile.errorLines == ["svcunit: error: ./nosuch.json: no such file"])
     }
 
-    /// `--json` errors carry the facts as fields (one object on stderr, nothing on stdout).
-    @Test func jsonErrorsAreObjectsOnStderr() throws {
-        let root = try TemporaryRoot()
-        defer { root.cleanUp() }
-        let run = try root.svcunit("status", "nosuch", "--json")
-        #expect(run.status == 3)
-        #expect(run.stdout == "")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stderr.utf8)) as? [String: Any], "\(run.stderr)")
-        let error = try #require(object["error"] as? [String: Any])
-        #expect(error["exit_status"] as? Int == 3)
-        #expect((error["message"] as? String)?.hasPrefix("no service named") == true, "\(error)")
-    }
-
     @Test func entrypointOverrideMustBeExecutable() throws {
         let root = try TemporaryRoot()
         defer { root.cleanUp() }

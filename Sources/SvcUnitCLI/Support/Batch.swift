@@ -53,12 +53,12 @@ enum Batch {
                     o["ok"] = .bool(false)
                     o["error"] = .object(ErrorReport.facts(of: error, status: status, root: root))
                     objects.append(.object(o))
-                } else {
-                    var lines = ErrorReport.lines(for: error, root: root)
-                    let named = (error as? ServiceModelError)?.failure != nil || lines[0].contains(target.uuid.rawValue)
-                    if !named { lines[0] = "\(target.label): \(lines[0])" }
-                    Output.error(lines.joined(separator: "\n"))
                 }
+                // stderr says it for people in either mode: every error's first stderr line is `svcunit: error: …`.
+                var lines = ErrorReport.lines(for: error, root: root)
+                let named = (error as? ServiceModelError)?.failure != nil || lines[0].contains(target.uuid.rawValue)
+                if !named { lines[0] = "\(target.label): \(lines[0])" }
+                Output.error(lines.joined(separator: "\n"))
             case nil: break
             }
         }

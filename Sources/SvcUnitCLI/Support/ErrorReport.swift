@@ -18,13 +18,8 @@ enum ErrorReport {
         return lines
     }
 
-    /// The error as one JSON object: message, exit_status and, for a failed start or stop, the
-    /// service (name, uuid), operation, reason, output (the service's own last lines) and see.
-    static func json(for error: any Error, status: ExitCodes, root: String? = nil) -> JSONValue {
-        .object(["error": .object(facts(of: error, status: status, root: root))])
-    }
-
-    /// The fields of `json(for:status:root:)`'s `error` object.
+    /// The error as the fields of one JSON object: message, exit_status and, for a failed start or
+    /// stop, the service (name, uuid), operation, reason, output (the service's own last lines) and see.
     static func facts(of error: any Error, status: ExitCodes, root: String? = nil) -> JSONObject {
         var o = JSONObject()
         o["message"] = .string(ExitCodes.oneLine(error))

@@ -1,5 +1,6 @@
 import Foundation
 import ServiceModel
+import SystemdProvisioning
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -131,11 +132,7 @@ enum Output {
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
     }
 
-    static func nowMicroseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
-    }
+    static func nowMicroseconds() -> UInt64 { SystemdServices.realtimeMicroseconds() }
 }
 
 /// A one-line "working…" indicator with elapsed time on stderr, shown only when `Output.fancy`

@@ -152,7 +152,7 @@ extension PythonService {
     /// - Throws: `.invalidField` (field `svcunit.python`) naming the service and what to run when
     ///   no interpreter is recorded or it is not executable, and when the runner is missing.
     public static func command(for document: ServiceDocument, configFile: String, runner: String?) throws(ServiceModelError) -> [String] {
-        let who = "\(document.config.name) (\(document.uuid.short))"
+        let who = document.label
         guard let python = document.svcunit?.python else {
             throw ServiceModelError(
                 .invalidField, "\(who) is a Python service with no interpreter recorded", fieldPath: "svcunit.python",

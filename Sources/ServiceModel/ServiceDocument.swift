@@ -128,6 +128,16 @@ public struct ServiceDocument: Sendable {
     }
 }
 
+extension ServiceDocument {
+    /// How messages name a service: `web (d761e1eb)`, its name and the first 8 digits of its UUID.
+    public var label: String { "\(config.name) (\(uuid.short))" }
+}
+
+extension ServiceUUID {
+    /// The first 8 hex digits, as `git` abbreviates: enough for a person to tell services apart.
+    public var short: String { String(rawValue.prefix(8)) }
+}
+
 extension ServiceDocument: CustomStringConvertible {
     /// ZenML's `repr`: `SleepingDaemon[<uuid>] (type: daemon, flavor: sleeping)`; a Python
     /// service shows its class path instead of a type and flavor.

@@ -76,8 +76,7 @@ public struct ServiceLifecycle: Sendable {
         do {
             try await provisioner.provision(service)
         } catch {
-            throw ServiceModelError(
-                .provisioningFailed, "failed to start service \(service): \(error)", cause: error)
+            throw failure(service.document, code: .provisioningFailed, what: "start", reason: "\(error)", cause: error)
         }
         try await waitForAdminState(service, timeout: timeout)
     }
@@ -92,8 +91,7 @@ public struct ServiceLifecycle: Sendable {
         do {
             try await provisioner.deprovision(service, force: force)
         } catch {
-            throw ServiceModelError(
-                .provisioningFailed, "failed to stop service \(service): \(error)", cause: error)
+            throw failure(service.document, code: .provisioningFailed, what: "stop", reason: "\(error)", cause: error)
         }
         try await waitForAdminState(service, timeout: timeout)
     }
@@ -110,30 +108,38 @@ public struct ServiceLifecycle: Sendable {
             if wantActive && Self.running(document) { return }
             if !wantActive && document.status.state == .inactive { return }
             if document.status.state == .error {
-                throw failure(document, code: wantActive ? .startFailed : .stopFailed, what: wantActive ? "start" : "stop")
+                throw failure(document, code: wantActive ? .startFailed : .stopFailed, what: wantActive ? "start" : "stop",
+                              reason: document.status.lastError.isEmpty ? "it is in the error state" : document.status.lastError)
             }
             if clock.now >= deadline {
-                var error = failure(document, code: .timedOut, what: wantActive ? "start" : "stop")
-                error.message = "timed out after \(Self.seconds(timeout)) s waiting for service \(document) to become \(document.adminState): "
-                    + lastStateText(document)
-                throw error
+                throw failure(document, code: .timedOut, what: wantActive ? "start" : "stop",
+                              reason: "timed out after \(Self.seconds(timeout)) s: " + stillText(document))
             }
             await provisioner.waitForChange(service, deadline: deadline, attempt: attempt)
             attempt += 1
         }
     }
 
-    private func lastStateText(_ document: ServiceDocument) -> String {
-        var text = "last state '\(document.status.state)', last error '\(document.status.lastError)'"
+    /// Where a wait that ran out stood: the endpoint that did not answer, or the state it stayed in.
+    private func stillText(_ document: ServiceDocument) -> String {
         if let endpoint = document.endpoint, document.status.state == .active, endpoint.status.state != .active {
-            text += "; endpoint \(endpoint.status.uri ?? endpoint.config.name) is \(endpoint.status.state)"
+            var text = "endpoint \(endpoint.status.uri ?? endpoint.config.name) is not healthy"
             if !endpoint.status.lastError.isEmpty { text += ": \(endpoint.status.lastError)" }
+            return text
         }
+        var text = "still \(document.status.state)"
+        // A start begins with no error (SystemdServices clears it), so one seen now is this start's; a
+        // stop's document may hold an older one, which counts only when the stop ended in error.
+        let current = document.adminState == .active || document.status.state == .error
+        if current, !document.status.lastError.isEmpty { text += ": \(document.status.lastError)" }
         return text
     }
 
-    private func failure(_ document: ServiceDocument, code: ServiceModelError.Code, what: String) -> ServiceModelError {
-        ServiceModelError(code, "failed to \(what) service \(document): \(lastStateText(document))")
+    /// `web (d761e1eb) failed to start: exited with status 7`, with the same facts as fields.
+    private func failure(_ document: ServiceDocument, code: ServiceModelError.Code, what: String, reason: String,
+                         cause: (any Error)? = nil) -> ServiceModelError {
+        ServiceModelError(code, "\(document.label) failed to \(what): \(reason)", cause: cause,
+                          failure: ServiceFailure(name: document.config.name, uuid: document.uuid, operation: what, reason: reason))
     }
 
     /// `5`, `0.5`, `2.25`: seconds without trailing zeros.

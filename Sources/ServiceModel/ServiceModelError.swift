@@ -74,11 +74,14 @@ public struct ServiceModelError: Error, CustomStringConvertible, Sendable {
     public var hint: String?
     /// The lower-level error, kept rather than flattened to text.
     public var cause: (any Error)?
+    /// For a start or stop that failed: which service, what happened, and its own last output.
+    public var failure: ServiceFailure?
 
     public init(
         _ code: Code, _ message: String, fieldPath: String? = nil, filePath: String? = nil,
-        hint: String? = nil, cause: (any Error)? = nil
+        hint: String? = nil, cause: (any Error)? = nil, failure: ServiceFailure? = nil
     ) {
+        self.failure = failure
         self.code = code
         self.message = message
         self.fieldPath = fieldPath
@@ -99,5 +102,27 @@ public struct ServiceModelError: Error, CustomStringConvertible, Sendable {
         var copy = self
         if copy.filePath == nil { copy.filePath = path }
         return copy
+    }
+}
+
+/// The facts of a failed start or stop, for people and for programs: the message's first line says
+/// them (`web (d761e1eb) failed to start: exited with status 7`), and a front end may add the
+/// service's own last output and where to look.
+public struct ServiceFailure: Sendable, Hashable {
+    public var name: String
+    public var uuid: ServiceUUID
+    /// `start` or `stop`.
+    public var operation: String
+    /// What happened, in the user's terms: "exited with status 7", "timed out after 2 s: …".
+    public var reason: String
+    /// The last lines the service's own processes wrote during this attempt (oldest first).
+    public var output: [String]
+
+    public init(name: String, uuid: ServiceUUID, operation: String, reason: String, output: [String] = []) {
+        self.name = name
+        self.uuid = uuid
+        self.operation = operation
+        self.reason = reason
+        self.output = output
     }
 }

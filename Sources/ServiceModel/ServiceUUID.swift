@@ -34,7 +34,5 @@ public struct ServiceUUID: RawRepresentable, Hashable, Sendable, CustomStringCon
 
     public var uuid: UUID { UUID(uuidString: rawValue)! }
     public var description: String { rawValue }
-    /// The first 8 hex digits, as people quote a UUID (`d761e1eb`).
-    public var short: String { String(rawValue.prefix(8)) }
     public static func < (lhs: ServiceUUID, rhs: ServiceUUID) -> Bool { lhs.rawValue < rhs.rawValue }
 }

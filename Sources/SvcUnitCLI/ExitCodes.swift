@@ -90,7 +90,12 @@ public enum ExitCodes: Int32, CaseIterable, Sendable {
 
     /// The error as one line (newlines inside messages, e.g. from a service's last error, become spaces).
     public static func oneLine(_ error: any Error) -> String {
-        String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+        oneLine(String(describing: error))
+    }
+
+    /// Text as one line: its line breaks become spaces.
+    public static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 }
 

@@ -1,5 +1,6 @@
 public import ArgumentParser
 import Foundation
+import ServiceModel
 
 /// The `svcunit` root command: configuration and the list of subcommands, nothing else.
 ///
@@ -96,10 +97,11 @@ public struct SvcUnit: AsyncParsableCommand {
         return path + leading + Array(rest)
     }
 
-    /// Prints `error` the way svcunit documents and returns its exit status.
+    /// Prints `error` the way svcunit documents and returns its exit status: `svcunit: error: …` and,
+    /// for a failed start or stop, indented detail lines (see `ErrorReport`).
     static func report(_ error: any Error) -> Int32 {
         if let domain = ExitCodes.domainStatus(for: error) {
-            Self.printError("svcunit: error: \(ExitCodes.oneLine(error))")
+            Self.printError("svcunit: error: " + ErrorReport.lines(for: error).joined(separator: "\n"))
             return domain.rawValue
         }
         // Help, version, usage errors and `ExitCode`s thrown by commands.
@@ -119,8 +121,7 @@ public struct SvcUnit: AsyncParsableCommand {
     /// Writes an error to stderr, line by line escaped (`Output.escaped`): a domain error may quote a
     /// service's output or a document's values, an argument-parser error the command line.
     static func printError(_ text: String) {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { Output.escaped(String($0)) }
-        let escaped = lines.joined(separator: "\n")
+        let escaped = Output.escapedLines(text)
         FileHandle.standardError.write(Data((escaped.hasSuffix("\n") ? escaped : escaped + "\n").utf8))
     }
 }

@@ -61,11 +61,14 @@ public final class SystemdManager: Sendable {
         return try await SystemdManager(bus: bus)
     }
 
+    /// What to do first, then what was tried: the errno text ("No medium found", "Connection
+    /// refused") means little to a user and says nothing about the remedy, so it comes last.
     static func unreachable(_ error: any Error, address: String) -> SystemdError {
         SystemdError(code: .noUserManager,
-                     message: "cannot reach the systemd user manager at \(address): \((error as? BusError)?.message ?? "\(error)")",
-                     busError: error as? BusError,
-                     hint: "check `systemctl --user status`, that XDG_RUNTIME_DIR is set, and `loginctl enable-linger $USER` for services without a login session")
+                     message: "no systemd user manager is reachable: log in to a session of this user (or run `loginctl enable-linger $USER` "
+                        + "for services without one), then check that `systemctl --user status` works and XDG_RUNTIME_DIR is set "
+                        + "(tried \(address): \((error as? BusError)?.message ?? "\(error)"))",
+                     busError: error as? BusError)
     }
 
     /// The current process's environment as a dictionary.
@@ -207,8 +210,13 @@ public final class SystemdManager: Sendable {
     }
 
     /// `GetUnitFileState(s file) → s`: `enabled`, `disabled`, `static`, `linked`, …
-    public func unitFileState(_ name: UnitName) async throws(SystemdError) -> String {
-        try await managerCall("GetUnitFileState", [.string(name.rawValue)], unit: name).first?.stringValue ?? ""
+    /// - Throws: `.protocolError` for an answer that is not one of systemd's unit file states.
+    public func unitFileState(_ name: UnitName) async throws(SystemdError) -> UnitFileState {
+        let word = try await managerCall("GetUnitFileState", [.string(name.rawValue)], unit: name).first?.stringValue ?? ""
+        guard let state = UnitFileState(rawValue: word) else {
+            throw SystemdError(code: .protocolError, message: "GetUnitFileState answered \(word.debugDescription), not a unit file state", unit: name)
+        }
+        return state
     }
 
     static func changes(_ value: BusValue?) -> [UnitFileChange] {

@@ -71,3 +71,49 @@ public enum OutputTarget: String, Sendable, Hashable {
 public enum ServiceStartType: String, Sendable, Hashable {
     case simple, exec, forking, oneshot, dbus, notify, idle
 }
+
+/// A unit's low-level state (`SubState`): `running`, `auto-restart`, `dead`, … Its values depend on
+/// the unit type and grow with systemd versions, so it is an open set of validated words rather than
+/// an enum; the values svcunit acts on are named constants.
+public struct SubState: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// nil unless `rawValue` is a systemd state word: lower-case letters, digits and `-`.
+    public init?(rawValue: String) {
+        guard !rawValue.isEmpty, rawValue.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D })
+        else { return nil }
+        self.rawValue = rawValue
+    }
+
+    private init(known: String) { rawValue = known }
+
+    public static let dead = SubState(known: "dead")
+    public static let running = SubState(known: "running")
+    public static let exited = SubState(known: "exited")
+    public static let failed = SubState(known: "failed")
+    public static let start = SubState(known: "start")
+    /// A service waiting out `RestartSec=` before systemd restarts it (its `ActiveState` is `activating`).
+    public static let autoRestart = SubState(known: "auto-restart")
+
+    public var description: String { rawValue }
+}
+
+/// Whether and how a unit file is enabled: the D-Bus property `UnitFileState` and the reply of
+/// `GetUnitFileState` (systemctl's `is-enabled` words).
+public enum UnitFileState: String, Sendable, Hashable, CaseIterable {
+    case enabled, enabledRuntime = "enabled-runtime", linked, linkedRuntime = "linked-runtime", alias,
+        masked, maskedRuntime = "masked-runtime", `static`, indirect, disabled, generated, transient, bad
+
+    /// `enabled` or `enabled-runtime`: the unit is pulled in by its `[Install]` target.
+    public var isEnabled: Bool { self == .enabled || self == .enabledRuntime }
+}
+
+/// The facts every view of a unit has, whether from a full property read (`UnitStatus`) or one row of
+/// a batch listing (`UnitListEntry`): enough to tell which unit stands for a service and its state.
+public protocol UnitStateFacts: Sendable {
+    var unitName: String { get }
+    /// Whether systemd knows the unit (a `not-found` stub is not loaded).
+    var isLoaded: Bool { get }
+    var activeState: ActiveState { get }
+    var subState: SubState { get }
+}

@@ -6,12 +6,12 @@ public import SDBus
 /// `PropertiesChanged`. Not obvious: for a unit that is not loaded systemd answers with a stub
 /// (`LoadState=not-found`, `ActiveState=inactive`) and default values, not the last run's — so a
 /// clean exit's `Result` must be caught from signals before the unit is garbage-collected.
-public struct UnitStatus: Sendable, Hashable {
+public struct UnitStatus: UnitStateFacts, Hashable {
     public var name: UnitName
     public var loadState: LoadState?
     public var activeState: ActiveState
-    /// Free-form per unit type (`running`, `auto-restart`, `dead`, …).
-    public var subState: String
+    /// Per unit type (`running`, `auto-restart`, `dead`, …); `dead` when systemd sends none.
+    public var subState: SubState
     public var description: String?
     public var result: ServiceResult?
     /// 0 when no main process runs.
@@ -22,8 +22,9 @@ public struct UnitStatus: Sendable, Hashable {
     public var nRestarts: UInt32
     /// The service's `Restart=` policy.
     public var restart: UnitRestart?
-    /// `UnitFileState`: `enabled`, `disabled`, `static`, … (empty for transient units).
-    public var unitFileState: String?
+    /// `UnitFileState`: `enabled`, `disabled`, `static`, … (nil for transient units, and for a word
+    /// this version of svcunit does not know).
+    public var unitFileState: UnitFileState?
     /// 32 lower-case hex digits, or nil when the unit never ran.
     public var invocationID: String?
     /// The job queued for the unit, if any (`Job` = `(0,"/")` means none).
@@ -57,7 +58,7 @@ public struct UnitStatus: Sendable, Hashable {
         func stamp(_ k: String) -> UInt64? { counter(k).flatMap { $0 == 0 ? nil : $0 } }
         loadState = str("LoadState").flatMap(LoadState.init(rawValue:))
         activeState = str("ActiveState").flatMap(ActiveState.init(rawValue:)) ?? .inactive
-        subState = str("SubState") ?? ""
+        subState = str("SubState").flatMap(SubState.init(rawValue:)) ?? .dead
         description = str("Description")
         result = str("Result").flatMap(ServiceResult.init(rawValue:))
         mainPID = int("MainPID").flatMap { UInt32(exactly: $0) } ?? 0
@@ -66,7 +67,7 @@ public struct UnitStatus: Sendable, Hashable {
         execMainPID = int("ExecMainPID").flatMap { UInt32(exactly: $0) }
         nRestarts = int("NRestarts").flatMap { UInt32(exactly: $0) } ?? 0
         restart = str("Restart").flatMap(UnitRestart.init(rawValue:))
-        unitFileState = str("UnitFileState").flatMap { $0.isEmpty ? nil : $0 }
+        unitFileState = str("UnitFileState").flatMap(UnitFileState.init(rawValue:))
         if let bytes = properties["InvocationID"]?.bytesValue, bytes.count == 16 {
             invocationID = bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         } else {
@@ -98,6 +99,8 @@ public struct UnitStatus: Sendable, Hashable {
     /// Whether a loaded unit is known at all (a `not-found` stub is not).
     public var isLoaded: Bool { loadState != nil && loadState != .notFound }
 
+    public var unitName: String { name.rawValue }
+
     /// "exited with status 3", "killed by signal KILL", or nil when the main process has not ended.
     public var exitDescription: String? {
         guard let code = execMainCode, let status = execMainStatus else { return nil }
@@ -122,12 +125,16 @@ public func signalName(_ signal: Int32) -> String {
 }
 
 /// One row of `ListUnits*`: the `a(ssssssouso)` struct.
-public struct UnitListEntry: Sendable, Hashable {
+///
+/// Not obvious: a row whose `ActiveState` or `SubState` is not a state word is dropped (the
+/// initializer fails), so every listed unit has typed states.
+public struct UnitListEntry: UnitStateFacts, Hashable {
     public var name: String
     public var description: String
-    public var loadState: String
-    public var activeState: ActiveState?
-    public var subState: String
+    /// nil for a load state this version does not know.
+    public var loadState: LoadState?
+    public var activeState: ActiveState
+    public var subState: SubState
     public var followed: String
     public var objectPath: ObjectPath
     public var jobID: UInt32
@@ -143,13 +150,18 @@ public struct UnitListEntry: Sendable, Hashable {
         else { return nil }
         self.name = name
         self.description = description
-        self.loadState = load
-        self.activeState = ActiveState(rawValue: active)
-        self.subState = sub
+        guard let activeState = ActiveState(rawValue: active), let subState = SubState(rawValue: sub) else { return nil }
+        self.loadState = LoadState(rawValue: load)
+        self.activeState = activeState
+        self.subState = subState
         self.followed = followed
         self.objectPath = path
         self.jobID = UInt32(truncatingIfNeeded: jobID)
         self.jobType = jobType
         self.jobPath = jobPath
     }
+
+    public var unitName: String { name }
+    /// Listed rows are loaded unless systemd says `not-found` (e.g. from `ListUnitsByNames`).
+    public var isLoaded: Bool { loadState != .notFound }
 }

@@ -12,35 +12,47 @@ public enum StatusDerivation {
     ///   - lastRun: the service's `status.last_run`; it counts only when it records the unit's current
     ///     invocation (then it adds what systemd cannot see, e.g. an out-of-memory kill on cgroup v1).
     public static func derive(_ unit: UnitStatus?, lastRun: LastRun? = nil) -> (state: ServiceState, reason: String) {
-        guard let unit, unit.isLoaded else {
-            return (.inactive, "service daemon is not running")
-        }
-        switch unit.activeState {
+        let state = state(of: unit)
+        guard let unit, unit.isLoaded else { return (state, notRunning) }
+        switch state {
         case .active:
             if unit.nRestarts > 0 {
-                return (.active, "running again after \(unit.nRestarts) restart\(unit.nRestarts == 1 ? "" : "s")")
+                return (state, "running again after \(unit.nRestarts) restart\(unit.nRestarts == 1 ? "" : "s")")
             }
-            return (.active, "")
-        case .reloading:
-            return (.pendingStartup, "")
-        case .activating:
-            if unit.subState == "auto-restart" {
-                let why = failureText(unit, lastRun: lastRun) ?? "it stopped"
-                return (.error, "restarting after failure (\(unit.nRestarts) restart\(unit.nRestarts == 1 ? "" : "s") so far): \(why)")
-            }
-            return (.pendingStartup, "")
-        case .deactivating, .maintenance:
-            return (.pendingShutdown, "")
+            return (state, "")
+        case .pendingStartup, .pendingShutdown:
+            return (state, "")
         case .inactive:
-            return (.inactive, "service daemon is not running")
-        case .failed:
+            return (state, notRunning)
+        case .error where unit.activeState == .activating:
+            let why = failureText(unit, lastRun: lastRun) ?? "it stopped"
+            return (state, "restarting after failure (\(unit.nRestarts) restart\(unit.nRestarts == 1 ? "" : "s") so far): \(why)")
+        case .error:
             let why = failureText(unit, lastRun: lastRun) ?? "result \(unit.result?.rawValue ?? "unknown")"
             // A unit that should have been restarted but stayed failed ran into systemd's start
             // limit: 252 reports the last run's Result (e.g. exit-code), not start-limit-hit.
             if unit.result != .startLimitHit, let restart = unit.restart, restart != .no, unit.nRestarts > 0 {
-                return (.error, "unit \(unit.name) failed: restarted \(unit.nRestarts) time\(unit.nRestarts == 1 ? "" : "s"), then systemd's start limit stopped it; last run \(why)")
+                return (state, "restarted \(unit.nRestarts) time\(unit.nRestarts == 1 ? "" : "s"), then systemd's start limit stopped it; last run \(why)")
             }
-            return (.error, "unit \(unit.name) failed: " + why)
+            return (state, why)
+        }
+    }
+
+    /// ZenML's reason for a service whose daemon does not run (kept in `status.last_error`).
+    public static let notRunning = "service daemon is not running"
+
+    /// The service state a unit's `ActiveState`/`SubState` mean: the one table every view uses
+    /// (`status` with a full property read, `list` with one row of a batch listing). A unit that is
+    /// not loaded (or no unit) is `inactive`.
+    public static func state(of unit: (some UnitStateFacts)?) -> ServiceState {
+        guard let unit, unit.isLoaded else { return .inactive }
+        switch unit.activeState {
+        case .active: return .active
+        case .reloading: return .pendingStartup
+        case .activating: return unit.subState == .autoRestart ? .error : .pendingStartup
+        case .deactivating, .maintenance: return .pendingShutdown
+        case .inactive: return .inactive
+        case .failed: return .error
         }
     }
 

@@ -23,9 +23,17 @@ public final class SystemdProvisioner: ServiceProvisioner {
     public static let defaultStopTimeout: Duration = .seconds(10)
 
     private let watches = Mutex<[ServiceUUID: UnitWatch]>([:])
-    /// The unit status each service's last `checkStatus` was derived from, so a report shows the very
-    /// facts its state came from (and costs no second round of D-Bus reads).
-    private let observed = Mutex<[ServiceUUID: UnitStatus]>([:])
+    /// What each service's last `checkStatus` saw and concluded, so a report shows the very facts
+    /// its state came from (and costs no second round of D-Bus reads).
+    private let observed = Mutex<[ServiceUUID: Observation]>([:])
+
+    /// One `checkStatus`: the unit it read and the state and reason derived from it.
+    public struct Observation: Sendable {
+        public var unit: UnitStatus
+        public var state: ServiceState
+        /// Why the service is in that state; empty when there is nothing to say (active, healthy).
+        public var reason: String
+    }
 
     public init(manager: SystemdManager, store: ServiceStore, entrypoint: String,
                 pythonRunner: String? = PythonService.runnerPath()) {
@@ -201,22 +209,18 @@ public final class SystemdProvisioner: ServiceProvisioner {
 
     public func checkStatus(_ service: Service) async -> (ServiceState, String) {
         let status: UnitStatus
-        let watched = watches.withLock { $0[service.uuid] }
         do { status = try await unitStatus(service.uuid) } catch {
             return (.error, "cannot read the state of \(ServiceUnit(service.uuid).transientUnit): \(error)")
         }
-        observed.withLock { $0[service.uuid] = status }
         // A failed run's record is written by the unit's ExecStopPost, possibly after this command loaded
         // the document: read it from disk so that what only the record knows (an OOM kill) is reported.
-        let lastRun = status.activeState == .failed || status.subState == "auto-restart"
+        let lastRun = status.activeState == .failed || status.subState == .autoRestart
             ? recordedLastRun(service.uuid) ?? service.document.status.lastRun : service.document.status.lastRun
         var (state, reason) = StatusDerivation.derive(status, lastRun: lastRun)
         if state == .inactive, let lastRun = service.document.status.lastRun, !lastRun.succeeded {
             reason += "; last run \(lastRun.summary)"
         }
-        if state == .error, watched != nil, let lines = try? await lastLines(ServiceUnit(service.uuid), count: 5), !lines.isEmpty {
-            reason += "; last output: " + lines.joined(separator: " | ")
-        }
+        observed.withLock { $0[service.uuid] = Observation(unit: status, state: state, reason: reason) }
         return (state, reason)
     }
 
@@ -244,8 +248,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
         }
     }
 
-    /// The unit status the last `checkStatus` of the service was derived from, if any.
-    public func lastObservedUnit(_ uuid: ServiceUUID) -> UnitStatus? {
+    /// What the last `checkStatus` of the service read and derived, if it ran.
+    public func lastObservation(_ uuid: ServiceUUID) -> Observation? {
         observed.withLock { $0[uuid] }
     }
 
@@ -259,17 +263,17 @@ public final class SystemdProvisioner: ServiceProvisioner {
         }
         let unit = ServiceUnit(uuid)
         let transient = try await manager.unitStatus(unit.transientUnit)
-        if transient.isLoaded { return transient }
+        if transient.isLoaded, transient.activeState != .inactive { return transient }
         // The template instance stands for the service only when it runs or is enabled; a merely
         // loadable instance (the template is installed) says nothing about this service.
         let instance = try await manager.unitStatus(unit.templateInstance)
-        let instanceInUse = instance.isLoaded && (instance.activeState != .inactive || instance.unitFileState == "enabled")
-        return instanceInUse ? instance : transient
+        return ServiceUnit.standing(transient: transient, instance: instance, instanceEnabled: instance.unitFileState?.isEnabled == true)
+            ?? transient
     }
 
     /// Whether `svcunit enable` made the service persistent (its template instance is enabled).
     public func isEnabled(_ unit: ServiceUnit) async -> Bool {
-        (try? await manager.unitFileState(unit.templateInstance)) == "enabled"
+        (try? await manager.unitFileState(unit.templateInstance))?.isEnabled == true
     }
 
     /// Starts watching a service's unit (before acting on it) for the following waits.
@@ -307,10 +311,27 @@ public final class SystemdProvisioner: ServiceProvisioner {
         return status[LastRun.key].flatMap(LastRun.init(json:))
     }
 
-    /// The last `count` lines the service wrote, for error messages.
-    public func lastLines(_ unit: ServiceUnit, count: Int) async throws -> [String] {
-        let logs = try await ServiceLogs(unit: unit)
-        defer { logs.close() }
-        return try await logs.last(count).map(\.message)
+    /// The last `count` lines the service's own processes wrote since `since` (µs since the epoch),
+    /// for error messages: its stdout/stderr (`SYSLOG_IDENTIFIER=svcunit-<uuid>`) and whatever else its
+    /// processes logged (`_SYSTEMD_USER_UNIT`/`_SYSTEMD_UNIT` of either unit), never the manager's own
+    /// lines about the unit ("Started …", "Main process exited …"), which carry `USER_UNIT=` instead.
+    public func serviceOutput(_ unit: ServiceUnit, since: UInt64, count: Int) async throws -> [String] {
+        let reader = try await JournalReader(scope: .localOnly)
+        defer { reader.close() }
+        var groups: [[JournalMatch]] = [[try JournalMatch(field: "SYSLOG_IDENTIFIER", value: unit.syslogIdentifier)]]
+        for name in [unit.transientUnit, unit.templateInstance] {
+            groups.append([try JournalMatch(field: "_SYSTEMD_USER_UNIT", value: name.rawValue), try JournalMatch(field: "_UID", value: String(getuid()))])
+            groups.append([try JournalMatch(field: "_SYSTEMD_UNIT", value: name.rawValue)])
+        }
+        try await reader.setFilter(JournalFilter(anyOf: groups))
+        try await reader.seek(toRealtime: since)
+        var lines: [String] = []
+        while true {
+            let batch = try await reader.readForward(limit: 1024)
+            if batch.isEmpty { break }
+            lines += batch.map(\.message)
+            if lines.count > 4 * count { lines.removeFirst(lines.count - count) }
+        }
+        return Array(lines.suffix(count))
     }
 }

@@ -56,11 +56,12 @@ public final class SystemdServices: Sendable {
         let service = try self.service(uuid)
         try await provisioner.watch(uuid)
         let unit = try await provisioner.unitStatus(uuid)
-        if unit.isLoaded, unit.activeState == .active, service.document.adminState == .active,
+        if StatusDerivation.state(of: unit) == .active, service.document.adminState == .active,
            await lifecycle.isRunning(service) {
             try persistObservation(service)
             return .alreadyRunning
         }
+        let startedAt = Self.realtimeMicroseconds()
         defer { PortReservations.release(service.document.endpoint?.status.port) }
         // A new run: the error of an earlier one (or "not running" from the last check) is history,
         // kept in status.last_run, not the state of this start.
@@ -72,10 +73,31 @@ public final class SystemdServices: Sendable {
             }
         } catch {
             try? provisioner.persist(service)
-            throw error
+            throw await withOutput(error, of: uuid, since: startedAt)
         }
         try provisioner.persist(service)
         return .started
+    }
+
+    /// How many of the service's own last lines a failed start carries.
+    public static let failureOutputLines = 3
+
+    /// A failed start's error with the service's own last output of this attempt attached.
+    private func withOutput(_ error: any Error, of uuid: ServiceUUID, since: UInt64) async -> any Error {
+        guard var model = error as? ServiceModelError, var failure = model.failure, failure.output.isEmpty,
+              model.code == .startFailed || model.code == .timedOut else { return error }
+        // journald stamps a line when it receives it, after this attempt began: so `since` keeps out
+        // the lines of earlier runs (a start tried twice in a second shows only its own).
+        failure.output = (try? await provisioner.serviceOutput(ServiceUnit(uuid), since: since, count: Self.failureOutputLines)) ?? []
+        model.failure = failure
+        return model
+    }
+
+    /// Now, in µs since the epoch (`CLOCK_REALTIME`): the clock journald and systemd stamp with.
+    public static func realtimeMicroseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
     }
 
     /// How long a service without a health monitor must stay up before `start` calls it started.
@@ -92,8 +114,12 @@ public final class SystemdServices: Sendable {
             await provisioner.waitForChange(service, deadline: deadline, attempt: 8)
             let (state, reason) = await provisioner.checkStatus(service)
             guard state == .error else { continue }
-            service.update { $0.status.updateState(state, error: reason) }
-            throw ServiceModelError(.startFailed, "failed to start service \(service.document): last state 'error', last error '\(reason)'")
+            let document = service.update { document in
+                document.status.updateState(state, error: reason)
+                return document
+            }
+            throw ServiceModelError(.startFailed, "\(document.label) failed to start: \(reason)",
+                                    failure: ServiceFailure(name: document.config.name, uuid: document.uuid, operation: "start", reason: reason))
         }
     }
 
@@ -115,6 +141,9 @@ public final class SystemdServices: Sendable {
         public var document: ServiceDocument
         public var unit: UnitStatus?
         public var unitName: UnitName
+        /// Why the service is in its state, as observed now; empty when nothing is wrong. Unlike the
+        /// document's `last_error` (ZenML's: the last error ever recorded), this is never stale.
+        public var reason: String
     }
 
     /// Observes the service now (unit state and endpoint health) and records the result.
@@ -122,9 +151,10 @@ public final class SystemdServices: Sendable {
         let service = try self.service(uuid)
         await lifecycle.updateStatus(service)
         // The facts the state was derived from, not a second read that could straddle a restart.
-        let unit = provisioner.lastObservedUnit(uuid)
+        let observation = provisioner.lastObservation(uuid)
         try? persistObservation(service)
-        return Report(document: service.document, unit: unit, unitName: unit?.name ?? ServiceUnit(uuid).transientUnit)
+        return Report(document: service.document, unit: observation?.unit, unitName: observation?.unit.name ?? ServiceUnit(uuid).transientUnit,
+                      reason: observation?.reason ?? "")
     }
 
     /// Records what was observed (the operational status and the endpoint's status) and nothing a
@@ -159,7 +189,7 @@ public final class SystemdServices: Sendable {
         let unit = try await provisioner.unitStatus(uuid)
         if unit.isLoaded {
             try await stop(uuid, timeout: timeout, force: force)
-            let after = try await manager.unitStatus(ServiceUnit(uuid).transientUnit)
+            let after = try await provisioner.unitStatus(uuid)
             if after.isLoaded, !after.activeState.isFinal {
                 throw SystemdError(code: .jobFailed, message: "unit \(after.name) is still \(after.activeState.rawValue); not deleting",
                                    unit: after.name, hint: "retry with --force")

@@ -34,13 +34,13 @@ struct ProcessFaultTests {
                 return status["state"] as? String == "error" && status["last_run"] is [String: Any]
             }
             #expect(recorded, "status after SIGKILL: \(status)")
-            #expect((status["last_error"] as? String)?.contains("killed by signal KILL") == true, "\(status)")
+            #expect((status["error"] as? String)?.contains("killed by signal KILL") == true, "\(status)")
             #expect(status["active_state"] as? String == "failed")
             let lastRun = try #require(status["last_run"] as? [String: Any])
             #expect(lastRun["exit"] as? String == "killed by signal KILL")
             #expect(lastRun["result"] as? String == "signal")
             #expect((lastRun["oom_kills"] as? Int ?? 0) == 0, "a kill -9 is not an out-of-memory kill: \(lastRun)")
-            #expect((status["last_error"] as? String)?.contains("out-of-memory") == false, "\(status)")
+            #expect((status["error"] as? String)?.contains("out-of-memory") == false, "\(status)")
             #expect(Witness.show(uuid, "Result") == "signal")
 
             let again = try await store.svcunit("start", uuid)
@@ -70,7 +70,7 @@ struct ProcessFaultTests {
             }
             #expect(settled, "\(status)")
             #expect(status["state"] as? String == "error")
-            #expect((status["last_error"] as? String)?.contains("SEGV") == true, "\(status)")
+            #expect((status["error"] as? String)?.contains("SEGV") == true, "\(status)")
             #expect(((status["last_run"] as? [String: Any])?["exit"] as? String)?.contains("SEGV") == true, "\(status)")
             #expect(["signal", "core-dump"].contains(Witness.show(uuid, "Result")))
         } }
@@ -190,7 +190,7 @@ struct ProcessFaultTests {
             // deactivating (pending_shutdown); otherwise an auto-restart reads as error (finding F7).
             for seen in restarting where seen["state"] as? String != "pending_shutdown" {
                 #expect(seen["state"] as? String == "error", "\(seen)")
-                let error = seen["last_error"] as? String ?? ""
+                let error = seen["error"] as? String ?? ""
                 // The message and the fields come from one read of the unit, so they agree even at a
                 // restart boundary (finding F7, fixed).
                 let n = seen["restarts"] as? Int ?? -1
@@ -203,7 +203,7 @@ struct ProcessFaultTests {
             #expect(Witness.show(uuid, "NRestarts") == String(status["restarts"] as? Int ?? -1))
             let text = try await store.svcunit("status", uuid)
             #expect(text.stdout.contains("restarts:"), "\(text)")
-            #expect((status["last_error"] as? String)?.contains("start limit") == true, "\(status)")
+            #expect((status["error"] as? String)?.contains("start limit") == true, "\(status)")
         } }
     }
 
@@ -245,7 +245,7 @@ struct ProcessFaultTests {
                 #expect(killed, "\(start) \(status)")
                 #expect(Witness.show(uuid, "Result") == (v2 ? "oom-kill" : "signal"))
                 #expect(status["state"] as? String == "error")
-                #expect((status["last_error"] as? String)?.contains("out-of-memory") == true, "\(status)")
+                #expect((status["error"] as? String)?.contains("out-of-memory") == true, "\(status)")
                 let lastRun = try #require(status["last_run"] as? [String: Any])
                 #expect(lastRun["result"] as? String == "oom-kill" || (lastRun["oom_kills"] as? Int ?? 0) >= 1, "\(lastRun)")
                 #expect(lastRun["invocation_id"] as? String == Witness.show(uuid, "InvocationID"))
@@ -304,7 +304,7 @@ struct ProcessFaultTests {
             let last = try #require(status["last_run"] as? [String: Any])
             #expect(last["result"] as? String == "signal", "\(last)")
             #expect((last["oom_kills"] as? Int ?? 0) == 0, "the first run's OOM kill leaked into the second run's record: \(last)")
-            #expect((status["last_error"] as? String)?.contains("out-of-memory") != true, "\(status)")
+            #expect((status["error"] as? String)?.contains("out-of-memory") != true, "\(status)")
         } }
     }
 }

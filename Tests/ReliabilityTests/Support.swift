@@ -340,9 +340,11 @@ func mode(_ path: String) -> UInt16 {
 
 /// One clear error line: one stderr line prefixed `svcunit: error:`. For errors argument-parser
 /// itself detects (a missing or unparsable option value) svcunit keeps argument-parser's
-/// `Help:`/`Usage:`/`See …` lines after that first line; nothing else may follow.
+/// `Help:`/`Usage:`/`See …` lines after that first line; a failed start or stop adds indented lines
+/// (the service's own last output, `see: svcunit logs …`) below the first, which carries the facts;
+/// nothing else may follow.
 func expectOneErrorLine(_ run: Run, _ comment: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
-    let extra = run.errorLines.dropFirst().filter { !($0.hasPrefix("Help:") || $0.hasPrefix("Usage:") || $0.hasPrefix("  See '")) }
+    let extra = run.errorLines.dropFirst().filter { !($0.hasPrefix("Help:") || $0.hasPrefix("Usage:") || $0.hasPrefix("  ")) }
     #expect(run.errorLines.count >= 1 && extra.isEmpty, "\(comment) expected one error line: \(run)", sourceLocation: sourceLocation)
     #expect(run.stderr.hasPrefix("svcunit: error: "), "\(comment) \(run)", sourceLocation: sourceLocation)
     #expect(!run.signaled, "\(comment) crashed: \(run)", sourceLocation: sourceLocation)

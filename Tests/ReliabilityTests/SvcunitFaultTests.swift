@@ -129,6 +129,7 @@ struct SvcunitFaultTests {
 
             let statusA = try await store.status(a)
             #expect(statusA["state"] as? String == "active", "\(statusA)")
+            #expect(statusA["error"] is NSNull, "the stale error is not shown as current: \(statusA)")
             #expect(String(statusA["main_pid"] as? Int ?? 0) == pidA, "same process after the re-exec")
 
             kill(pidB, SIGKILL)
@@ -138,7 +139,7 @@ struct SvcunitFaultTests {
                 statusB = try await store.status(b)
                 return statusB["state"] as? String == "error"
             }, "\(statusB)")
-            #expect((statusB["last_error"] as? String)?.contains("KILL") == true, "\(statusB)")
+            #expect((statusB["error"] as? String)?.contains("KILL") == true, "\(statusB)")
 
             let stop = try await store.svcunit("stop", a, b)
             #expect(stop.status == 0, "\(stop)")

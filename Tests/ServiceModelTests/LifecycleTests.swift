@@ -100,9 +100,11 @@ struct LifecycleTests {
         let service = Self.service()
         let error = try #require(await modelError { try await lifecycle.start(service, timeout: .seconds(5)) })
         #expect(error.code == .startFailed)
-        #expect(error.message.contains("last state 'error'"))
-        #expect(error.message.contains("exited with status 3"))
-        #expect(error.message.contains(service.uuid.rawValue))
+        // The service by name and short UUID, and what happened; the same facts as fields.
+        #expect(error.message == "\(service.document.config.name) (\(service.uuid.short)) failed to start: exited with status 3")
+        #expect(error.failure == ServiceFailure(name: service.document.config.name, uuid: service.uuid, operation: "start",
+                                                reason: "exited with status 3"))
+        #expect(!error.message.contains("SleepingDaemon["), "no ZenML repr: \(error.message)")
         #expect(await lifecycle.isFailed(service))
     }
 

@@ -85,7 +85,7 @@ struct InspectBinaryTests {
     @Test func usageErrorsExit2() throws {
         let run = try Run.svcunit("inspect")
         #expect(run.status == 2)
-        #expect(run.stderr.hasPrefix("svcunit: error: Missing expected argument '<file>'"), "\(run.stderr)")
+        #expect(run.stderr.hasPrefix("svcunit: error: Missing expected argument '<file-or-service>'"), "\(run.stderr)")
         let unknown = try Run.svcunit("inspect", "--frobnicate", "x")
         #expect(unknown.status == 2)
     }

@@ -154,31 +154,54 @@ struct LiveCommandTests {
         #expect(try LiveSystemd.show(uuid, "LoadState") == "not-found")
     }
 
-    @Test func failedStartIsOneLineWithTheReasonAndExit1() throws {
+    /// A failed start: the first line names the service (name, short UUID) and what happened; then
+    /// the service's own last output (not the manager's lines), indented; then where to look.
+    @Test func failedStartNamesTheServiceThenItsOwnOutputThenWhereToLook() throws {
         let root = try TemporaryRoot()
         defer { root.cleanUp() }
-        let create = try root.svcunit("create", "command", "--name", "boom", "--", "/bin/sh", "-c", "echo boom-output; exit 3")
+        let create = try root.svcunit("create", "command", "--name", "bad", "--", "/bin/sh", "-c", "echo about to fail; exit 7")
         let uuid = create.stdout.trimmingCharacters(in: .newlines)
-        let start = try root.svcunit("start", "boom", "--timeout", "20")
+        let short = String(uuid.prefix(8))
+        let start = try root.svcunit("start", "bad", "--timeout", "20")
         #expect(start.status == 1)
         #expect(start.stdout == "")
-        #expect(start.errorLines.count == 1, "\(start.stderr)")
-        #expect(start.stderr.hasPrefix("svcunit: error: "))
-        #expect(start.stderr.contains(uuid))
-        #expect(start.stderr.contains("exited with status 3"))
-        #expect(start.stderr.contains("last state 'error'"))
+        #expect(start.errorLines == [
+            "svcunit: error: bad (\(short)) failed to start: exited with status 7",
+            "  about to fail",
+            "  see: svcunit logs bad --root \(root.path)",
+        ], "\(start.stderr)")
+        for dump in ["CommandService[", "flavor: command", "Started ", "Main process exited", "last state"] {
+            #expect(!start.stderr.contains(dump), "\(dump): \(start.stderr)")
+        }
 
-        let status = try root.svcunit("status", "boom", "--json").object()
+        // --json: the same facts as fields, in the per-service result.
+        let json = try root.svcunit("start", "bad", "--timeout", "20", "--json")
+        #expect(json.status == 1)
+        #expect(json.errorLines.first == "svcunit: error: bad (\(short)) failed to start: exited with status 7", "stderr still says it for people")
+        let result = try #require(try json.array().first)
+        #expect(result["uuid"] as? String == uuid)
+        #expect(result["ok"] as? Bool == false)
+        let error = try #require(result["error"] as? [String: Any], "\(json.stdout)")
+        #expect(error["message"] as? String == "bad (\(short)) failed to start: exited with status 7")
+        #expect(error["exit_status"] as? Int == 1)
+        #expect((error["service"] as? [String: Any])?["name"] as? String == "bad")
+        #expect((error["service"] as? [String: Any])?["uuid"] as? String == uuid)
+        #expect(error["operation"] as? String == "start")
+        #expect(error["reason"] as? String == "exited with status 7")
+        #expect(error["output"] as? [String] == ["about to fail"], "only this attempt's lines: \(error)")
+        #expect(error["see"] as? String == "svcunit logs bad --root \(root.path)")
+
+        let status = try root.svcunit("status", "bad", "--json").object()
         #expect(status["state"] as? String == "error")
-        #expect((status["last_error"] as? String)?.contains("exited with status 3") == true)
+        #expect(status["error"] as? String == "exited with status 7")
         let lastRun = try #require(status["last_run"] as? [String: Any])
         #expect(lastRun["result"] as? String == "exit-code")
-        #expect(lastRun["exit"] as? String == "exited with status 3")
+        #expect(lastRun["exit"] as? String == "exited with status 7")
 
-        let logs = try root.svcunit("logs", "boom")
-        #expect(logs.stdout.contains("boom-output"))
+        let logs = try root.svcunit("logs", "bad")
+        #expect(logs.stdout.contains("about to fail"))
 
-        let delete = try root.svcunit("delete", "boom")
+        let delete = try root.svcunit("delete", "bad")
         #expect(delete.status == 0, "\(delete.stderr)")
         #expect(root.storedUUIDs.isEmpty)
     }
@@ -190,9 +213,13 @@ struct LiveCommandTests {
         #expect(create.status == 0)
         let start = try root.svcunit("start", "sick", "--timeout", "2")
         #expect(start.status == 4, "\(start.stderr)")
-        #expect(start.errorLines.count == 1)
-        #expect(start.stderr.contains("timed out after 2 s"))
-        #expect(start.stderr.contains("404"), "the last health error is named: \(start.stderr)")
+        // The first line carries the facts; the lines below it are indented, the last says where to look.
+        let first = try #require(start.errorLines.first)
+        #expect(first.hasPrefix("svcunit: error: sick ("))
+        #expect(first.contains("failed to start: timed out after 2 s"), "\(first)")
+        #expect(first.contains("404"), "the last health error is named: \(first)")
+        #expect(start.errorLines.dropFirst().allSatisfy { $0.hasPrefix("  ") }, "\(start.stderr)")
+        #expect(start.errorLines.last == "  see: svcunit logs sick --root \(root.path)")
         let list = try root.svcunit("list", "--json").array()
         let endpoint = try #require(list.first?["endpoint"] as? [String: Any])
         #expect(endpoint["healthy"] as? Bool == false)
@@ -236,8 +263,10 @@ struct LiveCommandTests {
         let start = try root.svcunit("start", "good", "bad")
         #expect(start.status == 1)
         #expect(start.stdout == "started \(good) (good)\n")
-        #expect(start.errorLines.count == 1)
-        #expect(start.stderr.contains(bad))
+        // One error, for bad: its first line names it; the lines below are indented.
+        #expect(start.errorLines.first == "svcunit: error: bad (\(bad.prefix(8))) failed to start: exited with status 1", "\(start.stderr)")
+        #expect(start.errorLines.dropFirst().allSatisfy { $0.hasPrefix("  ") }, "\(start.stderr)")
+        #expect(!start.stderr.contains("good"))
     }
 
     @Test func sleeperRunsAndItsLastRunIsRecorded() throws {
@@ -305,4 +334,97 @@ struct LiveCommandTests {
         #expect(start.status == 0, "\(start.stderr)")
         #expect(try LiveSystemd.show(uuid, "ActiveState") == "active")
     }
+
+    /// A healthy service shows no error as current: not the endpoint probe that failed before the
+    /// server listened, not "not running" from a status taken before the start.
+    @Test func aHealthyServiceShowsNoStaleError() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let create = try Run.svcunit(["create", "command", "--root", root.path, "--name", "slowweb", "--health-path", "/", "--",
+                                      "/bin/sh", "-c", "sleep 0.5; exec /usr/bin/python3 -m http.server \"$0\" --bind 127.0.0.1", "{port}"])
+        #expect(create.status == 0, "\(create.stderr)")
+        let before = try root.svcunit("status", "slowweb", "--json").object()
+        #expect(before["state"] as? String == "inactive")
+        #expect(before["error"] is NSNull, "inactive is a state, not an error: \(before)")
+        let start = try root.svcunit("start", "slowweb", "--timeout", "30")
+        #expect(start.status == 0, "\(start.stderr)")
+
+        let status = try root.svcunit("status", "slowweb", "--json").object()
+        #expect(status["state"] as? String == "active")
+        #expect(status["error"] is NSNull, "\(status)")
+        let endpoint = try #require(status["endpoint"] as? [String: Any])
+        #expect(endpoint["healthy"] as? Bool == true)
+        #expect(endpoint["error"] is NSNull, "\(endpoint)")
+        #expect(endpoint["last_error"] == nil, "the view says error (current), the document keeps last_error")
+        let text = try root.svcunit("status", "slowweb")
+        #expect(text.stdout.contains("healthy"), "\(text.stdout)")
+        #expect(!text.lines.contains { $0.hasPrefix("error:") || $0.hasPrefix("last error:") }, "\(text.stdout)")
+        #expect(!text.stdout.contains("not running"), "\(text.stdout)")
+    }
+
+    /// An enabled service runs as svcunit@<uuid>.service: every view reads it from that unit, with the
+    /// same rules, and all of them say inactive again after `disable`.
+    @Test func anEnabledServiceIsActiveAndHealthyEverywhereUntilDisabled() async throws {
+        try await ReloadGate.shared.withExclusive {
+            let root = try TemporaryRoot()
+            var uuid = ""
+            // `disable` reloads the manager: it must happen inside the exclusive side of the gate.
+            defer {
+                if !uuid.isEmpty { _ = try? root.svcunit("disable", uuid) }
+                root.cleanUp()
+            }
+            let create = try Run.svcunit(["create", "command", "--root", root.path, "--name", "keeper", "--health-path", "/"] + Self.httpArgv)
+            #expect(create.status == 0, "\(create.stderr)")
+            uuid = create.stdout.trimmingCharacters(in: .newlines)
+            let instance = "svcunit@\(uuid).service"
+            let enable = try root.svcunit("enable", "keeper", "--timeout", "30")
+            #expect(enable.status == 0, "\(enable.stderr)")
+            #expect(try LiveSystemd.run("/usr/bin/systemctl", ["--user", "show", instance, "-p", "ActiveState", "--value"]).output
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "active")
+
+            try Self.expectEverywhere(root, uuid, active: true, unit: instance)
+            let again = try root.svcunit("start", "keeper")
+            #expect(again.stdout.hasPrefix("\(uuid) (keeper) is already running"), "\(again.stdout) \(again.stderr)")
+
+            let disable = try root.svcunit("disable", "keeper", "--timeout", "30")
+            #expect(disable.status == 0, "\(disable.stderr)")
+            try Self.expectEverywhere(root, uuid, active: false, unit: nil)
+        }
+    }
+
+    /// `list` (table, --running, --json) and `status` (text, --json) agree on one service.
+    static func expectEverywhere(_ root: TemporaryRoot, _ uuid: String, active: Bool, unit: String?,
+                                 sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let state = active ? "active" : "inactive"
+        let table = try root.svcunit("list")
+        let row = try #require(table.lines.first { $0.hasPrefix(uuid) }, "\(table.stdout)", sourceLocation: sourceLocation)
+        #expect(row.contains(" \(state) "), "\(row)", sourceLocation: sourceLocation)
+        #expect(row.hasSuffix(" healthy") == active, "\(row)", sourceLocation: sourceLocation)
+
+        let running = try root.svcunit("list", "--running")
+        #expect(running.stdout.contains(uuid) == active, "\(running.stdout)", sourceLocation: sourceLocation)
+        if !active { #expect(running.stdout == "no services\n", sourceLocation: sourceLocation) }
+
+        let listed = try #require(try root.svcunit("list", "--json").array().first { $0["uuid"] as? String == uuid },
+                                  sourceLocation: sourceLocation)
+        #expect(listed["state"] as? String == state, "\(listed)", sourceLocation: sourceLocation)
+        #expect(listed["active_state"] as? String == state, "\(listed)", sourceLocation: sourceLocation)
+        if let unit { #expect(listed["unit"] as? String == unit, "\(listed)", sourceLocation: sourceLocation) }
+        let listedEndpoint = try #require(listed["endpoint"] as? [String: Any], sourceLocation: sourceLocation)
+        #expect((listedEndpoint["healthy"] as? Bool) == (active ? true : nil), "\(listed)", sourceLocation: sourceLocation)
+
+        let status = try root.svcunit("status", uuid, "--json").object()
+        #expect(status["state"] as? String == state, "\(status)", sourceLocation: sourceLocation)
+        #expect(status["active_state"] as? String == state, "\(status)", sourceLocation: sourceLocation)
+        #expect(status["error"] is NSNull, "\(status)", sourceLocation: sourceLocation)
+        if let unit { #expect(status["unit"] as? String == unit, "\(status)", sourceLocation: sourceLocation) }
+        let endpoint = try #require(status["endpoint"] as? [String: Any], sourceLocation: sourceLocation)
+        #expect((endpoint["healthy"] as? Bool) == (active ? true : nil), "\(status)", sourceLocation: sourceLocation)
+
+        let text = try root.svcunit("status", uuid)
+        #expect(text.lines.contains { $0.hasPrefix("state:") && $0.contains(" \(state) ") }, "\(text.stdout)", sourceLocation: sourceLocation)
+        if let unit { #expect(text.stdout.contains("\(unit) (active/running)"), "\(text.stdout)", sourceLocation: sourceLocation) }
+        if active { #expect(text.stdout.contains(" healthy"), "\(text.stdout)", sourceLocation: sourceLocation) }
+    }
+
 }

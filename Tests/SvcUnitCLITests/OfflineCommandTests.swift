@@ -314,10 +314,12 @@ struct OfflineCommandTests {
             #expect(run.status == 6, "\(command): \(run.stderr)")
             #expect(run.stdout == "")
             #expect(run.errorLines.count == 1, "\(run.stderr)")
-            #expect(run.stderr.hasPrefix("svcunit: error: cannot reach the systemd user manager"))
+            // What to do leads; the raw errno text of what was tried comes last, in parentheses.
+            #expect(run.stderr.hasPrefix("svcunit: error: no systemd user manager is reachable: log in"), "\(run.stderr)")
             for hint in ["systemctl --user status", "XDG_RUNTIME_DIR", "loginctl enable-linger"] {
                 #expect(run.stderr.contains(hint), "\(hint) missing: \(run.stderr)")
             }
+            #expect(run.stderr.hasSuffix("(tried /nonexistent-svcunit-runtime/bus: No such file or directory)\n"), "\(run.stderr)")
         }
         #expect(root.storedUUIDs == [uuid], "a failed delete keeps the service")
     }
@@ -388,6 +390,37 @@ struct OfflineCommandTests {
         #expect(since.stderr.hasPrefix("svcunit: error: --since \"yesterday-ish\" is not a time"))
         let noService = try root.svcunit("start")
         #expect(noService.status == 2)
+    }
+
+    @Test func timeoutHelpSaysItsDefaultOnce() throws {
+        for command in ["start", "stop", "restart", "delete", "enable", "disable"] {
+            let help = try Run.svcunit([command, "--help"])
+            let words = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            #expect(words.contains("--timeout <seconds> Seconds to wait for each service. (default: 30)"), "\(command): \(help.stdout)")
+            #expect(!words.contains("(default 30)"), "\(command)")
+        }
+    }
+
+    @Test func inspectTakesAServiceAsWellAsAFile() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let uuid = try root.createSleep("web")
+        let file = root.path + "/\(uuid)/service.json"
+        let byFile = try Run.svcunit(["inspect", file, "--json"])
+        #expect(byFile.status == 0, "\(byFile.stderr)")
+        for service in ["web", uuid, String(uuid.prefix(6))] {
+            let run = try root.svcunit("inspect", service, "--json")
+            #expect(run.status == 0, "\(service): \(run.stderr)")
+            #expect(run.stdout == byFile.stdout, "\(service)")
+        }
+        let text = try root.svcunit("inspect", "web")
+        #expect(text.lines.first == "service:     web", "\(text.stdout)")
+        let missing = try root.svcunit("inspect", "nosuch")
+        #expect(missing.status == 3)
+        #expect(missing.errorLines == ["svcunit: error: no file or stored service \"nosuch\" (stored services are in \(root.path))"])
+        let missingFile = try root.svcunit("inspect", "./nosuch.json")
+        #expect(missingFile.status == 3)
+        #expect(missingFile.errorLines == ["svcunit: error: ./nosuch.json: no such file"])
     }
 
     @Test func entrypointOverrideMustBeExecutable() throws {

@@ -36,6 +36,64 @@ import Testing
         #expect(StatusDerivation.derive(unit(["ActiveState": "inactive"])).state == .inactive)
     }
 
+    /// A row of a batch listing, as `list` gets it.
+    struct Row: UnitStateFacts {
+        var unitName: String
+        var isLoaded = true
+        var activeState: ActiveState
+        var subState: SubState
+    }
+
+    /// `list` (one listed row) and `status` (a full property read) go through the same table.
+    @Test func aListedRowAndAFullReadGiveTheSameState() throws {
+        let subs: [SubState] = [.running, .autoRestart, .dead, .start, .failed]
+        for active in ActiveState.allCases {
+            for sub in subs {
+                let full = unit(["ActiveState": active.rawValue, "SubState": sub.rawValue])
+                let row = Row(unitName: full.name.rawValue, activeState: active, subState: sub)
+                #expect(StatusDerivation.state(of: row) == StatusDerivation.derive(full).state, "\(active)/\(sub)")
+            }
+        }
+        #expect(StatusDerivation.state(of: Row(unitName: "x", activeState: .activating, subState: .autoRestart)) == .error)
+        #expect(StatusDerivation.state(of: Row(unitName: "x", isLoaded: false, activeState: .active, subState: .running)) == .inactive)
+        #expect(StatusDerivation.state(of: Optional<Row>.none) == .inactive)
+    }
+
+    /// Which unit stands for a service: a running one, the transient unit first; an enabled
+    /// instance even while stopped; else a loaded transient unit; else none.
+    @Test func theUnitInUseStandsForTheService() {
+        func row(_ name: String, _ active: ActiveState, loaded: Bool = true) -> Row {
+            Row(unitName: name, isLoaded: loaded, activeState: active, subState: active == .active ? .running : .dead)
+        }
+        let transientRunning = row("svcunit-u.service", .active)
+        let transientGone = row("svcunit-u.service", .inactive, loaded: false)
+        let transientFailed = row("svcunit-u.service", .failed)
+        let instanceRunning = row("svcunit@u.service", .active)
+        let instanceIdle = row("svcunit@u.service", .inactive)
+        #expect(ServiceUnit.standing(transient: transientRunning, instance: instanceIdle, instanceEnabled: true)?.unitName == "svcunit-u.service")
+        #expect(ServiceUnit.standing(transient: transientGone, instance: instanceRunning, instanceEnabled: false)?.unitName == "svcunit@u.service")
+        #expect(ServiceUnit.standing(transient: nil, instance: instanceRunning, instanceEnabled: false)?.unitName == "svcunit@u.service")
+        #expect(ServiceUnit.standing(transient: transientGone, instance: instanceIdle, instanceEnabled: true)?.unitName == "svcunit@u.service")
+        #expect(ServiceUnit.standing(transient: transientGone, instance: instanceIdle, instanceEnabled: false) == nil)
+        #expect(ServiceUnit.standing(transient: transientFailed, instance: instanceIdle, instanceEnabled: false)?.unitName == "svcunit-u.service")
+        // A loaded but idle transient unit does not hide a running instance.
+        let transientIdle = row("svcunit-u.service", .inactive)
+        #expect(ServiceUnit.standing(transient: transientIdle, instance: instanceRunning, instanceEnabled: true)?.unitName == "svcunit@u.service")
+        #expect(ServiceUnit.standing(transient: transientIdle, instance: instanceIdle, instanceEnabled: false)?.unitName == "svcunit-u.service")
+    }
+
+    @Test func subStatesAndUnitFileStatesAreValidatedWords() {
+        #expect(SubState(rawValue: "auto-restart") == .autoRestart)
+        #expect(SubState(rawValue: "stop-sigterm")?.rawValue == "stop-sigterm")
+        for bad in ["", "Running", "run ning", "dead\n", "ü"] { #expect(SubState(rawValue: bad) == nil, "\(bad)") }
+        #expect(unit(["ActiveState": "inactive", "SubState": "Bogus Word"]).subState == .dead)
+        #expect(UnitFileState(rawValue: "enabled-runtime")?.isEnabled == true)
+        #expect(UnitFileState(rawValue: "static")?.isEnabled == false)
+        #expect(UnitFileState(rawValue: "sometimes") == nil)
+        #expect(unit(["ActiveState": "active", "UnitFileState": "enabled"]).unitFileState == .enabled)
+        #expect(unit(["ActiveState": "active", "UnitFileState": ""]).unitFileState == nil)
+    }
+
     @Test func failuresSayHowTheProcessEnded() {
         let exit3 = StatusDerivation.derive(unit(["ActiveState": "failed", "Result": "exit-code"], code: 1, status: 3))
         #expect(exit3.state == .error)
@@ -62,11 +120,11 @@ import Testing
                              exit: "killed by signal KILL", oomKills: 1)
         let derived = StatusDerivation.derive(failed, lastRun: oomRun)
         #expect(derived.state == .error)
-        #expect(derived.reason == "unit svcunit-x.service failed: killed by the out-of-memory killer (its memory limit or the machine's memory ran out): killed by signal KILL")
+        #expect(derived.reason == "killed by the out-of-memory killer (its memory limit or the machine's memory ran out): killed by signal KILL")
 
         var plainKill = oomRun
         plainKill.oomKills = 0
-        #expect(StatusDerivation.derive(failed, lastRun: plainKill).reason == "unit svcunit-x.service failed: killed by signal KILL")
+        #expect(StatusDerivation.derive(failed, lastRun: plainKill).reason == "killed by signal KILL")
         var unknown = oomRun
         unknown.oomKills = nil
         #expect(!StatusDerivation.derive(failed, lastRun: unknown).reason.contains("out-of-memory"))
@@ -187,8 +245,11 @@ struct LiveProvisioningTests {
         let error = await expectError(ServiceModelError.self) { _ = try await h.services.start(service.uuid, timeout: .seconds(30)) }
         // .startFailed with the exit status, not .timedOut: it failed on the unit's end, not at the 30 s timeout.
         #expect(error?.code == .startFailed)
-        #expect(error?.message.contains("exited with status 3") == true, "\(String(describing: error))")
-        #expect(error?.message.contains("bad config") == true, "last output lines are in the error: \(String(describing: error))")
+        #expect(error?.message == "bad (\(service.uuid.short)) failed to start: exited with status 3", "\(String(describing: error))")
+        #expect(error?.failure?.reason == "exited with status 3")
+        // The service's own last lines, in order, and none of the manager's ("Started …", "Main process exited …").
+        let output = error?.failure?.output ?? []
+        #expect(output == ["about to fail", "bad config"], "\(output)")
         let report = try await h.services.status(service.uuid)
         #expect(report.document.status.state == .error)
         #expect(report.document.status.lastError.contains("exited with status 3"))

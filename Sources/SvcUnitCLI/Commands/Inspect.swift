@@ -4,18 +4,29 @@ import ServiceKinds
 import ServiceModel
 
 extension SvcUnit {
-    /// `svcunit inspect FILE [--json]`: loads a service.json and shows what svcunit understands of it.
+    /// `svcunit inspect FILE|SERVICE [--json]`: loads a service.json and shows what svcunit understands of it.
     ///
     /// Useful to check a document before starting it, and to normalise one (`--json` prints it the
     /// way svcunit would write it, unknown fields included). Not obvious: nothing is started or
-    /// probed; the states shown are the ones recorded in the file.
+    /// probed; the states shown are the ones recorded in the file. An argument that names an existing
+    /// file (or has a `/`) is a file; anything else is a stored service (UUID, unique prefix or name).
     public struct Inspect: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Show a service document (service.json) as svcunit reads it.",
-            discussion: "Exits 3 if the file does not exist and 5 if it is not a valid service document."
+            discussion: """
+                Takes a file path or a stored service (UUID, unique UUID prefix, or name). Exits 3 if \
+                neither exists and 5 if it is not a valid service document.
+
+                EXAMPLES
+                  svcunit inspect web
+                  svcunit inspect ./service.json --json
+                """
         )
 
-        @Argument(help: "The service.json file to read.")
+        @OptionGroup public var global: GlobalOptions
+
+        @Argument(help: ArgumentHelp("A service.json file, or a stored service: UUID, unique UUID prefix, or name.",
+                                     valueName: "file-or-service"))
         public var file: String
 
         @Flag(name: .long, help: "Print the normalised JSON document instead of a summary.")
@@ -24,6 +35,7 @@ extension SvcUnit {
         public init() {}
 
         public func run() async throws {
+            let file = try path()
             let data = try Self.read(file)
             let registry = BuiltinKinds.registry()
             let document: ServiceDocument
@@ -32,6 +44,19 @@ extension SvcUnit {
                 print(document.formatted(), terminator: "")
             } else {
                 print(Self.summary(document), terminator: "")
+            }
+        }
+
+        /// The file to read: the argument itself when it is a path, else the stored service's file.
+        func path() throws -> String {
+            if file.contains("/") || FileManager.default.fileExists(atPath: file) { return file }
+            let context = CommandContext(global)
+            do {
+                let target = try context.lookup().resolve(file)
+                return try context.store(create: false).file(for: target.uuid)
+            } catch let error as CLIError where error.status == .notFound {
+                throw ServiceModelError(.fileNotFound, "no file or stored service \"\(file)\" (stored services are in \(context.root))",
+                                        filePath: file)
             }
         }
 

@@ -8,8 +8,10 @@ import SystemdProvisioning
 extension SvcUnit {
     /// `svcunit list [--json] [--running]`: every stored service with its state and endpoint.
     ///
-    /// Not obvious: the state of all units comes from ONE `ListUnitsByPatterns` call (a unit not
-    /// listed is inactive), and only active units' endpoints are probed, concurrently and with
+    /// Not obvious: the state of all units comes from ONE `ListUnitsByPatterns` call covering both the
+    /// transient `svcunit-<uuid>.service` and the persistent `svcunit@<uuid>.service` units (a unit not
+    /// listed is inactive), read with the same rules as `status` (`ServiceUnit.standing`,
+    /// `StatusDerivation.state`); only active units' endpoints are probed, concurrently and with
     /// short timeouts; so `list` stays fast with many services, and works (state `unknown`, one
     /// warning) when systemd is unreachable.
     public struct List: AsyncParsableCommand {
@@ -17,8 +19,9 @@ extension SvcUnit {
             abstract: "List stored services with their state and endpoint.",
             discussion: """
                 A stored file that cannot be read shows as a row with state "invalid" and the error. \
-                --json prints an array of objects with uuid, name, type, flavor, state, active_state, \
-                sub_state, endpoint (uri, healthy, error) and error.
+                --json prints an array of objects with uuid, name, type, flavor, state, unit, \
+                active_state, sub_state, endpoint (uri, protocol, healthy, error) and error. An enabled \
+                service (svcunit enable) is read from its svcunit@<uuid>.service unit.
 
                 EXAMPLES
                   svcunit list
@@ -45,8 +48,9 @@ extension SvcUnit {
             var document: ServiceDocument?
             var error: String?
             var state = "unknown"
-            var activeState: String?
-            var subState: String?
+            var unit: String?
+            var activeState: ActiveState?
+            var subState: SubState?
             var healthy: Bool?
             var healthError: String?
         }
@@ -72,7 +76,7 @@ extension SvcUnit {
             if rows.contains(where: { $0.document != nil }) {
                 await Self.observe(&rows)
             }
-            if running { rows = rows.filter { $0.activeState == "active" } }
+            if running { rows = rows.filter { $0.state == ServiceState.active.rawValue } }
             if json { Output.json(.array(rows.map(Self.json))) } else { print(Self.table(rows), terminator: "") }
         }
 
@@ -81,23 +85,24 @@ extension SvcUnit {
             let units: [String: UnitListEntry]
             do {
                 let manager = try await SystemdManager.connectUser()
-                let listed = try await manager.listUnitsByPatterns(patterns: ["svcunit-*.service"])
+                let listed = try await manager.listUnitsByPatterns(patterns: ["svcunit-*.service", "svcunit@*.service"])
                 units = Dictionary(listed.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             } catch {
                 Output.warning("cannot read service states from systemd: \(ExitCodes.oneLine(error)); states are shown as unknown")
                 return
             }
             for index in rows.indices where rows[index].document != nil {
-                let name = ServiceUnit(rows[index].uuid).transientUnit.rawValue
-                let entry = units[name]
-                let active = entry?.activeState ?? .inactive
-                rows[index].activeState = active.rawValue
-                rows[index].subState = entry?.subState ?? "dead"
-                rows[index].state = state(active, subState: entry?.subState ?? "dead")
+                let unit = ServiceUnit(rows[index].uuid)
+                let entry = ServiceUnit.standing(transient: units[unit.transientUnit.rawValue], instance: units[unit.templateInstance.rawValue],
+                                                 instanceEnabled: false)
+                rows[index].unit = entry?.name ?? unit.transientUnit.rawValue
+                rows[index].activeState = entry?.activeState ?? .inactive
+                rows[index].subState = entry?.subState ?? .dead
+                rows[index].state = StatusDerivation.state(of: entry).rawValue
             }
             let checker = ProbingHealthChecker(tcpTimeout: .seconds(probeTimeout))
             let probes: [(Int, ServiceEndpoint, HealthMonitorSpec)] = rows.indices.compactMap { index in
-                guard rows[index].activeState == "active", let endpoint = rows[index].document?.endpoint,
+                guard rows[index].state == ServiceState.active.rawValue, let endpoint = rows[index].document?.endpoint,
                       endpoint.status.uri != nil, var monitor = endpoint.monitor else { return nil }
                 if case .http(var config) = monitor.config {
                     config.httpTimeout = min(config.httpTimeout, probeTimeout)
@@ -122,18 +127,6 @@ extension SvcUnit {
             }
         }
 
-        /// The ServiceState word for a listed unit (the same reading as StatusDerivation).
-        static func state(_ active: ActiveState, subState: String) -> String {
-            switch active {
-            case .active: ServiceState.active.rawValue
-            case .reloading: ServiceState.pendingStartup.rawValue
-            case .activating: subState == "auto-restart" ? ServiceState.error.rawValue : ServiceState.pendingStartup.rawValue
-            case .deactivating, .maintenance: ServiceState.pendingShutdown.rawValue
-            case .inactive: ServiceState.inactive.rawValue
-            case .failed: ServiceState.error.rawValue
-            }
-        }
-
         static func json(_ row: Row) -> JSONValue {
             var o = JSONObject()
             o["uuid"] = .string(row.uuid.rawValue)
@@ -141,8 +134,9 @@ extension SvcUnit {
             o["type"] = row.document.map { .string($0.serviceType.type) } ?? .null
             o["flavor"] = row.document.map { .string($0.serviceType.flavor) } ?? .null
             o["state"] = .string(row.state)
-            o["active_state"] = row.activeState.map(JSONValue.string) ?? .null
-            o["sub_state"] = row.subState.map(JSONValue.string) ?? .null
+            o["unit"] = row.unit.map(JSONValue.string) ?? .null
+            o["active_state"] = row.activeState.map { .string($0.rawValue) } ?? .null
+            o["sub_state"] = row.subState.map { .string($0.rawValue) } ?? .null
             if let endpoint = row.document?.endpoint {
                 var e = JSONObject()
                 e["uri"] = endpoint.status.uri.map(JSONValue.string) ?? .null
@@ -165,7 +159,7 @@ extension SvcUnit {
                 }
                 var endpoint = "-"
                 if let e = document.endpoint {
-                    endpoint = Output.escaped(row.activeState == "active" ? (e.status.uri ?? "(\(e.config.protocol))") : "(\(e.config.protocol)\(e.config.port.map { " :\($0)" } ?? ""))")
+                    endpoint = Output.escaped(row.state == ServiceState.active.rawValue ? (e.status.uri ?? "(\(e.config.protocol))") : "(\(e.config.protocol)\(e.config.port.map { " :\($0)" } ?? ""))")
                     switch row.healthy {
                     case true?: endpoint += " " + Output.state("healthy")
                     case false?: endpoint += " " + Output.state("unhealthy") + (row.healthError.map { ": \(Output.escaped($0))" } ?? "")

@@ -117,7 +117,7 @@ extension SvcUnit {
                 let systemd = try await context.services(store: store)
                 let wait = TimeParsing.duration(try TimeParsing.seconds(timeout, option: "--timeout"))
                 _ = try await systemd.start(document.uuid, timeout: wait)
-                print("started \(document.config.name) (\(document.uuid.short)) under systemd\(Batch.endpointSuffix(systemd, document.uuid))")
+                print("started \(document.label) under systemd\(Batch.endpointSuffix(systemd, document.uuid))")
             }
         }
 

@@ -14,9 +14,11 @@ extension SvcUnit {
             abstract: "Show a service's state, unit, endpoint health and last run.",
             discussion: """
                 --json prints one object with the fields uuid, name, type, flavor, admin_state, \
-                state, last_state, last_error, unit, active_state, sub_state, main_pid, restarts, \
+                state, last_state, error, unit, active_state, sub_state, main_pid, restarts, \
                 active_since, uptime_seconds, memory_bytes, endpoint (uri, protocol, state, healthy, \
-                last_error, monitor), last_run, and the whole document under service.
+                error, monitor), last_run, and the whole document under service. error is what is \
+                wrong now (null when nothing is); how an earlier run ended is in last_run, with its \
+                time; the document keeps ZenML's last_error (the last error ever recorded).
 
                 EXAMPLES
                   svcunit status web
@@ -69,6 +71,19 @@ struct StatusFacts {
         return endpoint.status.state == .active
     }
 
+    /// What is wrong with the service now: the reason of this observation while it is in the error
+    /// state, else nil. Not the document's `last_error`, which ZenML keeps after the service recovers.
+    var error: String? {
+        guard document.status.state == .error, !report.reason.isEmpty else { return nil }
+        return report.reason
+    }
+
+    /// What is wrong with the endpoint now: the probe's error when this observation found it unhealthy.
+    var endpointError: String? {
+        guard healthy == false, let endpoint = document.endpoint else { return nil }
+        return endpoint.status.lastError.isEmpty ? "endpoint is \(endpoint.status.state)" : endpoint.status.lastError
+    }
+
     var json: JSONValue {
         var o = JSONObject()
         o["uuid"] = .string(document.uuid.rawValue)
@@ -80,10 +95,10 @@ struct StatusFacts {
         o["admin_state"] = .string(document.adminState.rawValue)
         o["state"] = .string(document.status.state.rawValue)
         o["last_state"] = .string(document.status.lastState.rawValue)
-        o["last_error"] = .string(document.status.lastError)
+        o["error"] = error.map(JSONValue.string) ?? .null
         o["unit"] = .string(report.unitName.rawValue)
         o["active_state"] = .string(unit?.activeState.rawValue ?? "inactive")
-        o["sub_state"] = .string(unit?.subState ?? "dead")
+        o["sub_state"] = .string((unit?.subState ?? .dead).rawValue)
         o["main_pid"] = unit.flatMap { $0.mainPID == 0 ? nil : JSONValue.int(Int64($0.mainPID)) } ?? .null
         o["restarts"] = .int(Int64(unit?.nRestarts ?? 0))
         o["active_since"] = uptime != nil ? unit?.activeEnterTimestamp.map { .string(Output.isoTime(microseconds: $0)) } ?? .null : .null
@@ -96,7 +111,7 @@ struct StatusFacts {
             e["port"] = endpoint.status.port.map { .int(Int64($0.value)) } ?? .null
             e["state"] = .string(endpoint.status.state.rawValue)
             e["healthy"] = healthy.map(JSONValue.bool) ?? .null
-            e["last_error"] = .string(endpoint.status.lastError)
+            e["error"] = endpointError.map(JSONValue.string) ?? .null
             e["monitor"] = endpoint.monitor.map { .string($0.summary) } ?? .null
             o["endpoint"] = .object(e)
         } else {
@@ -123,13 +138,13 @@ struct StatusFacts {
             var value = Output.escaped(endpoint.status.uri ?? "not started (\(endpoint.config.protocol))")
             switch healthy {
             case true?: value += " " + Output.state("healthy")
-            case false?: value += " " + Output.state("unhealthy") + (endpoint.status.lastError.isEmpty ? "" : ": \(Output.escaped(endpoint.status.lastError))")
+            case false?: value += " " + Output.state("unhealthy") + (endpointError.map { ": \(Output.escaped($0))" } ?? "")
             case nil: value += endpoint.monitor == nil ? " (no health monitor)" : ""
             }
             lines.append(("endpoint", value))
             if let monitor = endpoint.monitor { lines.append(("health check", Output.escaped(monitor.summary))) }
         }
-        if !document.status.lastError.isEmpty { lines.append(("last error", Output.escaped(document.status.lastError.split(whereSeparator: \.isNewline).joined(separator: " | ")))) }
+        if let error { lines.append(("error", Output.escaped(error.split(whereSeparator: \.isNewline).joined(separator: " | ")))) }
         if let unit { lines.append(("restarts", String(unit.nRestarts))) }
         if let uptime, let since = unit?.activeEnterTimestamp {
             lines.append(("uptime", "\(Output.duration(seconds: uptime)) (since \(Output.localTime(microseconds: since)))"))

@@ -10,10 +10,13 @@ import SystemdProvisioning
 enum Batch {
     /// - Parameters:
     ///   - verb: for the spinner, e.g. "starting".
+    ///   - json: print one JSON array on stdout (an object per service: uuid, name, ok, and message
+    ///     or error with the facts of `ErrorReport.json`) instead of lines.
+    ///   - root: the `--root` given on the command line, for the `see:` line of a failure.
     ///   - operation: returns the success line for one service.
     /// - Throws: `ExitCode` with the first failure's documented status (errors already printed).
     static func run(
-        _ targets: [ServiceLookup.Candidate], verb: String,
+        _ targets: [ServiceLookup.Candidate], verb: String, json: Bool = false, root: String? = nil,
         _ operation: @escaping @Sendable (ServiceLookup.Candidate) async throws -> String
     ) async throws {
         let spinner = Spinner(Output.escaped("\(verb) \(targets.count == 1 ? targets[0].label : "\(targets.count) services")…"))
@@ -29,16 +32,37 @@ enum Batch {
         for task in tasks { results.append(await task.value) }
         await spinner.stop()
         var firstFailure: ExitCodes?
+        var objects: [JSONValue] = []
         for (target, result) in zip(targets, results) {
+            var o = JSONObject()
+            o["uuid"] = .string(target.uuid.rawValue)
+            o["name"] = target.name.map(JSONValue.string) ?? .null
             switch result {
-            case .success(let line)?: print(Output.escaped(line))  // names and addresses come from documents
+            case .success(let line)?:
+                if json {
+                    o["ok"] = .bool(true)
+                    o["message"] = .string(line)
+                    objects.append(.object(o))
+                } else {
+                    print(Output.escaped(line))  // names and addresses come from documents
+                }
             case .failure(let error)?:
-                let text = ExitCodes.oneLine(error)
-                Output.error(text.contains(target.uuid.rawValue) ? text : "\(target.label): \(text)")
-                if firstFailure == nil { firstFailure = ExitCodes.domainStatus(for: error) ?? .failure }
+                let status = ExitCodes.domainStatus(for: error) ?? .failure
+                if firstFailure == nil { firstFailure = status }
+                if json {
+                    o["ok"] = .bool(false)
+                    o["error"] = .object(ErrorReport.facts(of: error, status: status, root: root))
+                    objects.append(.object(o))
+                }
+                // stderr says it for people in either mode: every error's first stderr line is `svcunit: error: …`.
+                var lines = ErrorReport.lines(for: error, root: root)
+                let named = (error as? ServiceModelError)?.failure != nil || lines[0].contains(target.uuid.rawValue)
+                if !named { lines[0] = "\(target.label): \(lines[0])" }
+                Output.error(lines.joined(separator: "\n"))
             case nil: break
             }
         }
+        if json { Output.json(.array(objects)) }
         if let firstFailure { throw ExitCode(firstFailure.rawValue) }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import ServiceModel
+import SystemdProvisioning
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,8 +41,15 @@ enum Output {
 
     /// `svcunit: error: TEXT` on stderr; TEXT may hold a service's output or a document's values,
     /// so it is escaped (`escaped`).
+    /// `svcunit: error: TEXT` on stderr. A multi-line report (a failed start's indented detail lines)
+    /// keeps its line breaks; every line is escaped.
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data("svcunit: error: \(escaped(text))\n".utf8))
+        FileHandle.standardError.write(Data("svcunit: error: \(escapedLines(text))\n".utf8))
+    }
+
+    /// `escaped` line by line: the line breaks are svcunit's own, everything within a line is not.
+    static func escapedLines(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { escaped(String($0)) }.joined(separator: "\n")
     }
 
     static func warning(_ text: String) {
@@ -233,11 +241,7 @@ enum Output {
 
     static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-    static func nowMicroseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
-    }
+    static func nowMicroseconds() -> UInt64 { SystemdServices.realtimeMicroseconds() }
 }
 
 /// A one-line "working…" indicator with elapsed time on stderr, shown only when `Output.fancy`

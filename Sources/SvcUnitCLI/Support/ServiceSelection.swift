@@ -10,8 +10,12 @@ public struct ServiceSelection: ParsableArguments {
     @Argument(help: ArgumentHelp("Services: UUID, unique UUID prefix, or name.", valueName: "service"))
     public var services: [String]
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for each service (default 30).", valueName: "seconds"))
+    // argument-parser appends "(default: 30)" itself.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for each service.", valueName: "seconds"))
     public var timeout: String = "30"
+
+    @Flag(help: "Print one JSON array: per service uuid, name, ok, and message or error (its facts as fields).")
+    public var json = false
 
     public init() {}
 
@@ -31,6 +35,6 @@ extension Batch {
         let timeout = TimeParsing.duration(try TimeParsing.seconds(selection.timeout, option: "--timeout"))
         let targets = try context.lookup().resolveAll(selection.services)
         let systemd = try await context.services(store: try context.store(create: false))
-        try await run(targets, verb: verb) { target in try await operation(target, systemd, timeout) }
+        try await run(targets, verb: verb, json: selection.json, root: global.root) { target in try await operation(target, systemd, timeout) }
     }
 }

@@ -89,7 +89,7 @@ struct LivePersistentTests {
             #expect(try await h.services.status(uuid).document.status.state == .inactive)
 
             // `start` of an enabled service starts the instance again, not a transient unit.
-            #expect(try await h.services.start(uuid, timeout: .seconds(20)) == .started)
+            #expect(try await h.services.start(uuid, timeout: .seconds(120)) == .started)
             #expect(try LiveSystemd.systemctlShow(instance, "ActiveState") == "active")
             #expect(try await h.services.manager.unitStatus(ServiceUnit(uuid).transientUnit).isLoaded == false)
 

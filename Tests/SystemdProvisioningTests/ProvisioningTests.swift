@@ -195,7 +195,7 @@ struct LiveProvisioningTests {
                                     environment: [.init(name: "PYTHONUNBUFFERED", value: "1")])
         defer { Task { await h.cleanUp([service.uuid]) } }
 
-        #expect(try await h.services.start(service.uuid, timeout: .seconds(20)) == .started)
+        #expect(try await h.services.start(service.uuid, timeout: .seconds(120)) == .started)
         let report = try await h.services.status(service.uuid)
         #expect(report.document.status.state == .active)
         #expect(report.document.endpoint?.status.state == .active)
@@ -260,8 +260,8 @@ struct LiveProvisioningTests {
         let plain = try h.command(["/bin/sleep", "300"], name: "plain")
         let restarting = try h.command(["/bin/sleep", "300"], name: "restarting", restart: .onFailure)
         defer { Task { await h.cleanUp([plain.uuid, restarting.uuid]) } }
-        _ = try await h.services.start(plain.uuid, timeout: .seconds(10))
-        _ = try await h.services.start(restarting.uuid, timeout: .seconds(10))
+        _ = try await h.services.start(plain.uuid, timeout: .seconds(120))
+        _ = try await h.services.start(restarting.uuid, timeout: .seconds(120))
 
         let watchPlain = try await h.services.manager.watchUnit(ServiceUnit(plain.uuid).transientUnit)
         try await h.services.manager.killUnit(ServiceUnit(plain.uuid).transientUnit, whom: .main, signal: SIGKILL)
@@ -310,15 +310,15 @@ struct LiveProvisioningTests {
         // A second SystemdServices is a second "process": its own registry and its own watch.
         let other = SystemdServices(store: h.services.store, registry: BuiltinKinds.registry(),
                                     manager: try await LiveSystemd.manager(), entrypoint: Harness.entrypoint)
-        async let a = h.services.start(service.uuid, timeout: .seconds(10))
-        async let b = other.start(service.uuid, timeout: .seconds(10))
+        async let a = h.services.start(service.uuid, timeout: .seconds(120))
+        async let b = other.start(service.uuid, timeout: .seconds(120))
         let outcomes = try await [a, b]
         #expect(outcomes.contains(.started))
         let units = try await h.services.manager.listUnitsByPatterns(patterns: ["svcunit-\(service.uuid.rawValue)*"])
         #expect(units.count == 1)
         #expect(units.first?.activeState == .active)
         // Starting it again is a no-op that says so.
-        #expect(try await h.services.start(service.uuid, timeout: .seconds(10)) == .alreadyRunning)
+        #expect(try await h.services.start(service.uuid, timeout: .seconds(120)) == .alreadyRunning)
     }
 
     @Test func theSleeperRunsInTheEntrypointThenGoesInactive() async throws {
@@ -328,7 +328,7 @@ struct LiveProvisioningTests {
         defer { Task { await h.cleanUp([service.uuid]) } }
         let unit = ServiceUnit(service.uuid).transientUnit
         let watch = try await h.services.manager.watchUnit(unit)
-        #expect(try await h.services.start(service.uuid, timeout: .seconds(10)) == .started)
+        #expect(try await h.services.start(service.uuid, timeout: .seconds(120)) == .started)
         #expect(commandLine(of: watch.current.mainPID).first == Harness.entrypoint || watch.current.mainPID == 0)
         let done = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
         #expect(done.activeState == .inactive)
@@ -353,8 +353,8 @@ struct LiveProvisioningTests {
         let config = LocalDaemonServiceConfig(common: ServiceConfig(name: "long-nap"), flavor: SleepingDaemon.Config(wakeUpAfter: 300))
         let service = try h.services.create(ServiceDocument(kind: SleepingDaemon.self, config: config))
         defer { Task { await h.cleanUp([service.uuid]) } }
-        _ = try await h.services.start(service.uuid, timeout: .seconds(10))
-        try await h.services.stop(service.uuid, timeout: .seconds(10))
+        _ = try await h.services.start(service.uuid, timeout: .seconds(120))
+        try await h.services.stop(service.uuid, timeout: .seconds(120))
         // SIGTERM ended it: an escalation to SIGKILL would record result "timeout" and the KILL signal.
         let lastRun = try h.services.service(service.uuid).document.status.lastRun
         #expect(lastRun?.result == "success")
@@ -367,10 +367,10 @@ struct LiveProvisioningTests {
             let config = LocalDaemonServiceConfig(common: ServiceConfig(name: "reloaded"), flavor: SleepingDaemon.Config(wakeUpAfter: 300))
             let service = try h.services.create(ServiceDocument(kind: SleepingDaemon.self, config: config))
             defer { Task { await h.cleanUp([service.uuid]) } }
-            _ = try await h.services.start(service.uuid, timeout: .seconds(10))
+            _ = try await h.services.start(service.uuid, timeout: .seconds(120))
             // The transient unit file is re-read at a reload; every property must survive it.
             try await h.services.manager.reload()
-            try await h.services.stop(service.uuid, timeout: .seconds(10))
+            try await h.services.stop(service.uuid, timeout: .seconds(120))
             #expect(try h.services.service(service.uuid).document.status.lastRun?.result == "success")
         }
     }
@@ -379,7 +379,7 @@ struct LiveProvisioningTests {
         let h = try await Harness()
         let service = try h.command(["/bin/sleep", "300"], name: "doomed")
         defer { Task { await h.cleanUp([service.uuid]) } }
-        _ = try await h.services.start(service.uuid, timeout: .seconds(10))
+        _ = try await h.services.start(service.uuid, timeout: .seconds(120))
         try await h.services.delete(service.uuid, timeout: .seconds(10))
         #expect(!FileManager.default.fileExists(atPath: h.services.store.directory(for: service.uuid)))
         let unit = try await h.services.manager.unitStatus(ServiceUnit(service.uuid).transientUnit)

@@ -88,12 +88,6 @@ extension SvcUnit {
             let data = try Inspect.read(file)
             var document: ServiceDocument
             do { document = try context.registry.decode(data: data) } catch { throw error.inFile(file) }
-            let store = try context.store(create: true)
-            let inPlace = Paths.canonical(file) == Paths.canonical(store.file(for: document.uuid))
-            if !inPlace, try store.list().contains(document.uuid) {
-                throw CLIError("service \(document.uuid) is already stored in \(store.root); delete it first or register another file",
-                               status: .failure)
-            }
             if document.isPython {
                 let environment = ProcessInfo.processInfo.environment
                 var settings = try pythonSettings(environment)
@@ -104,6 +98,13 @@ extension SvcUnit {
             } else if python != nil || workdir != nil || !self.environment.isEmpty || !passEnvironment.isEmpty || adopt {
                 throw CLIError.usage("--python, --workdir, --env, --pass-env and --adopt apply to Python services only; "
                                      + "\(file) is svcunit's own \(document.className)")
+            }
+            // Only now is the store touched (created if need be): a refused document leaves no trace.
+            let store = try context.store(create: true)
+            let inPlace = Paths.canonical(file) == Paths.canonical(store.file(for: document.uuid))
+            if !inPlace, try store.list().contains(document.uuid) {
+                throw CLIError("service \(document.uuid) is already stored in \(store.root); delete it first or register another file",
+                               status: .failure)
             }
             if adopt {
                 let directory = URL(fileURLWithPath: Paths.absolute(file)).deletingLastPathComponent().path

@@ -90,6 +90,13 @@ def apply_environment(env, workdir, caller_wins=False):
             os.environ[str(key)] = str(value)
     os.environ["PYTHONUNBUFFERED"] = "1"
     os.environ["ZENML_LOGGING_COLORS_DISABLED"] = "true"
+    # A venv's interpreter, as if the venv were activated: services that run their tools as programs
+    # (mlflow, bentoml, ...) find them on PATH, as they did from the user's shell.
+    if sys.prefix != sys.base_prefix and not (caller_wins and "VIRTUAL_ENV" in os.environ):
+        os.environ["VIRTUAL_ENV"] = sys.prefix
+        bin_dir = os.path.join(sys.prefix, "bin")
+        path = os.environ.get("PATH", os.defpath).split(os.pathsep)
+        os.environ["PATH"] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
     # zenml installs rich's traceback hook by default; keep any traceback we do not print ourselves plain.
     os.environ.setdefault("ZENML_ENABLE_RICH_TRACEBACK", "false")
     # sys.path[0] is this script's directory; `python -m` would have the working directory there instead.

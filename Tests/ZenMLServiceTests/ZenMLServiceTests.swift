@@ -127,6 +127,9 @@ struct ZenMLServiceTests {
         #expect((settings["daemon_env"] as? [String: String])?["SVCUNIT_TEST_DAEMON_ENV"] == "from-get-daemon-cmd", "\(settings)")
         #expect(try store.svcunit("start", uuid, "--timeout", "120").status == 0)
         #expect(try eventually { try store.svcunit("logs", uuid).stdout.contains("from-get-daemon-cmd") })
+        // The venv is active for the service, as in the user's shell: its bin/ comes first on PATH.
+        let venvBin = URL(fileURLWithPath: store.python).deletingLastPathComponent().path
+        #expect(try store.svcunit("logs", uuid, "-o", "cat").stdout.contains("EnvDaemon PATH starts with \(venvBin)"))
     }
 
     /// ZenML's own client sees the service running (PID file + health) and its stop() ends the unit.

@@ -149,4 +149,5 @@ class EnvDaemon(LocalDaemonService):
 
     def run(self) -> None:
         say(f"EnvDaemon SVCUNIT_TEST_DAEMON_ENV={os.environ.get('SVCUNIT_TEST_DAEMON_ENV', '<unset>')}")
+        say(f"EnvDaemon PATH starts with {os.environ.get('PATH', '').split(os.pathsep)[0]}")
         serve_http("EnvDaemon", _port(self))

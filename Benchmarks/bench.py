@@ -65,6 +65,9 @@ class Bench:
         self.crashes = []
         self.invocations = 0
         self.retrying = False
+        self.zenml_python = args.zenml_python
+        self.zenml_scripts = args.zenml_scripts
+        self.python_runner = args.python_runner
 
     # --- helpers ------------------------------------------------------------------------------------
     def root(self, name):
@@ -521,6 +524,66 @@ class Bench:
                  "systemctl --version", target="<= 87 ms (10x Python import)",
                  ok=r["svcunit"]["median"] <= 0.087, python="0.87 s (import alone)")
 
+    # --- 8. a ZenML Python service (issue 15) ---------------------------------------------------------------
+    def bench_python(self):
+        """Start-to-healthy and stop of a real ZenML HttpDaemon (zenml from PyPI), svcunit against the same
+        runner under `systemd-run --user` (Type=notify) plus the tight GET loop, and ZenML's own stop."""
+        if not self.zenml_python:
+            self.notes.append("python: skipped (no --zenml-python: scripts/bench installs zenml for it)")
+            return
+        runs = 3 if self.quick else 9
+        py, scripts = self.zenml_python, self.zenml_scripts
+        root = self.root("python")
+        config = os.path.join(self.tmp, "zenml-config")
+        env = dict(os.environ, ZENML_CONFIG_PATH=config, ZENML_ANALYTICS_OPT_IN="false",
+                   ZENML_LOGGING_COLORS_DISABLED="true")
+
+        def write(name):
+            out = self.run([py, os.path.join(scripts, "write_zenml_document.py"), "--root", root, "--class",
+                            "svcunit_test_services.HttpDaemon", "--name", name, "--http", "/health"],
+                           cwd=scripts, env=env).stdout
+            return json.loads(out.strip().splitlines()[-1])
+
+        doc = write("bench-py")
+        uuid = doc["uuid"]
+        self.run(self.sv(root, "register", doc["config_file"], "--python", py, "--workdir", scripts), env=env)
+        self.units.add(f"svcunit-{uuid}.service")
+        # The baseline runs the very same runner on its own ZenML document (same class, its own port).
+        base_doc = write("bench-py-base")
+        with open(base_doc["config_file"]) as f:
+            text = json.load(f)
+        text["svcunit"] = {"workdir": scripts, "env": {"ZENML_CONFIG_PATH": config, "ZENML_ANALYTICS_OPT_IN": "false"}}
+        with open(base_doc["config_file"], "w") as f:
+            json.dump(text, f)
+        svc_start, base_start, svc_stop, base_stop = [], [], [], []
+        for i in range(runs):
+            def svcunit_side():
+                t = self.timed(self.sv(root, "start", uuid, "--timeout", "120"))
+                svc_start.append(t)
+                svc_stop.append(self.timed(self.sv(root, "stop", uuid)))
+
+            def baseline_side():
+                unit = f"svcunit-bench-py-{i}-{os.getpid()}.service"
+                self.units.add(unit)
+                t0 = time.perf_counter()
+                self.run(["systemd-run", "--user", "--quiet", "--collect", "--unit", unit, "--property=Type=notify",
+                          "--property=NotifyAccess=main", "--", py, "-u", self.python_runner, "run",
+                          "--config-file", base_doc["config_file"]])
+                self.wait_healthy(base_doc["port"], True, timeout=120)
+                base_start.append(time.perf_counter() - t0)
+                base_stop.append(self.timed(["systemctl", "--user", "stop", unit]))
+
+            for side in ((svcunit_side, baseline_side) if i % 2 == 0 else (baseline_side, svcunit_side)):
+                side()
+        s, b = stats(svc_start), stats(base_start)
+        self.row("start_python", "8. start to healthy, ZenML Python HTTP service (zenml import included)", s, b,
+                 "systemd-run Type=notify, same runner + tight GET loop", target="<= baseline + 50 ms",
+                 ok=s["median"] - b["median"] <= 0.050, extra={"overhead_ms": (s["median"] - b["median"]) * 1000})
+        s, b = stats(svc_stop), stats(base_stop)
+        self.row("stop_python", "8b. stop, ZenML Python HTTP service (process gone)", s, b, "systemctl --user stop",
+                 target="<= 2x baseline", ok=s["median"] <= 2 * b["median"],
+                 python="ZenML's own stop(): >= 1 s poll, and its daemon keeps serving")
+
     # --- cleanup --------------------------------------------------------------------------------------------
     def cleanup(self):
         units = sorted(self.units)
@@ -591,13 +654,16 @@ def main():
     ap.add_argument("--scale", choices=("quick", "full"), default="full")
     ap.add_argument("--swift-version", default="?")
     ap.add_argument("--source", default="working tree")
-    ap.add_argument("--only", help="comma-separated: start,status,many,list,logs,memory,version")
+    ap.add_argument("--only", help="comma-separated: start,status,many,list,logs,memory,version,python")
+    ap.add_argument("--zenml-python", help="a venv interpreter with zenml (row 8)")
+    ap.add_argument("--zenml-scripts", help="the directory of write_zenml_document.py and the test service classes")
+    ap.add_argument("--python-runner", help="svcunit_zenml_runner.py")
     args = ap.parse_args()
     b = Bench(args)
     t0 = time.perf_counter()
     steps = [("version", b.bench_version), ("start", b.bench_start), ("status", b.bench_status),
              ("many", b.bench_start_many), ("list", b.bench_list), ("memory", b.bench_memory),
-             ("logs", b.bench_logs)]
+             ("logs", b.bench_logs), ("python", b.bench_python)]
     only = set(args.only.split(",")) if args.only else None
     try:
         for name, step in steps:
@@ -614,7 +680,7 @@ def main():
     elapsed = time.perf_counter() - t0
     order = ["start_tcp", "start_http", "stop_http", "status", "status_json", "list", "list_json", "dbus_calls",
              "start_many", "logs_tail", "logs_follow", "rss_status", "rss_list", "rss_start", "procs_per_service",
-             "rss_daemon", "version", "crashes"]
+             "rss_daemon", "version", "start_python", "stop_python", "crashes"]
     rows = sorted(b.rows, key=lambda r: order.index(r["key"]) if r["key"] in order else 99)
     result = {"machine": machine(args.swift_version), "svcunit": b.run([args.svcunit, "--version"]).stdout.strip(),
               "scale": args.scale, "source": args.source, "elapsed_seconds": round(elapsed, 1),

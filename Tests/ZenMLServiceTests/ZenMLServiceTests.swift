@@ -132,6 +132,29 @@ struct ZenMLServiceTests {
         #expect(try store.svcunit("logs", uuid, "-o", "cat").stdout.contains("EnvDaemon PATH starts with \(venvBin)"))
     }
 
+    /// `enable` runs a Python service through the svcunit@ template: the entrypoint chooses the port
+    /// and hands the process to the same runner, so the instance's main process is the interpreter.
+    @Test func anEnabledPythonServiceRunsThroughTheTemplate() throws {
+        let store = try ZenMLStore()
+        defer { store.cleanUp() }
+        let (uuid, file, _) = try store.write("HttpDaemon", name: "persistent", "--http", "/health")
+        #expect(try store.register(file).status == 0)
+        let enable = try store.svcunit("enable", uuid, "--timeout", "120")
+        #expect(enable.status == 0, "\(enable)")
+        defer { _ = try? store.svcunit("disable", uuid, "--timeout", "60") }
+        let instance = "svcunit@\(uuid).service"
+        let pid = try #require(Int(try LiveSystemd.run("/usr/bin/systemctl", ["--user", "show", instance, "-p", "MainPID", "--value"])
+            .output.trimmingCharacters(in: .whitespacesAndNewlines)), "\(instance) has a main process")
+        #expect(commandLine(pid)?.first == store.python, "\(String(describing: commandLine(pid)))")
+        #expect(try eventually {
+            let status = try store.status(uuid)
+            return (status["endpoint"] as? [String: Any])?["healthy"] as? Bool == true
+        }, "the instance serves on the port the entrypoint chose")
+        let disable = try store.svcunit("disable", uuid, "--timeout", "60")
+        #expect(disable.status == 0, "\(disable)")
+        #expect(isGone(pid))
+    }
+
     /// ZenML's own client sees the service running (PID file + health) and its stop() ends the unit.
     @Test func zenMLsOwnClientSeesTheServiceAndStopsIt() throws {
         let store = try ZenMLStore()

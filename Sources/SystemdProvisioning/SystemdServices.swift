@@ -14,6 +14,8 @@ public final class SystemdServices: Sendable {
     public let registry: ServiceRegistry
     public let provisioner: SystemdProvisioner
     public let lifecycle: ServiceLifecycle
+    /// Ports claimed between svcunit processes of this user (see `PortReservations`).
+    public let portClaims: PortClaims
 
     public var manager: SystemdManager { provisioner.manager }
 
@@ -23,8 +25,10 @@ public final class SystemdServices: Sendable {
         self.registry = registry
         provisioner = SystemdProvisioner(manager: manager, store: store,
                                          entrypoint: entrypoint ?? SystemdProvisioner.defaultEntrypoint())
+        let claims = PortClaims.forUser(runtimeDirectory: ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], store: store)
+        portClaims = claims
         lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: healthChecker,
-                                     portPolicy: PortPolicy(isFree: PortReservations.claimIfFree))
+                                     portPolicy: PortPolicy(isFree: { PortReservations.claimIfFree($0, claims: claims) }))
     }
 
     /// Loads a stored service (re-read from disk every time: another process may have changed it).
@@ -69,16 +73,17 @@ public final class SystemdServices: Sendable {
         let startedAt = Self.realtimeMicroseconds()
         let deadline = ContinuousClock.now + max(timeout, .zero)
         await provisioner.beginStart(uuid, since: startedAt)
+        var runningAs: UInt32?
         defer {
             provisioner.endStart(uuid)
-            PortReservations.release(service.document.endpoint?.status.port)
+            PortReservations.release(service.document.endpoint?.status.port, claims: portClaims, runningAs: runningAs)
         }
         // A new run: the error of an earlier one (or "not running" from the last check) is history,
         // kept in status.last_run, not the state of this start.
         service.update { $0.status.clearError() }
         do {
             try await lifecycle.start(service, timeout: timeout)
-            try await confirmRunning(service, deadline: deadline)
+            runningAs = try await confirmRunning(service, deadline: deadline)
         } catch {
             try? provisioner.persist(service)
             throw await withOutput(error, of: uuid, since: startedAt)
@@ -115,7 +120,6 @@ public final class SystemdServices: Sendable {
     /// how, and fails the start with that. Returns the main PID.
     ///
     /// Not obvious: a program that exits after this check has outlived `start`; `status` reports it.
-    @discardableResult
     private func confirmRunning(_ service: Service, deadline: ContinuousClock.Instant) async throws -> UInt32? {
         guard let seen = provisioner.lastObservation(service.uuid)?.unit, seen.activeState == .active else { return nil }
         var attempt = 0

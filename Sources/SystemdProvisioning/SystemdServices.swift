@@ -117,7 +117,8 @@ public final class SystemdServices: Sendable {
     /// whatever it received before, such as the exit of a program that ended at once) shows the run
     /// the wait saw still active, with a main process that is alive (not a zombie systemd has yet to
     /// reap). If the run has ended, this waits (on the unit's signals, not a timer) until systemd says
-    /// how, and fails the start with that. Returns the main PID.
+    /// how, and fails the start with that. Returns the main PID. A Python service without a health
+    /// check must also have reached its first wait (see below).
     ///
     /// Not obvious: a program that exits after this check has outlived `start`; `status` reports it.
     private func confirmRunning(_ service: Service, deadline: ContinuousClock.Instant) async throws -> UInt32? {
@@ -126,9 +127,18 @@ public final class SystemdServices: Sendable {
         while true {
             let fresh = try await provisioner.freshUnitStatus(seen.name)
             var reason: String?
+            var waitingFor = "systemd to report how its run ended (unit \(fresh.activeState.rawValue)/\(fresh.subState))"
             if fresh.activeState == .active, fresh.invocationID == seen.invocationID {
-                if fresh.mainPID != 0, Self.isAlive(fresh.mainPID) { return fresh.mainPID }
-                // Its main process has exited (a zombie, or gone); systemd has yet to act on it.
+                if fresh.mainPID != 0, let state = Self.processState(fresh.mainPID), state != "Z", state != "X" {
+                    // A Python service's READY=1 says only "class loaded, run() next". Without a health
+                    // check, run() has got going once its main thread waits for something (a server's
+                    // accept, a sleep): a run() that raises at once never does, and exits instead.
+                    let python = service.document.isPython && service.document.endpoint?.monitor == nil
+                    if !python || state == "S" { return fresh.mainPID }
+                    waitingFor = "run() to wait for something (its main process \(fresh.mainPID) stayed busy)"
+                }
+                // Its main process has exited (a zombie, or gone; systemd has yet to act on it), or a
+                // Python run() has not reached its first wait yet: look again on the next change.
             } else if let ended = provisioner.runEndedDuringStart(service.uuid) {
                 reason = ended
             } else {
@@ -150,7 +160,7 @@ public final class SystemdServices: Sendable {
             }
             if ContinuousClock.now >= deadline {
                 let document = service.document
-                let reason = "timed out after its run ended: systemd still reports the unit \(fresh.activeState.rawValue)/\(fresh.subState)"
+                let reason = "timed out waiting for \(waitingFor)"
                 throw ServiceModelError(.timedOut, "\(document.label) failed to start: \(reason)",
                                         failure: ServiceFailure(name: document.config.name, uuid: document.uuid, operation: "start", reason: reason))
             }
@@ -159,13 +169,13 @@ public final class SystemdServices: Sendable {
         }
     }
 
-    /// Whether a process runs (and has not exited: a zombie has not): `/proc/PID/stat`'s state.
-    static func isAlive(_ pid: UInt32) -> Bool {
+    /// A process's (its main thread's) state letter from `/proc/PID/stat`: `R` running, `S` waiting
+    /// for an event, `Z` exited but not yet reaped, …; nil when there is no such process.
+    static func processState(_ pid: UInt32) -> Character? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else {
-            return false
+            return nil
         }
-        let state = text[text.index(after: close)...].drop { $0 == " " }.first
-        return state != nil && state != "Z" && state != "X"
+        return text[text.index(after: close)...].drop { $0 == " " }.first
     }
 
     /// Stops the service and waits until its unit is gone (`force`: SIGKILL instead of SIGTERM).

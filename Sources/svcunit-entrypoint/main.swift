@@ -5,7 +5,7 @@
 //   svcunit-entrypoint --notify --config-file PATH      the same in a Type=notify unit (svcunit@.service):
 //                                                       choose the port, report READY=1 once healthy
 //   svcunit-entrypoint --record-exit --config-file PATH record how the run ended (ExecStopPost)
-//   (internal) --await-exec --detach: the helper that reports READY=1 once the command has been exec'd
+//   (internal) --await-exec: the helper that reports READY=1 once the command has been exec'd
 //
 // Library users build their own entrypoint the same way with their own ServiceKinds registered.
 import Foundation
@@ -157,7 +157,7 @@ if document.isPython {
 }
 /// READY=1 for a command is sent by a helper once the exec has happened (see `CommandService.exec`).
 func execReportingReady(_ document: ServiceDocument) -> Never {
-    let watcher = [Readiness.executable, "--await-exec", "--detach", "--config-file", configFile]
+    let watcher = [Readiness.executable, "--await-exec", "--config-file", configFile]
     do { try CommandService.exec(document, watcher: watcher) } catch {
         fail("service \(document.uuid) (\(document.config.name)) failed: \(error)", EntrypointExit.failed)
     }

@@ -81,8 +81,9 @@ enum Exec {
 ///
 /// Not obvious: the helper is spawned (a fresh process, not a fork of this threaded one) before the
 /// exec, and must not stay this process's child: after the exec the command would be its parent and
-/// never reap it. So it detaches itself (forks once more and lets the first child exit, which is
-/// reaped here), and the grandchild is re-parented to the service manager, which reaps it.
+/// never reap it. So `/bin/sh` starts it in the background and exits at once (reaped here); the
+/// helper is re-parented to the service manager, which reaps it. The exec waits only for that shell,
+/// not for the helper's own start-up, which overlaps with the command's.
 struct ExecWatch {
     /// This process's end: close-on-exec.
     let writeEnd: Int32
@@ -107,11 +108,12 @@ struct ExecWatch {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, readEnd, helperDescriptor)
-        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
+        let shell = ["/bin/sh", "-c", "\"$0\" \"$@\" &"] + argv
+        var cArguments: [UnsafeMutablePointer<CChar>?] = shell.map { strdup($0) }
         cArguments.append(nil)
         defer { for pointer in cArguments { free(pointer) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArguments, environ)
+        let spawned = posix_spawn(&pid, shell[0], &actions, nil, cArguments, environ)
         guard spawned == 0 else {
             close(ends[1])
             throw failure("start \(argv[0])", spawned)

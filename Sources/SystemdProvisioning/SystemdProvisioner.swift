@@ -273,7 +273,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
         guard let attempt = starts.withLock({ $0[uuid] }) else { return nil }
         if let run = recordedLastRun(uuid), let finished = run.finishedAt, finished * 1_000_000 >= Double(attempt.since),
            run.invocationID == nil || run.invocationID != attempt.previousInvocation {
-            return StatusDerivation.endedWhileStarting(exit: run.exit, otherwise: run.summary)
+            return StatusDerivation.endedWhileStarting(exit: run.outOfMemory ? run.summary : run.exit, otherwise: run.summary)
         }
         guard let watch = watches.withLock({ $0[uuid] }) else { return nil }
         watch.drain()

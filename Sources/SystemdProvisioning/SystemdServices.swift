@@ -139,14 +139,15 @@ public final class SystemdServices: Sendable {
                 }
                 // Its main process has exited (a zombie, or gone; systemd has yet to act on it), or a
                 // Python run() has not reached its first wait yet: look again on the next change.
-            } else if let ended = provisioner.runEndedDuringStart(service.uuid) {
-                reason = ended
             } else {
+                // The derived state first: for a failed unit it knows more (an OOM kill, restarts), and
+                // during a start an ended run reads as `error` there too.
                 let (state, derived) = await provisioner.checkStatus(service)
                 if state == .error {
                     reason = derived
                 } else if fresh.activeState == .active {
-                    reason = "its run ended while starting and systemd started it again (its restart policy)"
+                    reason = provisioner.runEndedDuringStart(service.uuid)
+                        ?? "its run ended while starting and systemd started it again (its restart policy)"
                 }
                 // Else it is being stopped (ExecStopPost records the run): wait until systemd says how it ended.
             }

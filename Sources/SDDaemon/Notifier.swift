@@ -22,6 +22,15 @@ public enum Notifier {
     @discardableResult
     public static func status(_ status: String) -> Bool { send("STATUS=" + oneLine(status)) }
 
+    /// Waits (at most `timeout`) until the manager has processed every notification this process sent
+    /// (`sd_notify_barrier(3)`). A helper that notifies and exits at once needs it: the manager maps a
+    /// notification to its unit by the sender's PID, which a process that is gone no longer has.
+    @discardableResult
+    public static func barrier(timeout: Duration = .seconds(5)) -> Bool {
+        let (seconds, attoseconds) = timeout.components
+        return sd_notify_barrier(0, UInt64(seconds) * 1_000_000 + UInt64(attoseconds / 1_000_000_000_000)) >= 0
+    }
+
     private static func send(_ state: String) -> Bool {
         state.withCString { sd_notify(0, $0) } > 0
     }

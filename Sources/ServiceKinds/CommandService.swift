@@ -109,4 +109,15 @@ public enum CommandService: ServiceKind {
         let invocation = try invocation(for: document)
         try Exec.replaceProcess(invocation)
     }
+
+    /// Replaces this process with the command, first starting `watcher` (an argv) with the read end
+    /// of a close-on-exec pipe on descriptor 3: it reads end of file once the exec has succeeded, a
+    /// byte if it failed (`awaitExec` there tells which). Returns only by throwing.
+    public static func exec(_ document: ServiceDocument, watcher: [String]) throws(ServiceModelError) -> Never {
+        let invocation = try invocation(for: document)
+        try Exec.replaceProcess(invocation, watcher: watcher)
+    }
+
+    /// In the watcher started by `exec(_:watcher:)`: true once the command runs, false if its exec failed.
+    public static func awaitExec() -> Bool { ExecWatch.awaitExec() }
 }

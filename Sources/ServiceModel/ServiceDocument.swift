@@ -117,6 +117,24 @@ public struct ServiceDocument: Sendable {
     /// `formatted()` as UTF-8.
     public func encoded() -> Data { Data(formatted().utf8) }
 
+    /// `encoded()`, refused when it is larger than any svcunit reads back (`maximumSize`): the store
+    /// would then hold a service that reads as "no service". Call it before touching the store.
+    /// - Throws: `.documentTooLarge` naming the service, the size and what to do.
+    public func encodedForStore() throws(ServiceModelError) -> Data {
+        let data = encoded()
+        if data.count > Self.maximumSize { throw Self.tooLarge(size: data.count, what: label) }
+        return data
+    }
+
+    /// The error for a document of `size` bytes that would be too large to read back.
+    static func tooLarge(size: Int, what: String) -> ServiceModelError {
+        let mebibytes = (Double(size) / Double(1 << 20) * 10).rounded(.down) / 10
+        return ServiceModelError(
+            .documentTooLarge,
+            "\(what): its service.json would be \(mebibytes) MiB, more than the \(maximumSize >> 20) MiB svcunit reads; nothing was written",
+            hint: "keep large data out of the service: put it in a file and pass the file's path (in --env or the command)")
+    }
+
     /// `service_type` keeps any unknown fields it was read with.
     public var serviceTypeUnknownFields = UnknownFields()
 

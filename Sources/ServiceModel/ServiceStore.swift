@@ -114,8 +114,9 @@ public struct ServiceStore: Sendable {
     // MARK: Writing
 
     /// Writes `document` atomically to `<root>/<uuid>/service.json` (mode 0600).
+    /// - Throws: `.documentTooLarge` (nothing written) when svcunit could not read the file back.
     public func save(_ document: ServiceDocument) throws(ServiceModelError) {
-        try write(document.encoded(), for: document.uuid)
+        try write(document.encodedForStore(), for: document.uuid)
     }
 
     /// Writes the live service's current document.
@@ -125,6 +126,10 @@ public struct ServiceStore: Sendable {
     /// Call it inside `withLock(uuid)`: the lock is what lets the next writer know a leftover temporary
     /// file is abandoned.
     public func write(_ data: Data, for uuid: ServiceUUID) throws(ServiceModelError) {
+        // Never write what `read` refuses: the service would turn into "no service".
+        if data.count > ServiceDocument.maximumSize {
+            throw ServiceDocument.tooLarge(size: data.count, what: "service \(uuid)")
+        }
         let directory = try serviceDirectory(uuid, create: true)
         let target = "\(directory)/\(Self.fileName)"
         try checkFile(target)
@@ -263,6 +268,29 @@ public struct ServiceStore: Sendable {
             POSIX.closeFD(fd)
         }
         return try await body()
+    }
+
+    /// Runs `body` holding an exclusive `flock` on the store's directory itself, for decisions about
+    /// the whole store that must hold between concurrent svcunit processes (a name no other service
+    /// has). Blocks the calling thread while another process holds it. Not obvious: the lock is taken
+    /// on the directory's own descriptor, so it creates no file (a refused `create` leaves the store
+    /// byte-for-byte unchanged), and it is independent of the per-service locks taken inside it.
+    public func withStoreLock<Result>(_ body: () throws -> Result) throws -> Result {
+        let fd: Int32
+        do throws(POSIXCallError) {
+            fd = try POSIX.openDirectory(root, followLink: true)
+            do throws(POSIXCallError) { try POSIX.lockExclusive(fd) } catch {
+                POSIX.closeFD(fd)
+                throw error
+            }
+        } catch {
+            throw ServiceModelError(.lockFailed, "cannot lock the service store \(root): \(error.reason)", filePath: root, cause: error)
+        }
+        defer {
+            POSIX.unlock(fd)
+            POSIX.closeFD(fd)
+        }
+        return try body()
     }
 
     private func lockFile(_ uuid: ServiceUUID) throws(ServiceModelError) -> Int32 {

@@ -38,6 +38,18 @@ public enum StatusDerivation {
         }
     }
 
+    /// Why a start failed whose run ended while it was starting (`exit` as `exitDescription` words):
+    /// the exit itself, and for a clean exit what to do about it.
+    public static func endedWhileStarting(exit: String?, otherwise: String) -> String {
+        guard let exit else { return "it ended while starting (\(otherwise))" }
+        return exit == "exited with status 0" ? foregroundText : exit
+    }
+
+    /// A program that exits 0 at once, or forks into the background and exits (a daemon), has ended
+    /// its service: systemd stops what it left behind.
+    public static let foregroundText = "exited with status 0 right after it started: a service must keep running in the foreground "
+        + "(a program that forks into the background and exits ends its service; run it with its foreground option, e.g. --foreground or --no-daemon)"
+
     /// ZenML's reason for a service whose daemon does not run (kept in `status.last_error`).
     public static let notRunning = "service daemon is not running"
 
@@ -77,7 +89,10 @@ public enum StatusDerivation {
         case .resources?:
             return "could not be started: the executable, working directory or another resource is missing"
         case .watchdog?: return "watchdog timeout"
-        case .protocol?: return "protocol error (it did not start the way its type says)"
+        case .protocol?:
+            // A notify unit whose program exited cleanly before it was ready: it did not stay up.
+            if unit.execMainCode == .exited, unit.execMainStatus == 0 { return foregroundText }
+            return "protocol error (it did not start the way its type says)"
         case .execCondition?: return "its start condition failed"
         }
     }

@@ -26,6 +26,17 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// What each service's last `checkStatus` saw and concluded, so a report shows the very facts
     /// its state came from (and costs no second round of D-Bus reads).
     private let observed = Mutex<[ServiceUUID: Observation]>([:])
+    /// The starts under way in this process (see `beginStart`).
+    private let starts = Mutex<[ServiceUUID: StartAttempt]>([:])
+
+    /// A start under way: when it began and the run (if any) the unit had then, so that a run that
+    /// ended since is known to be this start's.
+    struct StartAttempt {
+        /// Realtime µs since the epoch, taken before the start was asked of systemd.
+        var since: UInt64
+        /// The unit's `InvocationID` before the start (a run that ended long ago, or none).
+        var previousInvocation: String?
+    }
 
     /// One `checkStatus`: the unit it read and the state and reason derived from it.
     public struct Observation: Sendable {
@@ -80,11 +91,15 @@ public final class SystemdProvisioner: ServiceProvisioner {
             .description(Self.describe(document)),
             // argv, never a shell.
             .execStart(argv: try mainCommand(for: document)),
-            // `notify`: the entrypoint says READY=1 once it has loaded the service, right before it
-            // runs it (for the command flavor: right before the exec), so "active" marks the moment
-            // the service itself begins and the start-up grace measures the service, not our loader.
+            // `notify`: "active" means the service's own program runs. The command flavor's READY=1
+            // comes only once its command has been exec'd: a helper of the entrypoint sees the
+            // close-on-exec pipe close and sends it (hence NotifyAccess=all), so a program that does
+            // not exist fails the start job instead of flashing "active". The sleeper notifies as it
+            // begins; a Python service's runner once its class has loaded, from the main process.
+            // Not Type=exec: it would only vouch for the entrypoint's exec, and running the command
+            // as ExecStart itself would put its argv and environment into the unit's properties.
             .type(.notify),
-            .notifyAccess("main"),
+            .notifyAccess(document.isPython ? "main" : "all"),
             .slice(ServiceUnit.slice),
             .syslogIdentifier(unit.syslogIdentifier),
             .standardOutput(silent ? .null : .journal),
@@ -217,7 +232,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
         let lastRun = status.activeState == .failed || status.subState == .autoRestart
             ? recordedLastRun(service.uuid) ?? service.document.status.lastRun : service.document.status.lastRun
         var (state, reason) = StatusDerivation.derive(status, lastRun: lastRun)
-        if state == .inactive, let lastRun = service.document.status.lastRun, !lastRun.succeeded {
+        if state == .inactive, let ended = runEndedDuringStart(service.uuid) {
+            // During a start, "not running" after this start's run has ended is its failure, now.
+            (state, reason) = (.error, ended)
+        } else if state == .inactive, let lastRun = service.document.status.lastRun, !lastRun.succeeded {
             reason += "; last run \(lastRun.summary)"
         }
         observed.withLock { $0[service.uuid] = Observation(unit: status, state: state, reason: reason) }
@@ -231,6 +249,44 @@ public final class SystemdProvisioner: ServiceProvisioner {
         } else {
             await Backoff.sleep(attempt: attempt, until: deadline)
         }
+    }
+
+    // MARK: - Starts
+
+    /// Marks a start of the service as under way in this process from `since` (realtime µs): until
+    /// `endStart`, a unit that ran since then and is no longer running reads as that start's failure
+    /// (`checkStatus` says `error` with how it ended), instead of "not running" until the timeout.
+    public func beginStart(_ uuid: ServiceUUID, since: UInt64) async {
+        let before = try? await unitStatus(uuid)
+        starts.withLock { $0[uuid] = StartAttempt(since: since, previousInvocation: before?.invocationID) }
+    }
+
+    public func endStart(_ uuid: ServiceUUID) {
+        _ = starts.withLock { $0.removeValue(forKey: uuid) }
+    }
+
+    /// How the run of the start under way ended, when it has: from the unit's own record of the run
+    /// (`last_run`, written by ExecStopPost before systemd reports the unit inactive or failed) or,
+    /// when that is missing, from the unit's last properties as the watch saw them. Nil while no start
+    /// is under way or its run has not ended.
+    public func runEndedDuringStart(_ uuid: ServiceUUID) -> String? {
+        guard let attempt = starts.withLock({ $0[uuid] }) else { return nil }
+        if let run = recordedLastRun(uuid), let finished = run.finishedAt, finished * 1_000_000 >= Double(attempt.since),
+           run.invocationID == nil || run.invocationID != attempt.previousInvocation {
+            return StatusDerivation.endedWhileStarting(exit: run.outOfMemory ? run.summary : run.exit, otherwise: run.summary)
+        }
+        guard let watch = watches.withLock({ $0[uuid] }) else { return nil }
+        watch.drain()
+        let unit = watch.current
+        guard let left = unit.inactiveExitTimestamp, left >= attempt.since, unit.activeState.isFinal, unit.jobID == 0,
+              unit.invocationID != attempt.previousInvocation else { return nil }
+        return StatusDerivation.endedWhileStarting(exit: unit.exitDescription, otherwise: "result \(unit.result?.rawValue ?? "unknown")")
+    }
+
+    /// A fresh read of the unit (not the watch's copy): an answer systemd gives after it has handled
+    /// everything it received before this call, such as the exit of a program that ended at once.
+    public func freshUnitStatus(_ name: UnitName) async throws(SystemdError) -> UnitStatus {
+        try await manager.unitStatus(name)
     }
 
     // MARK: - Helpers

@@ -14,6 +14,8 @@ public final class SystemdServices: Sendable {
     public let registry: ServiceRegistry
     public let provisioner: SystemdProvisioner
     public let lifecycle: ServiceLifecycle
+    /// Ports claimed between svcunit processes of this user (see `PortReservations`).
+    public let portClaims: PortClaims
 
     public var manager: SystemdManager { provisioner.manager }
 
@@ -23,8 +25,10 @@ public final class SystemdServices: Sendable {
         self.registry = registry
         provisioner = SystemdProvisioner(manager: manager, store: store,
                                          entrypoint: entrypoint ?? SystemdProvisioner.defaultEntrypoint())
+        let claims = PortClaims.forUser(runtimeDirectory: ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], store: store)
+        portClaims = claims
         lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: healthChecker,
-                                     portPolicy: PortPolicy(isFree: PortReservations.claimIfFree))
+                                     portPolicy: PortPolicy(isFree: { PortReservations.claimIfFree($0, claims: claims) }))
     }
 
     /// Loads a stored service (re-read from disk every time: another process may have changed it).
@@ -48,10 +52,15 @@ public final class SystemdServices: Sendable {
         case alreadyRunning
     }
 
-    /// Starts the service and waits until its unit is active and its endpoint healthy.
+    /// Starts the service and waits until its own program runs (and its endpoint is healthy).
     ///
-    /// - Throws: `ServiceModelError` (`.startFailed` as soon as the unit fails, with its exit status
-    ///   and last output; `.timedOut` with the last state), or a `SystemdError`.
+    /// "Started" is decided by facts, never by a grace period: the unit is active only once the
+    /// service's program runs (for the command flavor: once its command has been exec'd), the health
+    /// monitor passes where there is one, and a last fresh read shows the same run still active with a
+    /// live main process. A run that ends at any point of the start fails it at once, with its exit.
+    ///
+    /// - Throws: `ServiceModelError` (`.startFailed` as soon as the unit fails or its run ends, with its
+    ///   exit status and last output; `.timedOut` with the last state), or a `SystemdError`.
     public func start(_ uuid: ServiceUUID, timeout: Duration) async throws -> StartOutcome {
         let service = try self.service(uuid)
         try await provisioner.watch(uuid)
@@ -62,15 +71,19 @@ public final class SystemdServices: Sendable {
             return .alreadyRunning
         }
         let startedAt = Self.realtimeMicroseconds()
-        defer { PortReservations.release(service.document.endpoint?.status.port) }
+        let deadline = ContinuousClock.now + max(timeout, .zero)
+        await provisioner.beginStart(uuid, since: startedAt)
+        var runningAs: UInt32?
+        defer {
+            provisioner.endStart(uuid)
+            PortReservations.release(service.document.endpoint?.status.port, claims: portClaims, runningAs: runningAs)
+        }
         // A new run: the error of an earlier one (or "not running" from the last check) is history,
         // kept in status.last_run, not the state of this start.
         service.update { $0.status.clearError() }
         do {
             try await lifecycle.start(service, timeout: timeout)
-            if service.document.endpoint?.monitor == nil {
-                try await confirmStartup(service)
-            }
+            runningAs = try await confirmRunning(service, deadline: deadline)
         } catch {
             try? provisioner.persist(service)
             throw await withOutput(error, of: uuid, since: startedAt)
@@ -100,27 +113,70 @@ public final class SystemdServices: Sendable {
         return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
     }
 
-    /// How long a service without a health monitor must stay up before `start` calls it started.
+    /// The last check before "started": a fresh read of the unit (answered after systemd has handled
+    /// whatever it received before, such as the exit of a program that ended at once) shows the run
+    /// the wait saw still active, with a main process that is alive (not a zombie systemd has yet to
+    /// reap). If the run has ended, this waits (on the unit's signals, not a timer) until systemd says
+    /// how, and fails the start with that. Returns the main PID. A Python service without a health
+    /// check must also have reached its first wait (see below).
     ///
-    /// A unit turns active when the entrypoint reports READY=1, just before it runs the service (for
-    /// the command flavor, just before the exec), which says nothing yet about whether the command
-    /// will live; without a monitor this short watch is the only evidence (a health monitor that
-    /// passes is better evidence, and skips it).
-    public static let startupGrace: Duration = .milliseconds(300)
-
-    private func confirmStartup(_ service: Service) async throws {
-        let deadline = ContinuousClock.now + Self.startupGrace
-        while ContinuousClock.now < deadline {
-            await provisioner.waitForChange(service, deadline: deadline, attempt: 8)
-            let (state, reason) = await provisioner.checkStatus(service)
-            guard state == .error else { continue }
-            let document = service.update { document in
-                document.status.updateState(state, error: reason)
-                return document
+    /// Not obvious: a program that exits after this check has outlived `start`; `status` reports it.
+    private func confirmRunning(_ service: Service, deadline: ContinuousClock.Instant) async throws -> UInt32? {
+        guard let seen = provisioner.lastObservation(service.uuid)?.unit, seen.activeState == .active else { return nil }
+        var attempt = 0
+        while true {
+            let fresh = try await provisioner.freshUnitStatus(seen.name)
+            var reason: String?
+            var waitingFor = "systemd to report how its run ended (unit \(fresh.activeState.rawValue)/\(fresh.subState))"
+            if fresh.activeState == .active, fresh.invocationID == seen.invocationID {
+                if fresh.mainPID != 0, let state = Self.processState(fresh.mainPID), state != "Z", state != "X" {
+                    // A Python service's READY=1 says only "class loaded, run() next". Without a health
+                    // check, run() has got going once its main thread waits for something (a server's
+                    // accept, a sleep): a run() that raises at once never does, and exits instead.
+                    let python = service.document.isPython && service.document.endpoint?.monitor == nil
+                    if !python || state == "S" { return fresh.mainPID }
+                    waitingFor = "run() to wait for something (its main process \(fresh.mainPID) stayed busy)"
+                }
+                // Its main process has exited (a zombie, or gone; systemd has yet to act on it), or a
+                // Python run() has not reached its first wait yet: look again on the next change.
+            } else {
+                // The derived state first: for a failed unit it knows more (an OOM kill, restarts), and
+                // during a start an ended run reads as `error` there too.
+                let (state, derived) = await provisioner.checkStatus(service)
+                if state == .error {
+                    reason = derived
+                } else if fresh.activeState == .active {
+                    reason = provisioner.runEndedDuringStart(service.uuid)
+                        ?? "its run ended while starting and systemd started it again (its restart policy)"
+                }
+                // Else it is being stopped (ExecStopPost records the run): wait until systemd says how it ended.
             }
-            throw ServiceModelError(.startFailed, "\(document.label) failed to start: \(reason)",
-                                    failure: ServiceFailure(name: document.config.name, uuid: document.uuid, operation: "start", reason: reason))
+            if let reason {
+                let document = service.update { document in
+                    document.status.updateState(.error, error: reason)
+                    return document
+                }
+                throw ServiceModelError(.startFailed, "\(document.label) failed to start: \(reason)",
+                                        failure: ServiceFailure(name: document.config.name, uuid: document.uuid, operation: "start", reason: reason))
+            }
+            if ContinuousClock.now >= deadline {
+                let document = service.document
+                let reason = "timed out waiting for \(waitingFor)"
+                throw ServiceModelError(.timedOut, "\(document.label) failed to start: \(reason)",
+                                        failure: ServiceFailure(name: document.config.name, uuid: document.uuid, operation: "start", reason: reason))
+            }
+            await provisioner.waitForChange(service, deadline: deadline, attempt: attempt)
+            attempt += 1
         }
+    }
+
+    /// A process's (its main thread's) state letter from `/proc/PID/stat`: `R` running, `S` waiting
+    /// for an event, `Z` exited but not yet reaped, …; nil when there is no such process.
+    static func processState(_ pid: UInt32) -> Character? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else {
+            return nil
+        }
+        return text[text.index(after: close)...].drop { $0 == " " }.first
     }
 
     /// Stops the service and waits until its unit is gone (`force`: SIGKILL instead of SIGTERM).

@@ -30,10 +30,15 @@ enum Readiness {
         }
     }
 
+    /// This binary's path, for its helpers.
+    static var executable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
     /// Starts the short-lived readiness helper (this binary with `--await-ready --detach`) and
     /// waits for its first process, which exits at once, leaving the probing grandchild behind.
     static func spawnHelper(configFile: String) {
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let me = executable
         let argv = [me, "--await-ready", "--detach", "--config-file", configFile]
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         cArgs.append(nil)

@@ -5,6 +5,7 @@
 //   svcunit-entrypoint --notify --config-file PATH      the same in a Type=notify unit (svcunit@.service):
 //                                                       choose the port, report READY=1 once healthy
 //   svcunit-entrypoint --record-exit --config-file PATH record how the run ended (ExecStopPost)
+//   (internal) --await-exec: the helper that reports READY=1 once the command has been exec'd
 //
 // Library users build their own entrypoint the same way with their own ServiceKinds registered.
 import Foundation
@@ -30,6 +31,7 @@ var configFile: String?
 var recordExit = false
 var notify = false
 var awaitReady = false
+var awaitExec = false
 var detach = false
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
@@ -43,6 +45,8 @@ while let argument = arguments.popFirst() {
         notify = true
     case "--await-ready":  // internal: the readiness helper of a notify unit
         awaitReady = true
+    case "--await-exec":   // internal: READY=1 once the command has been exec'd (fd 3 is the pipe)
+        awaitExec = true
     case "--detach":       // internal: fork once more so the helper is not the command's child
         detach = true
     case "-h", "--help":
@@ -113,6 +117,16 @@ if detach {
     _ = setsid()
 }
 
+if awaitExec {
+    // The exec watcher: end of file on the pipe means the command replaced the entrypoint; a byte
+    // means its exec failed, and the entrypoint exits with the reason (no READY: the start fails).
+    if CommandService.awaitExec() {
+        Notifier.ready(status: "running")
+        Notifier.barrier()
+    }
+    exit(0)
+}
+
 func loadDocument() -> ServiceDocument {
     let data: Data
     do {
@@ -141,13 +155,23 @@ if document.isPython {
         fail("\(configFile): \(error)", EntrypointExit.failed)
     }
 }
+/// READY=1 for a command is sent by a helper once the exec has happened (see `CommandService.exec`).
+func execReportingReady(_ document: ServiceDocument) -> Never {
+    let watcher = [Readiness.executable, "--await-exec", "--config-file", configFile]
+    do { try CommandService.exec(document, watcher: watcher) } catch {
+        fail("service \(document.uuid) (\(document.config.name)) failed: \(error)", EntrypointExit.failed)
+    }
+}
+
 if !notify, Notifier.isExpected {
-    // A transient unit (Type=notify): loaded and about to run; for the command flavor the next
-    // step is the exec, so "active" marks the start of the command itself.
+    // A transient unit (Type=notify): "active" must mean the service's program runs. The sleeper
+    // runs here and now; a command runs only once exec'd, which its helper reports.
+    if document.kind == CommandService.self { execReportingReady(document) }
     Notifier.ready(status: "running")
 } else if notify {
     document = Readiness.prepareEndpoint(document, configFile: configFile, registry: registry)
     if document.endpoint?.monitor == nil {
+        if document.kind == CommandService.self { execReportingReady(document) }
         Notifier.ready(status: "running (no health monitor)")
     } else if document.kind == CommandService.self {
         Readiness.spawnHelper(configFile: configFile)

@@ -328,7 +328,13 @@ struct LiveProvisioningTests {
         defer { Task { await h.cleanUp([service.uuid]) } }
         let unit = ServiceUnit(service.uuid).transientUnit
         let watch = try await h.services.manager.watchUnit(unit)
-        #expect(try await h.services.start(service.uuid, timeout: .seconds(120)) == .started)
+        // A nap of 0.5 s may end before start's last check on a loaded machine: a run that ends during
+        // its start fails it (issue 16.2), saying so. Either way the run is recorded below.
+        do {
+            #expect(try await h.services.start(service.uuid, timeout: .seconds(120)) == .started)
+        } catch let error as ServiceModelError {
+            #expect(error.code == .startFailed && error.message.contains("exited with status 0"), "\(error)")
+        }
         #expect(commandLine(of: watch.current.mainPID).first == Harness.entrypoint || watch.current.mainPID == 0)
         let done = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
         #expect(done.activeState == .inactive)

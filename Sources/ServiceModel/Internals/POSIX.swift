@@ -82,10 +82,28 @@ enum POSIX {
         return fd
     }
 
-    static func openDirectory(_ path: String) throws(POSIXCallError) -> Int32 {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+    static func openDirectory(_ path: String, followLink: Bool = false) throws(POSIXCallError) -> Int32 {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (followLink ? 0 : O_NOFOLLOW))
         if fd < 0 { throw POSIXCallError(call: "open", errno: errno) }
         return fd
+    }
+
+    /// This process's PID.
+    static var currentProcess: Int32 { getpid() }
+
+    /// When a process started, in clock ticks after boot (field 22 of `/proc/PID/stat`): with the
+    /// PID it names one process for good, since a reused PID has another start time. `nil` when
+    /// no such process exists (or it is a zombie that has already exited).
+    static func processStartTime(_ pid: Int32) -> UInt64? {
+        guard pid > 0, let fd = try? openNoFollow("/proc/\(pid)/stat", flags: O_RDONLY) else { return nil }
+        defer { closeFD(fd) }
+        guard let data = try? readAll(fd, limit: 4096) else { return nil }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        // After "pid (comm)" come fields 3…: state is field 3, starttime field 22.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
+        return UInt64(fields[19])
     }
 
     static func writeAll(_ fd: Int32, _ data: Data) throws(POSIXCallError) {
@@ -118,6 +136,21 @@ enum POSIX {
             data.append(contentsOf: buffer[0..<count])
             if data.count > limit { throw POSIXCallError(call: "read", errno: EFBIG) }
         }
+    }
+
+    /// A small file's text (a symlink is not followed); nil when it cannot be read.
+    static func readText(_ path: String, limit: Int) -> String? {
+        guard let fd = try? openNoFollow(path, flags: O_RDONLY) else { return nil }
+        defer { closeFD(fd) }
+        return (try? readAll(fd, limit: limit)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Creates `path` (0600, never through a symlink) holding `text`; false when it cannot.
+    @discardableResult
+    static func writeNewFile(_ path: String, _ text: String) -> Bool {
+        guard let fd = try? openNoFollow(path, flags: createExclusiveWrite, mode: 0o600) else { return false }
+        defer { closeFD(fd) }
+        return (try? writeAll(fd, Data(text.utf8))) != nil
     }
 
     static func sync(_ fd: Int32) throws(POSIXCallError) {

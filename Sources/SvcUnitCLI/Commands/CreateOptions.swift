@@ -164,17 +164,24 @@ public struct CreateOptions: ParsableArguments, Sendable {
     }
 
     /// Stores a new service (refusing a `--name` another stored service has) and prints it.
+    ///
+    /// Not obvious: the name check and the write happen under the store lock, so of concurrent
+    /// `create --name dup` processes exactly one stores its service; and a document too large to be
+    /// read back is refused before the store is touched.
     func store(_ document: ServiceDocument, context: CommandContext) throws {
         var document = document
         let store = try context.store(create: true)
-        if let name {
-            let lookup = ServiceLookup(store: store, root: context.root, registry: context.registry)
-            if let taken = try lookup.candidates().first(where: { $0.name == name }) {
-                throw CLIError("a service named \"\(name)\" already exists: \(taken.uuid); choose another --name", status: .failure)
-            }
-        }
         if document.config.rootRuntimePath == nil { document.config.rootRuntimePath = store.root }
-        try store.withLock(document.uuid) { try store.save(document) }
+        let data = try document.encodedForStore()
+        try store.withStoreLock {
+            if let name {
+                let lookup = ServiceLookup(store: store, root: context.root, registry: context.registry)
+                if let taken = try lookup.candidates().first(where: { $0.name == name }) {
+                    throw CLIError("a service named \"\(name)\" already exists: \(taken.uuid); choose another --name", status: .failure)
+                }
+            }
+            try store.withLock(document.uuid) { try store.write(data, for: document.uuid) }
+        }
         if json {
             print(document.formatted(), terminator: "")
         } else {

@@ -102,17 +102,26 @@ extension SvcUnit {
             // Only now is the store touched (created if need be): a refused document leaves no trace.
             let store = try context.store(create: true)
             let inPlace = Paths.canonical(file) == Paths.canonical(store.file(for: document.uuid))
-            if !inPlace, try store.list().contains(document.uuid) {
-                throw CLIError("service \(document.uuid) is already stored in \(store.root); delete it first or register another file",
-                               status: .failure)
+            func refuseIfStored() throws {
+                if !inPlace, try store.list().contains(document.uuid) {
+                    throw CLIError("service \(document.uuid) is already stored in \(store.root); delete it first or register another file",
+                                   status: .failure)
+                }
             }
+            try refuseIfStored()
+            if document.config.rootRuntimePath == nil { document.config.rootRuntimePath = store.root }
+            // Refused before anything happens (an adopted daemon stopped, a file written): a document
+            // svcunit could not read back would leave a service that reads as "no service".
+            let encoded = try document.encodedForStore()
             if adopt {
                 let directory = URL(fileURLWithPath: Paths.absolute(file)).deletingLastPathComponent().path
                 let report = try await LeakedDaemon.stop(pidFile: directory + "/service.pid", configFile: file)
                 print(report)
             }
-            if document.config.rootRuntimePath == nil { document.config.rootRuntimePath = store.root }
-            try store.withLock(document.uuid) { try store.save(document) }
+            try store.withStoreLock {
+                try refuseIfStored()
+                try store.withLock(document.uuid) { try store.write(encoded, for: document.uuid) }
+            }
             if json { print(document.formatted(), terminator: "") } else { print(document.uuid.rawValue) }
             if adopt {
                 let systemd = try await context.services(store: store)

@@ -1,0 +1,120 @@
+/// Ports handed to services, claimed between the svcunit processes of one user.
+///
+/// Choosing a port is "check that it can be bound, use it later": two `svcunit start` processes that
+/// check at the same moment both find the same port free, and the second service's health check then
+/// passes against the first one's server. A claim closes that gap: the check and the claim are made
+/// together under an `flock` on the claims directory, and a port claimed by another live process is
+/// not free. A claim is a file named by the port holding its owner's PID and start time (so a reused
+/// PID never inherits it): first the `svcunit` process that is starting the service, then, once the
+/// service runs, its main process (`handOver`), so the port stays taken while the server may still
+/// be binding it. A claim whose owner is gone is void; nothing has to clean up after a crash.
+///
+/// Not obvious: the directory is per user (`$XDG_RUNTIME_DIR/svcunit/port-claims`), not per store,
+/// because ports belong to the machine; without a runtime directory the store's own
+/// `<root>/.port-claims` serves (`list` ignores it: it is not a UUID). When the directory cannot be
+/// used at all, the bind check alone decides, as it did before claims existed.
+public struct PortClaims: Sendable {
+    /// The directory holding one file per claimed port.
+    public let directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    /// The claims of the current user: under `XDG_RUNTIME_DIR` when it is set, else in the store.
+    public static func forUser(runtimeDirectory: String?, store: ServiceStore) -> PortClaims {
+        if let runtimeDirectory, runtimeDirectory.hasPrefix("/") {
+            return PortClaims(directory: runtimeDirectory + "/svcunit/port-claims")
+        }
+        return PortClaims(directory: store.root + "/.port-claims")
+    }
+
+    /// One process for good: its PID and its start time.
+    struct Owner: Equatable {
+        var pid: Int32
+        var startTime: UInt64
+
+        static var current: Owner? {
+            POSIX.processStartTime(POSIX.currentProcess).map { Owner(pid: POSIX.currentProcess, startTime: $0) }
+        }
+
+        static func of(_ pid: Int32) -> Owner? { POSIX.processStartTime(pid).map { Owner(pid: pid, startTime: $0) } }
+
+        var text: String { "\(pid) \(startTime)\n" }
+
+        init(pid: Int32, startTime: UInt64) {
+            self.pid = pid
+            self.startTime = startTime
+        }
+
+        init?(text: String) {
+            let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            guard words.count == 2, let pid = Int32(words[0]), let startTime = UInt64(words[1]) else { return nil }
+            self.init(pid: pid, startTime: startTime)
+        }
+
+        /// Whether this very process still runs.
+        var isAlive: Bool { POSIX.processStartTime(pid) == startTime }
+    }
+
+    /// Claims `port` for this process when no other live process holds it and `isFree(port)` (the bind
+    /// check) says so, both decided under the claims lock. Without a usable claims directory, `isFree`
+    /// alone decides.
+    public func claim(_ port: TCPPort, isFree: (TCPPort) -> Bool) -> Bool {
+        guard let me = Owner.current else { return isFree(port) }
+        let decided: Bool? = locked { () -> Bool in
+            let path = file(port)
+            if let holder = owner(at: path), holder != me, holder.isAlive { return false }
+            guard isFree(port) else { return false }
+            record(me, at: path)
+            return true
+        }
+        return decided ?? isFree(port)
+    }
+
+    /// Passes this process's claim on `port` to `pid` (the service's main process, which will listen on it).
+    public func handOver(_ port: TCPPort, to pid: Int32) {
+        guard let me = Owner.current, let service = Owner.of(pid) else { return release(port) }
+        _ = locked {
+            let path = file(port)
+            if owner(at: path) == me { record(service, at: path) }
+        }
+    }
+
+    /// Drops this process's claim on `port`, if it holds one.
+    public func release(_ port: TCPPort) {
+        guard let me = Owner.current else { return }
+        _ = locked {
+            let path = file(port)
+            if owner(at: path) == me { POSIX.unlinkFile(path) }
+        }
+    }
+
+    private func file(_ port: TCPPort) -> String { "\(directory)/\(port.rawValue)" }
+
+    private func owner(at path: String) -> Owner? {
+        POSIX.readText(path, limit: 256).flatMap(Owner.init(text:))
+    }
+
+    /// Replaces the claim file (under the lock, so no reader sees half of it; it is a few bytes).
+    private func record(_ owner: Owner, at path: String) {
+        POSIX.unlinkFile(path)
+        POSIX.writeNewFile(path, owner.text)
+    }
+
+    /// Runs `body` under an exclusive `flock` on the claims directory (created 0700, parents too);
+    /// nil when the directory cannot be made or locked, or is not safely ours.
+    private func locked<T>(_ body: () -> T) -> T? {
+        var path = ""
+        for component in directory.split(separator: "/") {
+            path += "/" + component
+            if (try? POSIX.lstatInfo(path)) == nil { try? POSIX.makeDirectory(path, mode: 0o700) }
+        }
+        guard let info = try? POSIX.lstatInfo(directory), info.isDirectory, info.owner == POSIX.currentUser,
+              info.mode & 0o022 == 0, let fd = try? POSIX.openDirectory(directory) else { return nil }
+        defer { POSIX.closeFD(fd) }
+        guard (try? POSIX.lockExclusive(fd)) != nil else { return nil }
+        defer { POSIX.unlock(fd) }
+        return body()
+    }
+}

@@ -42,29 +42,12 @@ final class TestServer: @unchecked Sendable {
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_addr = in6addr_loopback
-            var result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-            guard result == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
-            var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-            result = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-            }
-            port = UInt16(bigEndian: address.sin6_port)
+            port = try Self.bindAndListen(fd, address) { UInt16(bigEndian: $0.sin6_port) }
         } else {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-            address.sin_port = 0
-            var result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard result == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            result = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-            }
-            port = UInt16(bigEndian: address.sin_port)
+            port = try Self.bindAndListen(fd, address) { UInt16(bigEndian: $0.sin_port) }
         }
         self.fd = fd
         if behaviour != .listenOnly {
@@ -74,10 +57,28 @@ final class TestServer: @unchecked Sendable {
         }
     }
 
+    /// Binds `fd` to `address` (port 0), listens, and returns the port the kernel chose.
+    private static func bindAndListen<Address>(_ fd: Int32, _ address: Address, port: (Address) -> UInt16) throws -> UInt16 {
+        var address = address
+        let size = socklen_t(MemoryLayout<Address>.size)
+        var result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) }
+        }
+        guard result == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
+        var length = size
+        result = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return port(address)
+    }
+
     private func acceptLoop() {
         while true {
             let client = accept(fd, nil, nil)
-            if client < 0 { return }  // the listening socket was shut down
+            if client < 0 {  // the listening socket was shut down: only now may its number be reused
+                close(fd)
+                return
+            }
             switch behaviour {
             case .listenOnly: close(client)
             case .silent: lock.withLock { held.append(client) }
@@ -125,7 +126,9 @@ final class TestServer: @unchecked Sendable {
 
     func stop() {
         shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
+        // With an accept thread, that thread closes the socket when accept(2) fails: closing it here
+        // could let the blocked accept(2) pick up the next server's socket under the same number.
+        if thread == nil { close(fd) }
         lock.withLock {
             for client in held { close(client) }
             held.removeAll()

@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "ZenMLServiceTests", dependencies: ["SystemdTestSupport", "svcunit", "svcunit-entrypoint"],
                     exclude: ["python"]),
         .testTarget(name: "SystemdProvisioningTests", dependencies: [
-            "SystemdProvisioning", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport",
+            "SystemdProvisioning", "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdManager", "SDJournal", "SystemdTestSupport",
             "svcunit-entrypoint",
         ]),
     ]

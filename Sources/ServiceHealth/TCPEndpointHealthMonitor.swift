@@ -1,5 +1,5 @@
 public import ServiceModel
-import Foundation
+import Dispatch
 
 /// Checks that an endpoint accepts TCP connections: ZenML's `TCPEndpointHealthMonitor`, with a
 /// bounded connect timeout and a message that says what failed.
@@ -40,38 +40,14 @@ public struct TCPEndpointHealthMonitor: Sendable {
     }
 
     static func probe(host: String, port: UInt16, timeoutMilliseconds: Int32) -> (Bool, String) {
-        let addresses: [ResolvedAddress]
-        switch Sockets.resolve(host: host, port: port) {
-        case .success(let resolved) where !resolved.isEmpty: addresses = resolved
-        case .success: return (false, "cannot resolve host \(host)")
-        case .failure(let failure): return (false, "cannot resolve host \(host): \(failure.message)")
-        }
-        let start = DispatchTime.now()
-        var failures: [(String, ConnectOutcome)] = []
-        for address in addresses {
-            let elapsed = Int32((DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000)
-            let remaining = timeoutMilliseconds - elapsed
-            if remaining <= 0 {
-                failures.append((address.text, .timedOut))
-                break
-            }
-            let outcome = Sockets.connect(to: address, timeoutMilliseconds: remaining)
-            if outcome == .connected { return (true, "") }
-            failures.append((address.text, outcome))
-        }
         let seconds = JSONText.formatCompact(.number(Double(timeoutMilliseconds) / 1000))
-        func text(_ outcome: ConnectOutcome) -> String {
-            switch outcome {
-            case .connected: "connected"
-            case .refused: "connection refused"
-            case .timedOut: "timed out after \(seconds) s"
-            case .failed(let reason): reason
-            }
+        let deadline = Deadline(milliseconds: timeoutMilliseconds)
+        switch Sockets.connectFirst(host: host, port: port, deadline: deadline, timeoutText: seconds) {
+        case .success(let socket):
+            socket.close()
+            return (true, "")
+        case .failure(let failure): return (false, failure.message)
         }
-        // One message when every address failed the same way; otherwise say which failed how.
-        let distinct = Set(failures.map { text($0.1) })
-        if distinct.count == 1, let only = distinct.first { return (false, only) }
-        return (false, failures.map { "\(text($0.1)) on \($0.0)" }.joined(separator: "; "))
     }
 
     static func milliseconds(_ duration: Duration) -> Int32 {

@@ -121,13 +121,17 @@ struct HTTPMonitorTests {
         #expect(message.contains("healthcheck_uri_path"))
     }
 
+    /// A server that answers 503: only the HTTP monitor looks at the status, so a checker that sent
+    /// both kinds to the same monitor fails here one way or the other.
     @Test func probingCheckerDispatchesOnTheMonitorKind() async throws {
-        let server = try TestServer(.http(status: 200))
+        let server = try TestServer(.http(status: 503))
         defer { server.stop() }
         let checker = ProbingHealthChecker()
         let http = await checker.checkEndpoint(endpoint(.http, port: server.port), monitor: .http())
-        #expect(http.0 == .active)
+        #expect(http.0 == .error)
+        #expect(http.1.hasSuffix("unexpected status 503 (expected 200)"), "\(http.1)")
         let tcp = await checker.checkEndpoint(endpoint(.http, port: server.port), monitor: .tcp())
-        #expect(tcp.0 == .active)
+        #expect(tcp.0 == .active, "\(tcp.1)")
+        #expect(server.requests.filter { !$0.isEmpty } == ["GET / HTTP/1.1"], "the TCP monitor only connects; it sends no request")
     }
 }

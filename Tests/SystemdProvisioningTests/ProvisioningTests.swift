@@ -1,5 +1,6 @@
 import Foundation
 import SDJournal
+import ServiceHealth
 import ServiceKinds
 import ServiceModel
 import SystemdManager
@@ -212,7 +213,10 @@ struct LiveProvisioningTests {
         #expect(try LiveSystemd.systemctlShow(unit, "SyslogIdentifier") == ServiceUnit(service.uuid).syslogIdentifier)
 
         // Its output is in the journal: journalctl and svcunit's reader see the same lines.
-        _ = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port.rawValue)/svcunit-probe")!)
+        // One request the server logs, sent by svcunit's own HTTP probe (Foundation's Data(contentsOf:)
+        // fetched http URLs only through FoundationNetworking, which nothing links any more).
+        let probe = HTTPEndpointHealthMonitor(config: HTTPHealthMonitorConfig(healthcheckURIPath: "/svcunit-probe", httpStatusCode: 404))
+        _ = await probe.check(try #require(report.document.endpoint))
         let logs = try await ServiceLogs(unit: ServiceUnit(service.uuid))
         var lines: [String] = []
         let deadline = LiveSystemd.deadline(.seconds(10))

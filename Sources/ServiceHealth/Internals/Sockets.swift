@@ -1,17 +1,14 @@
-// The only file in ServiceHealth that calls the C library. Foundation has no TCP connect with a
-// timeout, so the TCP probe is a non-blocking connect(2) bounded by poll(2), one resolved address
-// at a time.
+// The C library's sockets for the TCP and HTTP probes. Foundation has no TCP connect with a
+// timeout, so a probe is a non-blocking connect(2) bounded by poll(2), one resolved address at a
+// time, and the HTTP probe's reads and writes are bounded by poll(2) against the same deadline.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
-#elseif canImport(Darwin)
-import Darwin
 #endif
-import Foundation
 
 /// What happened when connecting to one address.
-enum ConnectOutcome: Sendable, Equatable {
+enum ConnectOutcome: Error, Equatable {
     case connected
     case refused
     case timedOut
@@ -25,16 +22,49 @@ struct ResolvedAddress: Sendable {
     var text: String
 }
 
+/// A point in time on the monotonic clock by which a whole probe must be done.
+struct Deadline: Sendable {
+    private let end: UInt64
+
+    init(milliseconds: Int32) { end = Deadline.nowNanoseconds() + UInt64(max(milliseconds, 0)) * 1_000_000 }
+
+    /// Milliseconds left, 0 when the deadline has passed (rounded up, so 0 means really over).
+    var remainingMilliseconds: Int32 {
+        let now = Deadline.nowNanoseconds()
+        guard end > now else { return 0 }
+        return Int32(clamping: (end - now + 999_999) / 1_000_000)
+    }
+
+    private static func nowNanoseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+}
+
+/// A connected TCP socket owned by one probe; `close()` it exactly once.
+struct ConnectedSocket: Sendable {
+    let fd: Int32
+    /// The address it is connected to, e.g. `127.0.0.1:8000`.
+    let peer: String
+
+    func close() { _ = Glibc.close(fd) }
+}
+
+/// Why reading or writing a connected socket stopped.
+enum TransferFailure: Error, Equatable {
+    case timedOut
+    /// The peer closed or reset the connection.
+    case closed
+    case failed(String)
+}
+
 enum Sockets {
     /// Resolves `host` for TCP. Returns the addresses in the resolver's order, or an error text.
     static func resolve(host: String, port: UInt16) -> Result<[ResolvedAddress], ResolveFailure> {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
-        #if canImport(Darwin)
-        hints.ai_socktype = SOCK_STREAM
-        #else
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        #endif
         hints.ai_flags = AI_NUMERICSERV
         var list: UnsafeMutablePointer<addrinfo>? = nil
         let status = getaddrinfo(host, String(port), &hints, &list)
@@ -73,40 +103,139 @@ enum Sockets {
         return "\(buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }):\(port)"
     }
 
-    /// Connects to `address`, waiting at most `timeoutMilliseconds`; closes the socket again.
-    /// Blocks the calling thread (callers run it off the cooperative pool).
-    static func connect(to address: ResolvedAddress, timeoutMilliseconds: Int32) -> ConnectOutcome {
-        #if canImport(Darwin)
-        let fd = socket(address.family, SOCK_STREAM, 0)
-        #else
-        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        #endif
-        guard fd >= 0 else { return .failed("socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let flags = fcntl(fd, F_GETFL, 0)
-        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+    /// Resolves `host` and connects to its addresses in the resolver's order until one accepts, all
+    /// before `deadline`. The failure is the message the monitors report after their label:
+    /// `connection refused`, `timed out after <timeoutText> s`, `cannot resolve host …`, or per
+    /// address (`connection refused on [::1]:80; timed out after 1 s on 127.0.0.1:80`) when they
+    /// differ. Blocks the calling thread (callers run it off the cooperative pool).
+    static func connectFirst(host: String, port: UInt16, deadline: Deadline, timeoutText: String) -> Result<ConnectedSocket, ProbeFailure> {
+        let addresses: [ResolvedAddress]
+        switch resolve(host: host, port: port) {
+        case .success(let resolved) where !resolved.isEmpty: addresses = resolved
+        case .success: return .failure(ProbeFailure("cannot resolve host \(host)"))
+        case .failure(let failure): return .failure(ProbeFailure("cannot resolve host \(host): \(failure.message)"))
+        }
+        var failures: [(String, ConnectOutcome)] = []
+        for address in addresses {
+            let remaining = deadline.remainingMilliseconds
+            if remaining <= 0 {
+                failures.append((address.text, .timedOut))
+                break
+            }
+            switch open(address, deadline: deadline) {
+            case .success(let fd): return .success(ConnectedSocket(fd: fd, peer: address.text))
+            case .failure(let outcome): failures.append((address.text, outcome))
+            }
+        }
+        func text(_ outcome: ConnectOutcome) -> String {
+            switch outcome {
+            case .connected: "connected"
+            case .refused: "connection refused"
+            case .timedOut: "timed out after \(timeoutText) s"
+            case .failed(let reason): reason
+            }
+        }
+        // One message when every address failed the same way; otherwise say which failed how.
+        let distinct = Set(failures.map { text($0.1) })
+        if distinct.count == 1, let only = distinct.first { return .failure(ProbeFailure(only)) }
+        return .failure(ProbeFailure(failures.map { "\(text($0.1)) on \($0.0)" }.joined(separator: "; ")))
+    }
+
+    /// A non-blocking socket connected to `address` before `deadline`. It stays non-blocking: reads
+    /// and writes go through `send`/`receive` below (or TLS), bounded by poll(2).
+    private static func open(_ address: ResolvedAddress, deadline: Deadline) -> Result<Int32, ConnectOutcome> {
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { return .failure(.failed("socket: \(String(cString: strerror(errno)))")) }
         let status = address.storage.withUnsafeBytes { raw in
             Glibc.connect(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
         }
-        if status == 0 { return .connected }
-        if errno != EINPROGRESS { return outcome(errno: errno) }
-        var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        var remaining = max(timeoutMilliseconds, 0)
-        let start = DispatchTime.now()
-        while true {
-            let ready = poll(&descriptor, 1, remaining)
-            if ready > 0 { break }
-            if ready == 0 { return .timedOut }
-            if errno != EINTR { return .failed("poll: \(String(cString: strerror(errno)))") }
-            let elapsed = Int32((DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000)
-            remaining = max(timeoutMilliseconds - elapsed, 0)
+        if status == 0 { return .success(fd) }
+        let code = errno
+        if code != EINPROGRESS {
+            close(fd)
+            return .failure(outcome(errno: code))
+        }
+        switch wait(fd, for: Int16(POLLOUT), deadline: deadline) {
+        case .failure(.timedOut):
+            close(fd)
+            return .failure(.timedOut)
+        case .failure(let failure):
+            close(fd)
+            return .failure(.failed("poll: \(HTTPProbe.describe(failure))"))
+        case .success: break
         }
         var socketError: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         if getsockopt(fd, SOL_SOCKET, SO_ERROR, &socketError, &length) != 0 {
-            return .failed("getsockopt: \(String(cString: strerror(errno)))")
+            let text = String(cString: strerror(errno))
+            close(fd)
+            return .failure(.failed("getsockopt: \(text)"))
         }
-        return socketError == 0 ? .connected : outcome(errno: socketError)
+        if socketError == 0 { return .success(fd) }
+        close(fd)
+        return .failure(outcome(errno: socketError))
+    }
+
+    /// Waits until `fd` is ready for `events` (POLLIN or POLLOUT), the peer hung up, or the deadline.
+    static func wait(_ fd: Int32, for events: Int16, deadline: Deadline) -> Result<Void, TransferFailure> {
+        var descriptor = pollfd(fd: fd, events: events, revents: 0)
+        while true {
+            let remaining = deadline.remainingMilliseconds
+            if remaining <= 0 { return .failure(.timedOut) }
+            let ready = poll(&descriptor, 1, remaining)
+            if ready > 0 { return .success(()) }  // readiness, POLLHUP or POLLERR: the next call says which
+            if ready == 0 { return .failure(.timedOut) }
+            if errno != EINTR { return .failure(.failed(String(cString: strerror(errno)))) }
+        }
+    }
+
+    /// Writes all of `bytes` before the deadline. MSG_NOSIGNAL: a peer that already closed gives
+    /// EPIPE here, never a SIGPIPE that would end the whole process.
+    static func send(_ fd: Int32, _ bytes: [UInt8], deadline: Deadline) -> Result<Void, TransferFailure> {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { raw in
+                Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            if written > 0 {
+                offset += written
+                continue
+            }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK {
+                if case .failure(let failure) = wait(fd, for: Int16(POLLOUT), deadline: deadline) { return .failure(failure) }
+                continue
+            }
+            return .failure(transferFailure(errno: code))
+        }
+        return .success(())
+    }
+
+    /// Reads what is there (at most `maximum` bytes), waiting for data until the deadline.
+    /// `.failure(.closed)` at end of stream.
+    static func receive(_ fd: Int32, maximum: Int, deadline: Deadline) -> Result<[UInt8], TransferFailure> {
+        var buffer = [UInt8](repeating: 0, count: maximum)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            if count > 0 { return .success(Array(buffer[0..<count])) }
+            if count == 0 { return .failure(.closed) }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK {
+                if case .failure(let failure) = wait(fd, for: Int16(POLLIN), deadline: deadline) { return .failure(failure) }
+                continue
+            }
+            return .failure(transferFailure(errno: code))
+        }
+    }
+
+    static func transferFailure(errno code: Int32) -> TransferFailure {
+        switch code {
+        case ECONNRESET, EPIPE, ECONNABORTED: .closed
+        case ETIMEDOUT: .timedOut
+        default: .failed(String(cString: strerror(code)).lowercased())
+        }
     }
 
     private static func outcome(errno code: Int32) -> ConnectOutcome {
@@ -119,4 +248,10 @@ enum Sockets {
         default: .failed(String(cString: strerror(code)).lowercased())
         }
     }
+}
+
+/// A probe that did not get an answer, with the text that follows the monitor's label.
+struct ProbeFailure: Error, Equatable {
+    var message: String
+    init(_ message: String) { self.message = message }
 }

@@ -165,16 +165,26 @@ public final class SystemdProvisioner: ServiceProvisioner {
         do {
             _ = try await manager.startTransientUnit(name, mode: .fail, properties: properties)
         } catch {
-            // UnitExists: another svcunit started this service a moment ago: one unit, both succeed.
+            // UnitExists: another svcunit started this service a moment ago: one unit, both succeed,
+            // but only if it is this store's service (the same UUID in another store names the same unit).
             if error.code != .unitExists { throw error }
+            try checkOwnership(try await manager.unitStatus(name), of: service.document, refusing: "adopting")
         }
         keep(watch, for: service.uuid)
     }
 
     public func deprovision(_ service: Service, force: Bool) async throws {
-        let name = try await unitStatus(service.uuid).name
-        let watch = try await takeWatch(for: service.uuid, name)
-        defer { keep(watch, for: service.uuid) }
+        let stopTimeout = service.document.config.stopTimeout.map { Self.duration($0) } ?? Self.defaultStopTimeout
+        try await stopUnit(of: service.uuid, force: force, stopTimeout: stopTimeout)
+    }
+
+    /// Stops whichever unit runs the service now (SIGKILL first with `force`) and waits for the stop
+    /// job; a failed unit is reset so the service reads as stopped. Needs no document: `stop` of a unit
+    /// whose document is broken or missing uses it too (after checking what the unit runs).
+    public func stopUnit(of uuid: ServiceUUID, force: Bool, stopTimeout: Duration) async throws {
+        let name = try await unitStatus(uuid).name
+        let watch = try await takeWatch(for: uuid, name)
+        defer { keep(watch, for: uuid) }
         watch.drain()
         guard watch.current.isLoaded, watch.current.activeState != .inactive else { return }
         if watch.current.activeState == .failed {
@@ -192,7 +202,6 @@ public final class SystemdProvisioner: ServiceProvisioner {
         defer { jobs.cancel() }
         do {
             let job = try await manager.stopUnit(name)
-            let stopTimeout = service.document.config.stopTimeout.map { Self.duration($0) } ?? Self.defaultStopTimeout
             _ = try await jobs.wait(for: job, unit: name, before: .now + stopTimeout + .seconds(5))
         } catch {
             if error.code == .noSuchUnit { return }
@@ -225,12 +234,34 @@ public final class SystemdProvisioner: ServiceProvisioner {
     }
 
     public func waitForChange(_ service: Service, deadline: ContinuousClock.Instant, attempt: Int) async {
+        // Nothing can change any more that this connection would see; the caller checks `lostConnection`.
+        if manager.lostConnection != nil { return }
         let wake = min(deadline, .now + Backoff.delay(attempt: attempt))
         if let watch = watches.withLock({ $0[service.uuid] }) {
             _ = try? await watch.next(before: wake)
         } else {
             await Backoff.sleep(attempt: attempt, until: deadline)
         }
+    }
+
+    /// Why this provisioner can no longer reach the user manager (see `SystemdManager.lostConnection`).
+    public var lostConnection: (any Error)? { manager.lostConnection }
+
+    // MARK: - Whose unit
+
+    /// What a unit runs compared with this store's document for the UUID (see `UnitOwnership`).
+    /// A unit that is not loaded or `inactive` runs nothing and counts as this store's.
+    public func ownership(of unit: UnitStatus, uuid: ServiceUUID) -> UnitOwnership {
+        guard unit.isLoaded, unit.activeState != .inactive else { return .ours }
+        return UnitOwnership.of(execStart: unit.execStart, environment: unit.environment, ownFile: store.file(for: uuid))
+    }
+
+    /// Throws `UnitOwnershipError` when `unit` (loaded and not inactive) runs anything but this
+    /// store's document of the service.
+    public func checkOwnership(_ unit: UnitStatus, of document: ServiceDocument, refusing action: String) throws(UnitOwnershipError) {
+        let owner = ownership(of: unit, uuid: document.uuid)
+        guard owner != .ours else { return }
+        throw UnitOwnershipError(label: document.label, unit: unit.name, ownership: owner, ownFile: store.file(for: document.uuid), refused: action)
     }
 
     // MARK: - Helpers
@@ -257,6 +288,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// template instance when the service was made persistent. Through the watch held for the
     /// service when it shows a loaded unit, else fresh reads.
     public func unitStatus(_ uuid: ServiceUUID) async throws(SystemdError) -> UnitStatus {
+        // A watch's state is frozen once the connection is gone: never report it as current.
+        if let lost = manager.lostConnection { throw lost }
         if let watch = watches.withLock({ $0[uuid] }) {
             watch.drain()
             if watch.current.isLoaded { return watch.current }

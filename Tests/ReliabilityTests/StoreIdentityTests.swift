@@ -210,13 +210,7 @@ struct StoreIdentityTests {
         wait $lp; echo "logs rc=$? err=$(tr '\\n' ' ' <"$R/logs.err")"
         rm -rf "$R"
         """
-        let scriptPath = CLI.scratch + "/lost-manager-\(UUID().uuidString).sh"
-        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: scriptPath) }
-        let sandbox = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/systemd-sandbox").path
-        let run = try await CLI.run([sandbox, "/bin/bash", scriptPath, CLI.binary, String(freePort())], environment: [:],
-                                    removing: ["SVCUNIT_SANDBOX"], executable: "/bin/bash")
+        let run = try await CLI.inNestedSandbox(script, name: "lost-manager", arguments: [String(freePort())])
         #expect(run.status == 0, "nested sandbox: \(run)")
         for step in ["start", "restart", "logs"] {
             let line = run.lines.first { $0.hasPrefix(step + " ") }.map(String.init) ?? "missing"

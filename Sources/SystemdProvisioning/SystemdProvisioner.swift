@@ -151,6 +151,9 @@ public final class SystemdProvisioner: ServiceProvisioner {
             // A stop is under way: let it finish, or the start would collide with the old unit.
             current = try await watch.wait(before: .now + Self.defaultStopTimeout + .seconds(5)) { $0.isFinished }
         }
+        // Whatever runs (or failed) under the name now, another store may have started it since the
+        // caller looked: never adopt it or reset its failure as this service's.
+        try await checkOwnership(current, of: service.document, refusing: "adopting")
         if current.isLoaded, current.activeState != .inactive, current.activeState != .failed {
             keep(watch, for: service.uuid)  // already running (or restarting): nothing to provision
             return
@@ -168,7 +171,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
             // UnitExists: another svcunit started this service a moment ago: one unit, both succeed,
             // but only if it is this store's service (the same UUID in another store names the same unit).
             if error.code != .unitExists { throw error }
-            try checkOwnership(try await manager.unitStatus(name), of: service.document, refusing: "adopting")
+            try await checkOwnership(try await manager.unitStatus(name), of: service.document, refusing: "adopting")
         }
         keep(watch, for: service.uuid)
     }
@@ -250,16 +253,23 @@ public final class SystemdProvisioner: ServiceProvisioner {
     // MARK: - Whose unit
 
     /// What a unit runs compared with this store's document for the UUID (see `UnitOwnership`).
-    /// A unit that is not loaded or `inactive` runs nothing and counts as this store's.
-    public func ownership(of unit: UnitStatus, uuid: ServiceUUID) -> UnitOwnership {
-        guard unit.isLoaded, unit.activeState != .inactive else { return .ours }
-        return UnitOwnership.of(execStart: unit.execStart, environment: unit.environment, ownFile: store.file(for: uuid))
+    /// A unit that is not loaded, or `inactive` with no job queued, runs nothing and counts as this store's.
+    ///
+    /// Not obvious: `ExecStart` is read now, not taken from `unit`: a watch begun before the unit
+    /// started holds the stub's empty `ExecStart`, and systemd sends changes of it as invalidations,
+    /// never as values. Only a template instance's `Environment` is read (it holds `SVCUNIT_ROOT`).
+    public func ownership(of unit: UnitStatus, uuid: ServiceUUID) async throws(SystemdError) -> UnitOwnership {
+        // An inactive unit with a job queued is one another start has just created: it counts.
+        guard unit.isLoaded, unit.activeState != .inactive || unit.jobID != 0 else { return .ours }
+        let execStart = try await manager.execStart(unit.name)
+        let environment = unit.name == ServiceUnit(uuid).templateInstance ? try await manager.environment(unit.name) : []
+        return UnitOwnership.of(execStart: execStart, environment: environment, ownFile: store.file(for: uuid))
     }
 
     /// Throws `UnitOwnershipError` when `unit` (loaded and not inactive) runs anything but this
     /// store's document of the service.
-    public func checkOwnership(_ unit: UnitStatus, of document: ServiceDocument, refusing action: String) throws(UnitOwnershipError) {
-        let owner = ownership(of: unit, uuid: document.uuid)
+    public func checkOwnership(_ unit: UnitStatus, of document: ServiceDocument, refusing action: String) async throws {
+        let owner = try await ownership(of: unit, uuid: document.uuid)
         guard owner != .ours else { return }
         throw UnitOwnershipError(label: document.label, unit: unit.name, ownership: owner, ownFile: store.file(for: document.uuid), refused: action)
     }

@@ -56,7 +56,7 @@ public final class SystemdServices: Sendable {
         let service = try self.service(uuid)
         try await provisioner.watch(uuid)
         let unit = try await provisioner.unitStatus(uuid)
-        try provisioner.checkOwnership(unit, of: service.document, refusing: "adopting")
+        try await provisioner.checkOwnership(unit, of: service.document, refusing: "adopting")
         if StatusDerivation.state(of: unit) == .active, service.document.adminState == .active,
            await lifecycle.isRunning(service) {
             try persistObservation(service)
@@ -151,7 +151,7 @@ public final class SystemdServices: Sendable {
             return "stopped unit \(unit.name), whose document cannot be used (\(error.message))"
         }
         try await provisioner.watch(uuid)
-        try provisioner.checkOwnership(try await provisioner.unitStatus(uuid), of: service.document, refusing: "stopping")
+        try await provisioner.checkOwnership(try await provisioner.unitStatus(uuid), of: service.document, refusing: "stopping")
         do {
             try await lifecycle.stop(service, timeout: timeout, force: force)
         } catch {
@@ -174,7 +174,7 @@ public final class SystemdServices: Sendable {
     public func orphanUnit(_ uuid: ServiceUUID, unusable: ServiceModelError) async throws -> UnitStatus? {
         guard Self.documentIsUnusable(unusable) else { return nil }
         let unit = try await provisioner.unitStatus(uuid)
-        guard unit.isLoaded, unit.activeState != .inactive, provisioner.ownership(of: unit, uuid: uuid) == .ours else { return nil }
+        guard unit.isLoaded, unit.activeState != .inactive, try await provisioner.ownership(of: unit, uuid: uuid) == .ours else { return nil }
         return unit
     }
 
@@ -202,7 +202,7 @@ public final class SystemdServices: Sendable {
         // The facts the state was derived from, not a second read that could straddle a restart.
         let observation = provisioner.lastObservation(uuid)
         if let unit = observation?.unit {
-            try provisioner.checkOwnership(unit, of: service.document, refusing: "reporting on")
+            try await provisioner.checkOwnership(unit, of: service.document, refusing: "reporting on")
         }
         try? persistObservation(service)
         return Report(document: service.document, unit: observation?.unit, unitName: observation?.unit.name ?? ServiceUnit(uuid).transientUnit,
@@ -256,7 +256,7 @@ public final class SystemdServices: Sendable {
             throw stopped
         }
         let unit = try await provisioner.unitStatus(uuid)
-        try provisioner.checkOwnership(unit, of: document, refusing: "deleting")
+        try await provisioner.checkOwnership(unit, of: document, refusing: "deleting")
         if unit.isLoaded {
             try await stop(uuid, timeout: timeout, force: force)
             let after = try await provisioner.unitStatus(uuid)

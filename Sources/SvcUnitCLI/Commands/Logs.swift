@@ -129,14 +129,16 @@ extension SvcUnit {
             let inRange = try await logs.read(last: count, since: sinceMicroseconds, until: untilMicroseconds) { printer.print($0) }
             guard follow, inRange else { return }
             // Ctrl-C ends the follow cleanly (exit 0) instead of killing the process mid-line.
-            Interrupts.handOver()
-            signal(SIGINT, SIG_IGN)
             signal(SIGTERM, SIG_IGN)
             let deadline = untilMicroseconds.map { until in
                 ContinuousClock.now.advanced(by: .microseconds(until > now ? Int64(clamping: until - now) : 0))
             }
             let follower = Task { try await logs.follow(until: untilMicroseconds, deadline: deadline) { printer.print($0) } }
-            let sources = [SIGINT, SIGTERM].map { number in
+            // SIGINT through `Interrupts` (one dispatch source per signal: a second one for SIGINT
+            // would not see the signal); SIGTERM through a source of its own.
+            Interrupts.install()
+            Interrupts.handOver { follower.cancel() }
+            let sources = [SIGTERM].map { number in
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler { follower.cancel() }
                 source.resume()

@@ -7,16 +7,18 @@ import Synchronization
 /// flushed.
 ///
 /// Not obvious: systemd carries on with a job svcunit already queued (a start or stop), so the line
-/// says where to look; `logs -f` takes Ctrl-C itself (`handledByCommand`) and ends cleanly with 0.
+/// says where to look; `logs -f` takes Ctrl-C itself (`handOver`) and ends cleanly with 0.
 enum Interrupts {
-    /// Set by a command that handles SIGINT on its own.
-    static let handledByCommand = Atomic<Bool>(false)
+    /// What a command that takes SIGINT itself does instead (`logs -f` ends its follow).
+    private static let commandHandler = Mutex<(@Sendable () -> Void)?>(nil)
 
     // Kept alive for the life of the process; created once, by `install()` on the main task.
     nonisolated(unsafe) private static var source: (any DispatchSourceSignal)?
 
-    /// Called by a command that takes SIGINT itself from now on.
-    static func handOver() { handledByCommand.store(true, ordering: .releasing) }
+    /// From now on SIGINT runs `handler` instead of exiting 130. Not obvious: with two dispatch
+    /// sources for SIGINT only one fired (seen: `logs -f` never ended), so a command must not make
+    /// a SIGINT source of its own.
+    static func handOver(_ handler: @escaping @Sendable () -> Void) { commandHandler.withLock { $0 = handler } }
 
     /// Replaces SIGINT's default action (death by the signal) with an exit 130.
     static func install() {
@@ -24,7 +26,7 @@ enum Interrupts {
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler {
-            if handledByCommand.load(ordering: .acquiring) { return }
+            if let handler = commandHandler.withLock({ $0 }) { return handler() }
             let clear = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[K" : ""
             let line = clear + "svcunit: error: interrupted (SIGINT); a start or stop already sent to systemd goes on: "
                 + "see `svcunit status SERVICE`\n"

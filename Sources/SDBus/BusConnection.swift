@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// A connection to a D-Bus bus (a dbus-daemon broker or systemd's direct socket), safe to share.
 ///
@@ -115,6 +116,12 @@ public final class BusConnection: Sendable {
             if !accepted { continuation.resume(throwing: BusError(code: .disconnected, message: "closed")) }
         }
     }
+
+    /// Why the connection can no longer be used (the peer went away, or `close()`), nil while it can.
+    ///
+    /// Not obvious: set as soon as the bus thread sees the socket end, before any caller asks; a
+    /// wait that holds cached state (a unit watch) checks it to learn that the state is frozen.
+    public var disconnection: BusError? { loop.disconnection.withLock { $0 } }
 
     /// Closes the connection: pending calls fail and signal streams end.
     public func close() { loop.shutdown() }

@@ -105,6 +105,11 @@ public struct ServiceLifecycle: Sendable {
             await updateStatus(service)
             let document = service.document
             let wantActive = document.adminState == .active
+            // The manager went away: what was observed is frozen, not the service's state. Say so
+            // now instead of waiting out the deadline on a state that can no longer change.
+            if let lost = provisioner.lostConnection {
+                throw failure(document, code: .provisioningFailed, what: wantActive ? "start" : "stop", reason: "\(lost)", cause: lost)
+            }
             if wantActive && Self.running(document) { return }
             if !wantActive && document.status.state == .inactive { return }
             if document.status.state == .error {

@@ -14,9 +14,14 @@ public protocol ServiceProvisioner: Sendable {
     /// Returns when the service's state may have changed, or at `deadline` at the latest.
     /// - Parameter attempt: how many times the caller has waited already (0 first), for backoff.
     func waitForChange(_ service: Service, deadline: ContinuousClock.Instant, attempt: Int) async
+    /// Why the provisioner can no longer observe or act on services (e.g. its connection to the
+    /// service manager broke), nil while it can. A wait ends at once with it as the cause.
+    var lostConnection: (any Error)? { get }
 }
 
 extension ServiceProvisioner {
+    public var lostConnection: (any Error)? { nil }
+
     public func waitForChange(_ service: Service, deadline: ContinuousClock.Instant, attempt: Int) async {
         await Backoff.sleep(attempt: attempt, until: deadline)
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 public import ServiceModel
 internal import SystemdManager
+internal import SystemdProvisioning
 import SDJournal
 
 /// svcunit's exit statuses and the one table that maps errors to them.
@@ -16,7 +17,8 @@ import SDJournal
 ///     3  not found (no such file or service)
 ///     4  timed out
 ///     5  bad service document or input (malformed JSON, unknown service type, invalid field)
-///     6  no systemd user manager reachable
+///     6  no systemd user manager reachable (also when the connection is lost during a wait)
+///   130  interrupted by Ctrl-C (SIGINT)
 ///
 /// Not obvious: usage errors exit 2 (as most Unix tools do), not argument-parser's 64, because
 /// `SvcUnit.main` remaps them; and `start`/`stop`/`delete` of several services exit with the
@@ -36,6 +38,8 @@ public enum ExitCodes: Int32, CaseIterable, Sendable {
     case badInput = 5
     /// No systemd user manager could be reached.
     case noUserManager = 6
+    /// Interrupted by Ctrl-C (SIGINT): 128 + 2, as a shell reports a command killed by it.
+    case interrupted = 130
 
     /// The table shown in `svcunit --help`.
     public static let table = """
@@ -45,7 +49,8 @@ public enum ExitCodes: Int32, CaseIterable, Sendable {
           3  not found (no such file or service)
           4  timed out
           5  bad service document or input (malformed JSON, unknown service type, invalid field)
-          6  no systemd user manager reachable
+          6  no systemd user manager reachable, or lost while waiting
+        130  interrupted (Ctrl-C, SIGINT)
         """
 
     /// The exit status for a svcunit domain error, or `nil` for argument-parser's own errors.
@@ -60,6 +65,10 @@ public enum ExitCodes: Int32, CaseIterable, Sendable {
             return status(for: model.code)
         }
         if let systemd = error as? SystemdError { return status(for: systemd.code) }
+        // Another store's unit (or no svcunit unit) under the service's name: refused, nothing done.
+        if error is UnitOwnershipError { return .failure }
+        // Stopped, but the store could not record it: not all that was asked was done.
+        if error is StoppedButNotRecordedError { return .failure }
         if error is JournalError { return .failure }
         if let cli = error as? CLIError { return cli.status }
         return nil

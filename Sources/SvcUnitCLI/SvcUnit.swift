@@ -47,6 +47,7 @@ public struct SvcUnit: AsyncParsableCommand {
 
     /// Parses `CommandLine.arguments`, runs the command and exits with its documented exit code.
     public static func main() async {
+        Interrupts.install()
         let status = await run(arguments: Array(CommandLine.arguments.dropFirst()))
         Foundation.exit(status)
     }

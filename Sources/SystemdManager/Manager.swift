@@ -71,6 +71,18 @@ public final class SystemdManager: Sendable {
                      busError: error as? BusError)
     }
 
+    /// Why this client can no longer talk to the manager (the user manager exited or was killed, or
+    /// the connection was closed), as a `.noUserManager` error; nil while the connection is up.
+    ///
+    /// Not obvious: a wait that keeps a unit's state from signals (`UnitWatch`) would otherwise keep
+    /// seeing the last state forever; it checks this to end at once (exit 6 in the CLI).
+    public var lostConnection: SystemdError? {
+        guard let error = bus.disconnection else { return nil }
+        return SystemdError(code: .noUserManager,
+                            message: "lost the connection to the systemd user manager (\(error.message)); it exited, was killed or restarted",
+                            busError: error, hint: "check `systemctl --user status`, then run the command again")
+    }
+
     /// The current process's environment as a dictionary.
     public static func currentEnvironment() -> [String: String] {
         var out: [String: String] = [:]

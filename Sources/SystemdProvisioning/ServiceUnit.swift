@@ -10,6 +10,15 @@ public struct ServiceUnit: Sendable, Hashable {
 
     public init(_ uuid: ServiceUUID) { self.uuid = uuid }
 
+    /// The service of a unit named `svcunit-<uuid>.service` or `svcunit@<uuid>.service`; nil for any other name.
+    public init?(unitName: String) {
+        for prefix in ["svcunit-", "svcunit@"] where unitName.hasPrefix(prefix) && unitName.hasSuffix(".service") {
+            let middle = unitName.dropFirst(prefix.count).dropLast(".service".count)
+            if let uuid = ServiceUUID(rawValue: String(middle)), uuid.rawValue == middle { self.uuid = uuid; return }
+        }
+        return nil
+    }
+
     /// The slice every svcunit service runs in, so `systemctl --user status svcunit.slice` lists them.
     public static let slice = try! UnitName(validating: "svcunit.slice")
 

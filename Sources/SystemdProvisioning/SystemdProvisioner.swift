@@ -166,6 +166,9 @@ public final class SystemdProvisioner: ServiceProvisioner {
             // A stop is under way: let it finish, or the start would collide with the old unit.
             current = try await watch.wait(before: .now + Self.defaultStopTimeout + .seconds(5)) { $0.isFinished }
         }
+        // Whatever runs (or failed) under the name now, another store may have started it since the
+        // caller looked: never adopt it or reset its failure as this service's.
+        try await checkOwnership(current, of: service.document, refusing: "adopting")
         if current.isLoaded, current.activeState != .inactive, current.activeState != .failed {
             keep(watch, for: service.uuid)  // already running (or restarting): nothing to provision
             return
@@ -180,16 +183,26 @@ public final class SystemdProvisioner: ServiceProvisioner {
         do {
             _ = try await manager.startTransientUnit(name, mode: .fail, properties: properties)
         } catch {
-            // UnitExists: another svcunit started this service a moment ago: one unit, both succeed.
+            // UnitExists: another svcunit started this service a moment ago: one unit, both succeed,
+            // but only if it is this store's service (the same UUID in another store names the same unit).
             if error.code != .unitExists { throw error }
+            try await checkOwnership(try await manager.unitStatus(name), of: service.document, refusing: "adopting")
         }
         keep(watch, for: service.uuid)
     }
 
     public func deprovision(_ service: Service, force: Bool) async throws {
-        let name = try await unitStatus(service.uuid).name
-        let watch = try await takeWatch(for: service.uuid, name)
-        defer { keep(watch, for: service.uuid) }
+        let stopTimeout = service.document.config.stopTimeout.map { Self.duration($0) } ?? Self.defaultStopTimeout
+        try await stopUnit(of: service.uuid, force: force, stopTimeout: stopTimeout)
+    }
+
+    /// Stops whichever unit runs the service now (SIGKILL first with `force`) and waits for the stop
+    /// job; a failed unit is reset so the service reads as stopped. Needs no document: `stop` of a unit
+    /// whose document is broken or missing uses it too (after checking what the unit runs).
+    public func stopUnit(of uuid: ServiceUUID, force: Bool, stopTimeout: Duration) async throws {
+        let name = try await unitStatus(uuid).name
+        let watch = try await takeWatch(for: uuid, name)
+        defer { keep(watch, for: uuid) }
         watch.drain()
         guard watch.current.isLoaded, watch.current.activeState != .inactive else { return }
         if watch.current.activeState == .failed {
@@ -207,7 +220,6 @@ public final class SystemdProvisioner: ServiceProvisioner {
         defer { jobs.cancel() }
         do {
             let job = try await manager.stopUnit(name)
-            let stopTimeout = service.document.config.stopTimeout.map { Self.duration($0) } ?? Self.defaultStopTimeout
             _ = try await jobs.wait(for: job, unit: name, before: .now + stopTimeout + .seconds(5))
         } catch {
             if error.code == .noSuchUnit { return }
@@ -243,6 +255,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
     }
 
     public func waitForChange(_ service: Service, deadline: ContinuousClock.Instant, attempt: Int) async {
+        // Nothing can change any more that this connection would see; the caller checks `lostConnection`.
+        if manager.lostConnection != nil { return }
         let wake = min(deadline, .now + Backoff.delay(attempt: attempt))
         if let watch = watches.withLock({ $0[service.uuid] }) {
             _ = try? await watch.next(before: wake)
@@ -289,6 +303,33 @@ public final class SystemdProvisioner: ServiceProvisioner {
         try await manager.unitStatus(name)
     }
 
+    /// Why this provisioner can no longer reach the user manager (see `SystemdManager.lostConnection`).
+    public var lostConnection: (any Error)? { manager.lostConnection }
+
+    // MARK: - Whose unit
+
+    /// What a unit runs compared with this store's document for the UUID (see `UnitOwnership`).
+    /// A unit that is not loaded, or `inactive` with no job queued, runs nothing and counts as this store's.
+    ///
+    /// Not obvious: `ExecStart` is read now, not taken from `unit`: a watch begun before the unit
+    /// started holds the stub's empty `ExecStart`, and systemd sends changes of it as invalidations,
+    /// never as values. Only a template instance's `Environment` is read (it holds `SVCUNIT_ROOT`).
+    public func ownership(of unit: UnitStatus, uuid: ServiceUUID) async throws(SystemdError) -> UnitOwnership {
+        // An inactive unit with a job queued is one another start has just created: it counts.
+        guard unit.isLoaded, unit.activeState != .inactive || unit.jobID != 0 else { return .ours }
+        let execStart = try await manager.execStart(unit.name)
+        let environment = unit.name == ServiceUnit(uuid).templateInstance ? try await manager.environment(unit.name) : []
+        return UnitOwnership.of(execStart: execStart, environment: environment, ownFile: store.file(for: uuid))
+    }
+
+    /// Throws `UnitOwnershipError` when `unit` (loaded and not inactive) runs anything but this
+    /// store's document of the service.
+    public func checkOwnership(_ unit: UnitStatus, of document: ServiceDocument, refusing action: String) async throws {
+        let owner = try await ownership(of: unit, uuid: document.uuid)
+        guard owner != .ours else { return }
+        throw UnitOwnershipError(label: document.label, unit: unit.name, ownership: owner, ownFile: store.file(for: document.uuid), refused: action)
+    }
+
     // MARK: - Helpers
 
     /// After a reset, waits (briefly) for the `UnitRemoved` that follows, so the next status check
@@ -313,6 +354,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// template instance when the service was made persistent. Through the watch held for the
     /// service when it shows a loaded unit, else fresh reads.
     public func unitStatus(_ uuid: ServiceUUID) async throws(SystemdError) -> UnitStatus {
+        // A watch's state is frozen once the connection is gone: never report it as current.
+        if let lost = manager.lostConnection { throw lost }
         if let watch = watches.withLock({ $0[uuid] }) {
             watch.drain()
             if watch.current.isLoaded { return watch.current }

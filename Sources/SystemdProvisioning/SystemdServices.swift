@@ -65,6 +65,7 @@ public final class SystemdServices: Sendable {
         let service = try self.service(uuid)
         try await provisioner.watch(uuid)
         let unit = try await provisioner.unitStatus(uuid)
+        try await provisioner.checkOwnership(unit, of: service.document, refusing: "adopting")
         if StatusDerivation.state(of: unit) == .active, service.document.adminState == .active,
            await lifecycle.isRunning(service) {
             try persistObservation(service)
@@ -86,10 +87,20 @@ public final class SystemdServices: Sendable {
             runningAs = try await confirmRunning(service, deadline: deadline)
         } catch {
             try? provisioner.persist(service)
-            throw await withOutput(error, of: uuid, since: startedAt)
+            throw await withOutput(lostConnection(service.document, "start", otherwise: error), of: uuid, since: startedAt)
         }
         try provisioner.persist(service)
         return .started
+    }
+
+    /// `error`, unless the connection to the user manager broke meanwhile: then that is what ended
+    /// the operation (whatever the last frozen observation suggested), as one error naming the service.
+    func lostConnection(_ document: ServiceDocument, _ operation: String, otherwise error: any Error) -> any Error {
+        guard let lost = provisioner.lostConnection else { return error }
+        if let model = error as? ServiceModelError, let cause = model.cause as? SystemdError, cause.code == .noUserManager { return error }
+        let reason = "\(lost)"
+        return ServiceModelError(.provisioningFailed, "\(document.label) failed to \(operation): \(reason)", cause: lost,
+                                 failure: ServiceFailure(name: document.config.name, uuid: document.uuid, operation: operation, reason: reason))
     }
 
     /// How many of the service's own last lines a failed start carries.
@@ -180,16 +191,53 @@ public final class SystemdServices: Sendable {
     }
 
     /// Stops the service and waits until its unit is gone (`force`: SIGKILL instead of SIGTERM).
-    public func stop(_ uuid: ServiceUUID, timeout: Duration, force: Bool = false) async throws {
-        let service = try self.service(uuid)
+    ///
+    /// A unit that runs this store's document for the UUID is stopped even when that document cannot
+    /// be used (missing, broken, another UUID inside): every running unit can be stopped by its UUID.
+    /// - Returns: what was stopped when it was such a unit (nil for a service stopped as usual).
+    /// - Throws: `UnitOwnershipError` when the unit runs another store's document or no svcunit
+    ///   service (it is left alone); `StoppedButNotRecordedError` when the unit stopped but the
+    ///   store could not record it.
+    @discardableResult
+    public func stop(_ uuid: ServiceUUID, timeout: Duration, force: Bool = false) async throws -> String? {
+        let service: Service
+        do { service = try self.service(uuid) } catch {
+            guard let unit = try await orphanUnit(uuid, unusable: error) else { throw error }
+            try await provisioner.stopUnit(of: uuid, force: force, stopTimeout: SystemdProvisioner.defaultStopTimeout)
+            return "stopped unit \(unit.name), whose document cannot be used (\(error.message))"
+        }
         try await provisioner.watch(uuid)
+        try await provisioner.checkOwnership(try await provisioner.unitStatus(uuid), of: service.document, refusing: "stopping")
         do {
             try await lifecycle.stop(service, timeout: timeout, force: force)
         } catch {
             try? provisioner.persist(service)
-            throw error
+            throw lostConnection(service.document, "stop", otherwise: error)
         }
-        try provisioner.persist(service)
+        do {
+            try provisioner.persist(service)
+        } catch {
+            throw StoppedButNotRecordedError(label: service.document.label, unit: provisioner.lastObservation(uuid)?.unit.name ?? ServiceUnit(uuid).transientUnit,
+                                             file: store.file(for: uuid), what: "its stopped state (admin_state inactive)", cause: error)
+        }
+        return nil
+    }
+
+    /// A loaded, not inactive unit of `uuid` that runs this store's document for it, when that
+    /// document cannot be used (`unusable` is why: missing, not JSON, not a service, another UUID
+    /// inside). nil when there is none, or when `unusable` is no such reason (an unsafe path, an
+    /// I/O error): those are reported, never worked around.
+    public func orphanUnit(_ uuid: ServiceUUID, unusable: ServiceModelError) async throws -> UnitStatus? {
+        guard Self.documentIsUnusable(unusable) else { return nil }
+        let unit = try await provisioner.unitStatus(uuid)
+        guard unit.isLoaded, unit.activeState != .inactive, try await provisioner.ownership(of: unit, uuid: uuid) == .ours else { return nil }
+        return unit
+    }
+
+    /// A document that is missing or cannot be read as this service (not a fault of the store itself).
+    static func documentIsUnusable(_ error: ServiceModelError) -> Bool {
+        [.fileNotFound, .malformedJSON, .emptyDocument, .truncatedJSON, .documentTooLarge, .missingServiceType,
+         .unregisteredServiceType, .invalidField, .invalidUUID].contains(error.code)
     }
 
     /// A service's full picture: its document (with a freshly observed status) and its unit.
@@ -206,8 +254,12 @@ public final class SystemdServices: Sendable {
     public func status(_ uuid: ServiceUUID) async throws -> Report {
         let service = try self.service(uuid)
         await lifecycle.updateStatus(service)
+        if let lost = provisioner.lostConnection { throw lost }
         // The facts the state was derived from, not a second read that could straddle a restart.
         let observation = provisioner.lastObservation(uuid)
+        if let unit = observation?.unit {
+            try await provisioner.checkOwnership(unit, of: service.document, refusing: "reporting on")
+        }
         try? persistObservation(service)
         return Report(document: service.document, unit: observation?.unit, unitName: observation?.unit.name ?? ServiceUnit(uuid).transientUnit,
                       reason: observation?.reason ?? "")
@@ -240,9 +292,27 @@ public final class SystemdServices: Sendable {
     }
 
     /// Stops the service if it runs, then removes its directory (only once the unit is gone).
-    public func delete(_ uuid: ServiceUUID, timeout: Duration, force: Bool = false) async throws {
-        _ = try self.service(uuid)
+    ///
+    /// With `force`, a unit that runs this store's document for the UUID is stopped even when that
+    /// document cannot be used (see `stop`). A unit that runs anything else is never stopped: the
+    /// command refuses (`UnitOwnershipError`) and nothing is deleted.
+    /// - Returns: what was done when it was such a unit (nil for a service deleted as usual).
+    @discardableResult
+    public func delete(_ uuid: ServiceUUID, timeout: Duration, force: Bool = false) async throws -> String? {
+        let document: ServiceDocument
+        do { document = try self.service(uuid).document } catch {
+            guard force, let orphan = try await orphanUnit(uuid, unusable: error) else { throw error }
+            let hadEntry = store.hasEntry(for: uuid)
+            try await stop(uuid, timeout: timeout, force: force)
+            // Nothing in the store: the unit was all there was to delete.
+            if !hadEntry { return "stopped unit \(orphan.name); \(uuid) has no entry in \(store.root)" }
+            // The unit is stopped; whether such an entry is removed is `delete`'s rule for broken entries.
+            var stopped = error
+            stopped.message = "stopped unit \(orphan.name), but not deleting \(uuid): \(error.message)"
+            throw stopped
+        }
         let unit = try await provisioner.unitStatus(uuid)
+        try await provisioner.checkOwnership(unit, of: document, refusing: "deleting")
         if unit.isLoaded {
             try await stop(uuid, timeout: timeout, force: force)
             let after = try await provisioner.unitStatus(uuid)
@@ -251,7 +321,40 @@ public final class SystemdServices: Sendable {
                                    unit: after.name, hint: "retry with --force")
             }
         }
-        try store.delete(uuid)
+        do { try store.delete(uuid) } catch {
+            if unit.isLoaded, unit.activeState != .inactive {
+                throw StoppedButNotRecordedError(label: document.label, unit: unit.name, file: store.directory(for: uuid),
+                                                 what: "the deletion (the service is still stored)", cause: error)
+            }
+            throw error
+        }
         registry.forget(uuid)
+        return nil
+    }
+}
+
+/// The service's unit stopped, but the store could not record it (a full or read-only store): the
+/// service *is* stopped; what could not be written is named. Exit status 1 (the operation was not
+/// completed), with a first line that says the service is stopped.
+public struct StoppedButNotRecordedError: Error, CustomStringConvertible, Sendable {
+    public var label: String
+    public var unit: UnitName
+    /// The document (or directory) that could not be written.
+    public var file: String
+    /// What was not recorded, e.g. "its stopped state (admin_state inactive)".
+    public var what: String
+    public var cause: any Error
+
+    public init(label: String, unit: UnitName, file: String, what: String, cause: any Error) {
+        self.label = label
+        self.unit = unit
+        self.file = file
+        self.what = what
+        self.cause = cause
+    }
+
+    public var description: String {
+        "\(label) is stopped (unit \(unit) is no longer running), but the store could not record \(what): \(cause); "
+            + "the end of this run may be missing from its last_run too. Free space or make \(file) writable, then run the command again to record it"
     }
 }

@@ -84,6 +84,11 @@ if recordExit {
     }
     do {
         let store = try ServiceStore(root: directory.deletingLastPathComponent().path, create: false)
+        // A service whose directory is gone (deleted while its unit ran) has nothing to record into;
+        // taking the lock would create the directory again, an entry without a document.
+        guard store.hasEntry(for: uuid) else {
+            fail("not recording the end of the run: \(directory.path) is gone", EntrypointExit.failed)
+        }
         try store.withLock(uuid) {
             let service = try store.load(uuid, into: registry)
             service.update { document in

@@ -193,13 +193,7 @@ struct SvcunitFaultTests {
         done
         rm -rf "$R"
         """
-        let scriptPath = CLI.scratch + "/journald-\(UUID().uuidString).sh"
-        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: scriptPath) }
-        let sandbox = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/systemd-sandbox").path
-        let run = try await CLI.run([sandbox, "/bin/bash", scriptPath, CLI.binary], environment: [:], removing: ["SVCUNIT_SANDBOX"],
-                                    executable: "/bin/bash")
+        let run = try await CLI.inNestedSandbox(script, name: "journald")
         #expect(run.status == 0, "nested sandbox: \(run)")
         let results = Dictionary(run.lines.compactMap { line -> (String, String)? in
             guard let space = line.firstIndex(of: " ") else { return nil }
@@ -219,5 +213,18 @@ struct SvcunitFaultTests {
 extension CLI {
     static func run(_ arguments: [String], environment: [String: String], removing: [String], executable: String) async throws -> Run {
         try await spawn(arguments, executable: executable, environment: environment, removing: removing).wait()
+    }
+
+    /// Runs a bash `script` (`$1` is the svcunit binary, then `arguments`) in a nested
+    /// `scripts/systemd-sandbox` (without SVCUNIT_SANDBOX, so it gets its own journald and user
+    /// manager): for faults that would take the shared sandbox's daemons down.
+    static func inNestedSandbox(_ script: String, name: String, arguments: [String] = []) async throws -> Run {
+        let scriptPath = CLI.scratch + "/\(name)-\(UUID().uuidString).sh"
+        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: scriptPath) }
+        let sandbox = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/systemd-sandbox").path
+        return try await run([sandbox, "/bin/bash", scriptPath, CLI.binary] + arguments, environment: [:], removing: ["SVCUNIT_SANDBOX"],
+                             executable: "/bin/bash")
     }
 }

@@ -26,7 +26,7 @@ struct ParsingTests {
     }
 
     @Test func exitCodeTable() {
-        #expect(ExitCodes.allCases.map(\.rawValue) == [0, 1, 2, 3, 4, 5, 6])
+        #expect(ExitCodes.allCases.map(\.rawValue) == [0, 1, 2, 3, 4, 5, 6, 130])
         #expect(ExitCodes.status(for: .fileNotFound) == .notFound)
         #expect(ExitCodes.status(for: .timedOut) == .timedOut)
         for code in [ServiceModelError.Code.malformedJSON, .emptyDocument, .truncatedJSON, .missingServiceType, .unregisteredServiceType, .invalidField, .invalidUUID] {

@@ -20,6 +20,8 @@ final class BusLoop: @unchecked Sendable {
 
     // Shared between threads.
     private let queue = Mutex<(jobs: [Job], closed: Bool)>(([], false))
+    /// Why the connection died (set once, on the loop thread), readable from any thread.
+    let disconnection = Mutex<BusError?>(nil)
     // A self-pipe: the write end wakes poll(); the read end is drained by the loop.
     private let wakeRead: Int32
     private let wakeWrite: Int32
@@ -127,7 +129,10 @@ final class BusLoop: @unchecked Sendable {
 
     /// Fails every pending call and ends every subscription; later jobs fail at once.
     private func markDead(_ error: BusError) {
-        if deadError == nil { deadError = error }
+        if deadError == nil {
+            deadError = error
+            disconnection.withLock { $0 = error }
+        }
         let calls = pendingCalls
         pendingCalls.removeAll()
         for (_, call) in calls { call.continuation.resume(throwing: error) }

@@ -29,8 +29,8 @@ extension SvcUnit {
 
         public func run() async throws {
             let force = force
-            try await Batch.run(global, selection, verb: "deleting") { target, systemd, timeout in
-                try await systemd.delete(target.uuid, timeout: timeout, force: force)
+            try await Batch.run(global, selection, verb: "deleting", allowingMissing: force) { target, systemd, timeout in
+                if let orphan = try await systemd.delete(target.uuid, timeout: timeout, force: force) { return orphan }
                 return "deleted \(target.label)"
             }
         }

@@ -18,7 +18,10 @@ extension SvcUnit {
         public static let configuration = CommandConfiguration(
             abstract: "List stored services with their state and endpoint.",
             discussion: """
-                A stored file that cannot be read shows as a row with state "invalid" and the error. \
+                A stored file that cannot be read shows as a row with state "invalid" and the error; \
+                "orphaned" when a unit still runs it (or runs this store's file for a UUID whose \
+                service.json is gone): stop it with `svcunit stop UUID`. "foreign": the unit named \
+                for the service runs another store's service.json (unit names are per user). \
                 --json prints an array of objects with uuid, name, type, flavor, state, unit, \
                 active_state, sub_state, endpoint (uri, protocol, healthy, error) and error. An enabled \
                 service (svcunit enable) is read from its svcunit@<uuid>.service unit.
@@ -44,6 +47,22 @@ extension SvcUnit {
 
         /// One row of the table.
         struct Row: Sendable {
+            /// A unit of this store runs for this UUID, but its document cannot be used (`problem`).
+            mutating func markOrphaned(_ entry: UnitListEntry, problem: String) {
+                state = List.orphaned
+                unit = entry.name
+                activeState = entry.activeState
+                subState = entry.subState
+                error = "\(problem); its unit \(entry.name) is \(entry.activeState.rawValue): stop it with `svcunit stop \(uuid)`"
+            }
+
+            /// The unit named for the service runs something else (`why`).
+            mutating func markForeign(_ unitName: String?, _ why: String) {
+                state = List.foreign
+                unit = unitName
+                error = why
+            }
+
             var uuid: ServiceUUID
             var document: ServiceDocument?
             var error: String?
@@ -73,33 +92,78 @@ extension SvcUnit {
                     }
                 }
             }
-            if rows.contains(where: { $0.document != nil }) {
-                await Self.observe(&rows)
+            if let store = try context.existingStore() {
+                await Self.observe(&rows, store: store)
             }
             if running { rows = rows.filter { $0.state == ServiceState.active.rawValue } }
             if json { Output.json(.array(rows.map(Self.json))) } else { print(Self.table(rows), terminator: "") }
         }
 
         /// Fills states from one ListUnitsByPatterns call, then probes active endpoints concurrently.
-        static func observe(_ rows: inout [Row]) async {
+        ///
+        /// Each unit that is doing something is matched to this store by what it runs (its
+        /// `ExecStart`'s document, read concurrently): a unit that runs another store's file leaves
+        /// the row `foreign` (this store's service is not what runs); a unit that runs this store's
+        /// file for a UUID whose document is broken, holds another UUID or is gone is shown as
+        /// `orphaned`, with the reason and how to stop it.
+        static func observe(_ rows: inout [Row], store: ServiceStore) async {
             let units: [String: UnitListEntry]
+            let runs: [String: String?]
             do {
                 let manager = try await SystemdManager.connectUser()
                 let listed = try await manager.listUnitsByPatterns(patterns: ["svcunit-*.service", "svcunit@*.service"])
                 units = Dictionary(listed.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+                runs = await documentFiles(of: listed.filter { $0.isLoaded && $0.activeState != .inactive }, manager)
             } catch {
-                Output.warning("cannot read service states from systemd: \(ExitCodes.oneLine(error)); states are shown as unknown")
+                if rows.contains(where: { $0.document != nil }) {
+                    Output.warning("cannot read service states from systemd: \(ExitCodes.oneLine(error)); states are shown as unknown")
+                }
                 return
             }
-            for index in rows.indices where rows[index].document != nil {
-                let unit = ServiceUnit(rows[index].uuid)
+            var placed = Set<String>()
+            for index in rows.indices {
+                let uuid = rows[index].uuid
+                let unit = ServiceUnit(uuid)
                 let entry = ServiceUnit.standing(transient: units[unit.transientUnit.rawValue], instance: units[unit.templateInstance.rawValue],
                                                  instanceEnabled: false)
+                let ownership: UnitOwnership? = entry.flatMap { entry in
+                    runs[entry.name].map { file in
+                        file.map { UnitOwnership.sameFile($0, store.file(for: uuid)) ? .ours : .otherFile($0) } ?? .notSvcunit([])
+                    }
+                }
+                if let entry { placed.insert(entry.name) }
+                guard rows[index].document != nil else {
+                    // A broken entry: orphaned when a unit runs its file.
+                    if let entry, ownership == .ours {
+                        rows[index].markOrphaned(entry, problem: rows[index].error ?? "its service.json cannot be used")
+                    }
+                    continue
+                }
+                switch ownership {
+                case .otherFile(let file)?:
+                    rows[index].markForeign(entry?.name, "unit \(entry?.name ?? "") runs \(file), another store's service (unit names are per user)")
+                    continue
+                case .notSvcunit?:
+                    rows[index].markForeign(entry?.name, "unit \(entry?.name ?? "") is not a svcunit service")
+                    continue
+                case .ours?, nil:
+                    break
+                }
                 rows[index].unit = entry?.name ?? unit.transientUnit.rawValue
                 rows[index].activeState = entry?.activeState ?? .inactive
                 rows[index].subState = entry?.subState ?? .dead
                 rows[index].state = StatusDerivation.state(of: entry).rawValue
             }
+            // Units of this store whose service.json is gone altogether (no row at all).
+            for (name, file) in runs where !placed.contains(name) {
+                guard let entry = units[name], let service = ServiceUnit(unitName: name), let file,
+                      UnitOwnership.sameFile(file, store.file(for: service.uuid)),
+                      !rows.contains(where: { $0.uuid == service.uuid && $0.state == orphaned }) else { continue }
+                var row = Row(uuid: service.uuid)
+                row.markOrphaned(entry, problem: "\(file) is missing")
+                rows.append(row)
+            }
+            rows.sort { $0.uuid.rawValue < $1.uuid.rawValue }
             let checker = ProbingHealthChecker(tcpTimeout: .seconds(probeTimeout))
             let probes: [(Int, ServiceEndpoint, HealthMonitorSpec)] = rows.indices.compactMap { index in
                 guard rows[index].state == ServiceState.active.rawValue, let endpoint = rows[index].document?.endpoint,
@@ -124,6 +188,30 @@ extension SvcUnit {
             for (index, state, message) in results {
                 rows[index].healthy = state == .active
                 if state != .active { rows[index].healthError = message.isEmpty ? "endpoint is \(state)" : message }
+            }
+        }
+
+        /// A unit runs this store's document for a UUID that has no usable document.
+        static let orphaned = "orphaned"
+        /// The unit named for the service runs something else: this store's service is not running.
+        static let foreign = "foreign"
+
+        /// The document file each unit runs (nil inside: it runs no svcunit document), read
+        /// concurrently over the one connection; a unit that cannot be read is left out.
+        static func documentFiles(of entries: [UnitListEntry], _ manager: SystemdManager) async -> [String: String?] {
+            await withTaskGroup(of: (String, String??).self) { group in
+                for entry in entries {
+                    group.addTask {
+                        guard let name = try? UnitName(validating: entry.name),
+                              let execStart = try? await manager.execStart(name) else { return (entry.name, nil) }
+                        // Only a template instance takes its document's path from its environment.
+                        let environment = entry.name.hasPrefix("svcunit@") ? (try? await manager.environment(name)) ?? [] : []
+                        return (entry.name, .some(UnitOwnership.documentFile(execStart: execStart, environment: environment)))
+                    }
+                }
+                var out: [String: String?] = [:]
+                for await (name, file) in group { if let file { out[name] = file } }
+                return out
             }
         }
 
@@ -167,6 +255,7 @@ extension SvcUnit {
                     }
                 }
                 // Document values are escaped cell by cell (`Output.escaped`); state words are painted.
+                if row.state == foreign { endpoint = Output.escaped(row.error ?? "") }
                 return [row.uuid.rawValue, Output.escaped(document.config.name),
                         Output.escaped("\(document.serviceType.type)/\(document.serviceType.flavor)"),
                         Output.state(row.state), endpoint]

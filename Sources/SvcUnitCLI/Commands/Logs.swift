@@ -129,20 +129,23 @@ extension SvcUnit {
             let inRange = try await logs.read(last: count, since: sinceMicroseconds, until: untilMicroseconds) { printer.print($0) }
             guard follow, inRange else { return }
             // Ctrl-C ends the follow cleanly (exit 0) instead of killing the process mid-line.
-            signal(SIGINT, SIG_IGN)
             signal(SIGTERM, SIG_IGN)
             let deadline = untilMicroseconds.map { until in
                 ContinuousClock.now.advanced(by: .microseconds(until > now ? Int64(clamping: until - now) : 0))
             }
             let follower = Task { try await logs.follow(until: untilMicroseconds, deadline: deadline) { printer.print($0) } }
-            let sources = [SIGINT, SIGTERM].map { number in
+            // SIGINT through `Interrupts` (one dispatch source per signal: a second one for SIGINT
+            // would not see the signal); SIGTERM through a source of its own.
+            Interrupts.install()
+            Interrupts.handOver { follower.cancel() }
+            let sources = [SIGTERM].map { number in
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler { follower.cancel() }
                 source.resume()
                 return source
             }
             defer { sources.forEach { $0.cancel() } }
-            var stopper: Task<Void, Never>?
+            var stopper: Task<SystemdError?, Never>?
             if untilStopped {
                 // Watch the unit (signals, not polling); when it has stopped, end the follow and
                 // print what journald wrote after the last wake-up.
@@ -150,8 +153,13 @@ extension SvcUnit {
                 let status = try await systemd.provisioner.unitStatus(target.uuid)
                 let watch = try await systemd.manager.watchUnit(status.name)
                 stopper = Task {
-                    _ = try? await watch.wait(before: nil) { !$0.isLoaded || $0.activeState.isFinal }
+                    var lost: SystemdError?
+                    do { _ = try await watch.wait(before: nil) { !$0.isLoaded || $0.activeState.isFinal } } catch let error as SystemdError {
+                        // The manager went away: nobody can say any more when the unit stops.
+                        if error.code == .noUserManager { lost = systemd.manager.lostConnection ?? error }
+                    } catch {}
                     follower.cancel()
+                    return lost
                 }
             }
             do { try await follower.value } catch is CancellationError {}
@@ -160,6 +168,10 @@ extension SvcUnit {
                 // journald may still be writing the unit's last lines: one short, bounded catch-up.
                 try await Task.sleep(for: .milliseconds(200))
                 try await logs.readOn(until: untilMicroseconds) { printer.print($0) }
+                if let lost = await stopper?.value {
+                    throw SystemdError(code: .noUserManager, message: "\(target.label): stopped following --until-stopped: \(lost.message)",
+                                       busError: lost.busError, hint: lost.hint)
+                }
             }
         }
 

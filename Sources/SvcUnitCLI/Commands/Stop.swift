@@ -13,7 +13,10 @@ extension SvcUnit {
             abstract: "Stop services and wait until they have stopped.",
             discussion: """
                 Several services stop concurrently. --force kills the processes (SIGKILL) instead of \
-                asking them to stop (SIGTERM, then SIGKILL after the service's stop timeout).
+                asking them to stop (SIGTERM, then SIGKILL after the service's stop timeout). A full UUID \
+                also stops a unit of this store whose service.json is broken, holds another UUID or is \
+                gone (`svcunit list` shows it as orphaned). A unit of the same name that runs another \
+                store's service.json is never stopped: one line names that file.
 
                 EXAMPLES
                   svcunit stop web
@@ -32,8 +35,11 @@ extension SvcUnit {
 
         public func run() async throws {
             let force = force
-            try await Batch.run(global, selection, verb: "stopping") { target, systemd, timeout in
-                try await systemd.stop(target.uuid, timeout: timeout, force: force)
+            // A full UUID reaches a running unit even when its document is broken or gone.
+            try await Batch.run(global, selection, verb: "stopping", allowingMissing: true) { target, systemd, timeout in
+                if let orphan = try await systemd.stop(target.uuid, timeout: timeout, force: force) {
+                    return "\(orphan) (\(target.uuid))"
+                }
                 return "stopped \(target.label)"
             }
         }

@@ -29,7 +29,7 @@ enum Output {
     static func state(_ text: String) -> String {
         switch text {
         case "active", "healthy": paint(text, .green)
-        case "error", "failed", "invalid", "unhealthy": paint(text, .red)
+        case "error", "failed", "invalid", "unhealthy", "orphaned", "foreign": paint(text, .red)
         case "pending_startup", "pending_shutdown", "activating", "deactivating", "unknown": paint(text, .yellow)
         default: paint(text, .dim)
         }

@@ -34,8 +34,18 @@ struct ChildProcess {
         let cArgv = argv.map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (cArgv + cEnv).forEach { free($0) } }
+        // svcunit ignores SIGINT itself (`Interrupts`: Ctrl-C is exit 130); the child must not
+        // inherit that, or Ctrl-C would leave it running.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArgv, cEnv)
+        let spawned = posix_spawn(&pid, argv[0], &actions, &attributes, cArgv, cEnv)
         close(out[1])
         close(err[1])
         guard spawned == 0 else {

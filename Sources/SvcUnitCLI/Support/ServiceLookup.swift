@@ -35,10 +35,13 @@ struct ServiceLookup {
     ///
     /// - Throws: `CLIError` `.notFound` (3) when nothing matches, `.usage` (2) when several do; the
     ///   store's `ServiceModelError` (e.g. `.unsafePath`) for an entry it refuses to read.
-    func resolve(_ identifier: String, among known: [Candidate]? = nil) throws -> Candidate {
+    /// - Parameter allowingMissing: a full UUID with no entry in the store still resolves (without a
+    ///   name), for `stop`/`delete --force`, which can stop a unit whose document is gone.
+    func resolve(_ identifier: String, among known: [Candidate]? = nil, allowingMissing: Bool = false) throws -> Candidate {
         if let uuid = ServiceUUID(rawValue: identifier) {
             if let found = known?.first(where: { $0.uuid == uuid }) { return found }
             guard let store, store.hasEntry(for: uuid) else {
+                if allowingMissing { return Candidate(uuid: uuid, name: nil) }
                 throw CLIError("no service \(uuid) in \(root)", status: .notFound)
             }
             let data = try store.read(uuid)
@@ -63,12 +66,12 @@ struct ServiceLookup {
     }
 
     /// Resolves each identifier (duplicates dropped, order kept); the first failure is thrown.
-    func resolveAll(_ identifiers: [String]) throws -> [Candidate] {
+    func resolveAll(_ identifiers: [String], allowingMissing: Bool = false) throws -> [Candidate] {
         let all = identifiers.allSatisfy { ServiceUUID(rawValue: $0) != nil } ? nil : try candidates()
         var seen = Set<ServiceUUID>()
         var out: [Candidate] = []
         for identifier in identifiers {
-            let found = try resolve(identifier, among: all)
+            let found = try resolve(identifier, among: all, allowingMissing: allowingMissing)
             if seen.insert(found.uuid).inserted { out.append(found) }
         }
         return out

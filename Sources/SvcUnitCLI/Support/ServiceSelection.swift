@@ -27,13 +27,15 @@ public struct ServiceSelection: ParsableArguments {
 extension Batch {
     /// Resolves `selection`, connects to the user manager, and runs `operation` for each service
     /// concurrently, reporting each outcome on its own line (see `run(_:verb:_:)`).
+    /// - Parameter allowingMissing: full UUIDs without a stored entry are acted on too (`stop` and
+    ///   `delete --force` of a unit whose document is gone); the operation reports "no service" itself.
     static func run(
-        _ global: GlobalOptions, _ selection: ServiceSelection, verb: String,
+        _ global: GlobalOptions, _ selection: ServiceSelection, verb: String, allowingMissing: Bool = false,
         _ operation: @escaping @Sendable (ServiceLookup.Candidate, SystemdServices, Duration) async throws -> String
     ) async throws {
         let context = CommandContext(global)
         let timeout = TimeParsing.duration(try TimeParsing.seconds(selection.timeout, option: "--timeout"))
-        let targets = try context.lookup().resolveAll(selection.services)
+        let targets = try context.lookup().resolveAll(selection.services, allowingMissing: allowingMissing)
         let systemd = try await context.services(store: try context.store(create: false))
         try await run(targets, verb: verb, json: selection.json, root: global.root) { target in try await operation(target, systemd, timeout) }
     }

@@ -179,7 +179,7 @@ struct ZenMLServiceTests {
         let store = try ZenMLStore()
         defer { store.cleanUp() }
         let (uuid, file, port) = try store.write("HttpDaemon", name: "leaked", "--http", "/health")
-        let leak = try store.script("leak_zenml_daemon.py", "--config-file", file)
+        let leak = try store.script("leak_zenml_daemon.py", "--config-file", file, "--timeout", "180")
         #expect(leak.status == 0, "\(leak)")
         let leaked = try #require(try leak.object()["pid"] as? Int, "\(leak)")
         #expect(commandLine(leaked)?.contains("zenml.services.local.local_daemon_entrypoint") == true)

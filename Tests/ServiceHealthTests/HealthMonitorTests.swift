@@ -122,12 +122,15 @@ struct HTTPMonitorTests {
     }
 
     @Test func probingCheckerDispatchesOnTheMonitorKind() async throws {
-        let server = try TestServer(.http(status: 200))
+        // Accepts connections but answers 503: the HTTP monitor must fail and the TCP one pass, so a
+        // checker that ran the wrong monitor for either kind fails this test.
+        let server = try TestServer(.http(status: 503))
         defer { server.stop() }
         let checker = ProbingHealthChecker()
         let http = await checker.checkEndpoint(endpoint(.http, port: server.port), monitor: .http())
-        #expect(http.0 == .active)
+        #expect(http.0 != .active, "\(http)")
+        #expect(http.1.contains("503"), "\(http)")
         let tcp = await checker.checkEndpoint(endpoint(.http, port: server.port), monitor: .tcp())
-        #expect(tcp.0 == .active)
+        #expect(tcp.0 == .active, "\(tcp)")
     }
 }

@@ -18,7 +18,9 @@ extension SvcUnit {
         public static let configuration = CommandConfiguration(
             abstract: "List stored services with their state and endpoint.",
             discussion: """
-                A stored file that cannot be read shows as a row with state "invalid" and the error. \
+                A stored file that cannot be read shows as a row with state "invalid" and the error \
+                (with --running, as a warning on stderr); an entry that is not a stored service (a \
+                symbolic link, a directory without service.json) is named in a warning on stderr. \
                 --json prints an array of objects with uuid, name, type, flavor, state, unit, \
                 active_state, sub_state, endpoint (uri, protocol, healthy, error) and error. An enabled \
                 service (svcunit enable) is read from its svcunit@<uuid>.service unit.
@@ -59,7 +61,13 @@ extension SvcUnit {
             let context = CommandContext(global)
             var rows: [Row] = []
             if let store = try context.existingStore() {
-                for uuid in try store.list() {
+                let (services, skipped) = try store.scan()
+                // Nothing stored is hidden: what is not a service is named, with what to do about it.
+                for entry in skipped {
+                    Output.warning("skipping \(entry.path): \(entry.reason); "
+                                   + (entry.removable ? "`svcunit delete --force \(entry.uuid)` removes it" : "svcunit never follows or removes it"))
+                }
+                for uuid in services {
                     do {
                         let data = try store.read(uuid)
                         let document: ServiceDocument
@@ -76,7 +84,14 @@ extension SvcUnit {
             if rows.contains(where: { $0.document != nil }) {
                 await Self.observe(&rows)
             }
-            if running { rows = rows.filter { $0.state == ServiceState.active.rawValue } }
+            if running {
+                // An entry whose document does not load cannot be told running here: say so, not nothing.
+                for row in rows where row.document == nil {
+                    Output.warning("skipping \(row.uuid): \(row.error ?? "its document cannot be loaded"); "
+                                   + "`svcunit delete --force \(row.uuid)` removes it once no unit of it runs")
+                }
+                rows = rows.filter { $0.state == ServiceState.active.rawValue }
+            }
             if json { Output.json(.array(rows.map(Self.json))) } else { print(Self.table(rows), terminator: "") }
         }
 

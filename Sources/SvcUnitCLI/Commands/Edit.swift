@@ -35,21 +35,14 @@ extension SvcUnit {
 
         @OptionGroup public var global: GlobalOptions
 
-        @Argument(help: ArgumentHelp("The service: UUID, unique UUID prefix, or name.", valueName: "service"))
-        public var service: String
-
-        @Flag(name: .customLong("restart-now"), help: "Restart the service now if it runs, so the change applies at once.")
-        public var restartNow = false
-
-        @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for each step of --restart-now.", valueName: "seconds"))
-        public var timeout: String = "30"
+        @OptionGroup public var change: ChangeOptions
 
         public init() {}
 
         public func run() async throws {
             let context = CommandContext(global)
-            let wait = TimeParsing.duration(try TimeParsing.seconds(timeout, option: "--timeout"))
-            let target = try context.lookup().resolve(service)
+            let wait = try change.wait()
+            let target = try context.lookup().resolve(change.service)
             let store = try context.store(create: false)
             let original = try store.read(target.uuid)
             // A document that does not load can be edited too: that is one way to repair it.
@@ -100,7 +93,7 @@ extension SvcUnit {
                 try store.save(document)
             }
             print(Output.escaped("changed \(document.label)"))
-            try await ServiceChange.reach(target, label: document.label, context: context, store: store, restartNow: restartNow,
+            try await ServiceChange.reach(target, label: document.label, context: context, store: store, restartNow: change.restartNow,
                                           timeout: wait, root: global.root, quiet: false)
         }
 

@@ -40,8 +40,7 @@ extension SvcUnit {
 
         @OptionGroup public var global: GlobalOptions
 
-        @Argument(help: ArgumentHelp("The service: UUID, unique UUID prefix, or name.", valueName: "service"))
-        public var service: String
+        @OptionGroup public var change: ChangeOptions
 
         @OptionGroup public var options: CreateOptions
 
@@ -53,18 +52,12 @@ extension SvcUnit {
         @Option(help: ArgumentHelp("A Python service's interpreter.", valueName: "path"))
         public var python: String?
 
-        @Flag(name: .customLong("restart-now"), help: "Restart the service now if it runs, so the change applies at once.")
-        public var restartNow = false
-
-        @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for each step of --restart-now.", valueName: "seconds"))
-        public var timeout: String = "30"
-
         public init() {}
 
         public func run() async throws {
             let context = CommandContext(global)
-            let wait = TimeParsing.duration(try TimeParsing.seconds(timeout, option: "--timeout"))
-            let target = try context.lookup().resolve(service)
+            let wait = try change.wait()
+            let target = try context.lookup().resolve(change.service)
             let store = try context.store(create: false)
             var label = target.label
             let (document, changed) = try store.withLock(target.uuid) { () throws -> (ServiceDocument, Bool) in
@@ -89,8 +82,8 @@ extension SvcUnit {
             } else {
                 print(Output.escaped(changed ? "changed \(document.label)" : "no changes to \(document.label)"))
             }
-            guard changed || restartNow else { return }
-            try await ServiceChange.reach(target, label: document.label, context: context, store: store, restartNow: restartNow,
+            guard changed || change.restartNow else { return }
+            try await ServiceChange.reach(target, label: document.label, context: context, store: store, restartNow: change.restartNow,
                                           timeout: wait, root: global.root, quiet: options.json)
         }
 

@@ -22,18 +22,6 @@ public final class BusConnection: Sendable {
 
     deinit { loop.shutdown() }
 
-    /// The session bus of the current user, as `sd_bus_open_user` finds it
-    /// (`$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`).
-    ///
-    /// - Throws: `BusError` with code `.connectionFailed`.
-    public static func userBus() throws(BusError) -> BusConnection {
-        let bus = try BusOpen.user()
-        let address = getenv("DBUS_SESSION_BUS_ADDRESS").map { String(cString: $0) }
-            ?? getenv("XDG_RUNTIME_DIR").map { "unix:path=" + String(cString: $0) + "/bus" }
-            ?? "user bus"
-        return BusConnection(loop: try BusLoop(bus: bus), isBrokered: true, address: address)
-    }
-
     /// A bus at an explicit D-Bus address such as `unix:path=/run/user/1000/systemd/private`.
     ///
     /// - Parameter brokered: true to say Hello (a dbus-daemon); false for a direct peer such as

@@ -216,18 +216,49 @@ public struct ServiceStore: Sendable {
     }
 
     /// The UUIDs of all stored services (directories named by a UUID that hold a `service.json`), sorted.
-    public func list() throws(ServiceModelError) -> [ServiceUUID] {
+    public func list() throws(ServiceModelError) -> [ServiceUUID] { try scan().services }
+
+    /// A UUID-named entry of the store that is not a stored service, and why.
+    public struct SkippedEntry: Sendable, Hashable {
+        public var uuid: ServiceUUID
+        public var path: String
+        /// What is wrong, e.g. "it is a symbolic link".
+        public var reason: String
+        /// Whether `delete --force` may remove it (a real directory of ours without a service.json);
+        /// a symbolic link is never followed or removed by svcunit.
+        public var removable: Bool
+    }
+
+    /// Every entry named by a UUID, sorted: the stored services (real directories holding a regular
+    /// `service.json`) and the entries left out, with why. Other names are not service entries (a
+    /// ZenML root may hold more) and are not reported.
+    public func scan() throws(ServiceModelError) -> (services: [ServiceUUID], skipped: [SkippedEntry]) {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: root) } catch {
             throw ServiceModelError(.ioFailure, "cannot list \(root): \(error.localizedDescription)", filePath: root)
         }
-        return names.compactMap { name -> ServiceUUID? in
-            guard let uuid = ServiceUUID(rawValue: name), uuid.rawValue == name,
-                let info = try? POSIX.lstatInfo("\(root)/\(name)"), info.isDirectory,
-                let file = try? POSIX.lstatInfo("\(root)/\(name)/\(Self.fileName)"), file.isRegular
-            else { return nil }
-            return uuid
-        }.sorted()
+        var services: [ServiceUUID] = []
+        var skipped: [SkippedEntry] = []
+        for name in names {
+            guard let uuid = ServiceUUID(rawValue: name), uuid.rawValue == name else { continue }
+            let path = "\(root)/\(name)"
+            func skip(_ reason: String, removable: Bool = false) {
+                skipped.append(SkippedEntry(uuid: uuid, path: path, reason: reason, removable: removable))
+            }
+            let entry: POSIX.FileInfo?
+            do { entry = try POSIX.lstatInfo(path) } catch { skip("it cannot be inspected: \(error.reason)"); continue }
+            guard let entry else { continue }  // removed meanwhile
+            if entry.isSymlink { skip("it is a symbolic link"); continue }
+            guard entry.isDirectory else { skip("it is not a directory"); continue }
+            let file = "\(path)/\(Self.fileName)"
+            let info: POSIX.FileInfo?
+            do { info = try POSIX.lstatInfo(file) } catch { skip("its \(Self.fileName) cannot be inspected: \(error.reason)"); continue }
+            guard let info else { skip("it has no \(Self.fileName)", removable: true); continue }
+            if info.isSymlink { skip("its \(Self.fileName) is a symbolic link"); continue }
+            guard info.isRegular else { skip("its \(Self.fileName) is not a regular file"); continue }
+            services.append(uuid)
+        }
+        return (services.sorted(), skipped.sorted { $0.uuid < $1.uuid })
     }
 
     /// Whether anything at all is at `<root>/<uuid>` (a directory, a planted symlink, a stray file).

@@ -52,13 +52,28 @@ public final class SystemdManager: Sendable {
                 return manager
             }
         }
+        // The user bus at the address `sd_bus_open_user` would choose, but taken from `environment`
+        // (which that call ignores: it reads the process's own).
+        guard let (address, shown) = userBusAddress(environment) else {
+            throw unreachable(BusError(code: .connectionFailed, message: "neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set"),
+                              address: "$XDG_RUNTIME_DIR/bus")
+        }
         let bus: BusConnection
         do {
-            bus = try BusConnection.userBus()
+            bus = try BusConnection.connect(address: address, brokered: true)
         } catch {
-            throw unreachable(error, address: runtimeDir.map { $0 + "/bus" } ?? "$XDG_RUNTIME_DIR/bus (XDG_RUNTIME_DIR is not set)")
+            throw unreachable(error, address: shown)
         }
         return try await SystemdManager(bus: bus)
+    }
+
+    /// The user bus's address as libsystemd derives it, `$DBUS_SESSION_BUS_ADDRESS`, else
+    /// `unix:path=$XDG_RUNTIME_DIR/bus`, and how to name it in messages (the socket's path for the
+    /// latter); nil when neither variable is set.
+    static func userBusAddress(_ environment: [String: String]) -> (address: String, shown: String)? {
+        if let address = environment["DBUS_SESSION_BUS_ADDRESS"], !address.isEmpty { return (address, address) }
+        guard let runtimeDir = environment["XDG_RUNTIME_DIR"], !runtimeDir.isEmpty else { return nil }
+        return (BusConnection.unixAddress(path: runtimeDir + "/bus"), runtimeDir + "/bus")
     }
 
     /// What to do first, then what was tried: the errno text ("No medium found", "Connection

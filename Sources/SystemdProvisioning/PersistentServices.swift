@@ -22,7 +22,7 @@ extension SystemdServices {
             try Data(ServiceTemplate.text(entrypoint: provisioner.entrypoint).utf8)
                 .write(to: URL(fileURLWithPath: directory + "/" + ServiceTemplate.fileName), options: .atomic)
         }
-        let dropInDirectory = "\(directory)/\(unit.templateInstance.rawValue).d"
+        let dropInDirectory = ServiceTemplate.dropInDirectory(for: unit)
         try fm.createDirectory(atPath: dropInDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         try Data(ServiceTemplate.dropIn(root: store.root, entrypoint: provisioner.entrypoint).utf8)
             .write(to: URL(fileURLWithPath: dropInDirectory + "/50-svcunit.conf"), options: .atomic)
@@ -48,7 +48,7 @@ extension SystemdServices {
             try await stop(uuid, timeout: timeout)
         }
         _ = try await manager.disableUnitFiles([unit.templateInstance])
-        let dropInDirectory = "\(ServiceTemplate.userUnitDirectory())/\(unit.templateInstance.rawValue).d"
+        let dropInDirectory = ServiceTemplate.dropInDirectory(for: unit)
         try? FileManager.default.removeItem(atPath: dropInDirectory)
         try await manager.reload()
         try provisioner.persist(service)

@@ -1,4 +1,5 @@
 import Foundation
+import SystemdManager
 
 /// The `svcunit@.service` template that makes a service persistent, and where it is looked for.
 ///
@@ -67,6 +68,11 @@ public enum ServiceTemplate {
         let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.config")
         return config + "/systemd/user"
+    }
+
+    /// The drop-in directory `svcunit enable` writes for the service's template instance.
+    public static func dropInDirectory(for unit: ServiceUnit, environment: [String: String]? = nil) -> String {
+        "\(userUnitDirectory(environment: environment))/\(unit.templateInstance.rawValue).d"
     }
 
     /// Where an installed template may be (the user manager's search path, most specific first).

@@ -291,6 +291,39 @@ public final class SystemdServices: Sendable {
         }
     }
 
+    /// Whether the stored document proves that no unit of it can be running, so deleting it needs no
+    /// user manager: it has no `status.runtime_path` (set before any unit of it is started, by
+    /// `start`, `restart`, `enable` and `register --adopt` alike), no `status.last_run` (what a unit
+    /// that ran records when it ends), and no `svcunit@<uuid>.service.d` drop-in (what `enable`
+    /// writes before it starts the instance).
+    public static func neverStarted(_ document: ServiceDocument, environment: [String: String]? = nil) -> Bool {
+        document.status.runtimePath == nil && document.status.lastRun == nil
+            && !FileManager.default.fileExists(atPath: ServiceTemplate.dropInDirectory(for: ServiceUnit(document.uuid), environment: environment))
+    }
+
+    /// Removes a stored entry whose document cannot be loaded (so nothing in it can be trusted to
+    /// say how it runs), once neither of its units (`svcunit-<uuid>.service`, `svcunit@<uuid>.service`)
+    /// runs; a failed one is reset, so no trace of the service is left in the manager either.
+    /// - Throws: `SystemdError` `.jobFailed` naming the running unit (nothing removed); the store's errors.
+    public func deleteUnloadable(_ uuid: ServiceUUID) async throws {
+        let unit = ServiceUnit(uuid)
+        var failed: [UnitName] = []
+        for name in [unit.transientUnit, unit.templateInstance] {
+            let status = try await manager.unitStatus(name)
+            guard status.isLoaded else { continue }
+            if status.activeState == .failed { failed.append(name); continue }
+            if status.activeState != .inactive {
+                throw SystemdError(code: .jobFailed, message: "\(uuid): its document cannot be loaded and \(name) is \(status.activeState.rawValue); not deleting",
+                                   unit: name, hint: "stop the unit first: systemctl --user stop \(name)")
+            }
+        }
+        // Best effort: the unit may have gone by itself meanwhile (NoSuchUnit), and a failed unit
+        // left over is harmless to the removal.
+        for name in failed { try? await manager.resetFailedUnit(name) }
+        try store.delete(uuid)
+        registry.forget(uuid)
+    }
+
     /// Stops the service if it runs, then removes its directory (only once the unit is gone).
     ///
     /// With `force`, a unit that runs this store's document for the UUID is stopped even when that

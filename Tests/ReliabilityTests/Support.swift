@@ -119,8 +119,9 @@ enum CLI {
     static func run(_ arguments: [String], environment: [String: String] = [:], removing: [String] = []) async throws -> Run {
         if Throttle.urgent { return try await spawn(arguments, environment: environment, removing: removing).wait() }
         await Throttle.shared.acquire()
-        defer { Task { await Throttle.shared.release() } }
-        return try await spawn(arguments, environment: environment, removing: removing).wait()
+        return try await withCleanUp({ await Throttle.shared.release() }) {
+            try await spawn(arguments, environment: environment, removing: removing).wait()
+        }
     }
 
     /// Runs a shell command line (for umask and similar), returning its outcome.

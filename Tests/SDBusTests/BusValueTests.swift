@@ -100,7 +100,13 @@ struct BusCodecTests {
         // An array declared as strings that holds an int: libsystemd refuses to append it.
         let call = MethodCall(destination: nil, path: "/", interface: "org.example.Test", member: "Bad",
                               arguments: [.array(of: "s", [.int32(1)])])
-        await #expect(throws: BusError.self) { try await manager.bus.readBack(call) }
+        do {
+            _ = try await manager.bus.readBack(call)
+            Issue.record("a string array holding an int was appended")
+        } catch let error as BusError {
+            #expect(error.code == .invalidArgument, "\(error)")
+            #expect(error.message.hasPrefix("cannot build the call"), "\(error)")
+        }
     }
 
     @Test func callsOnAClosedConnectionFailAsDisconnected() async throws {
@@ -110,7 +116,9 @@ struct BusCodecTests {
             _ = try await manager.version()
             Issue.record("a call on a closed bus succeeded")
         } catch {
-            #expect(error.code == .noUserManager || error.code == .busFailure, "\(error)")
+            // The connection is gone: the manager is unreachable through it (exit 6), said as such.
+            #expect(error.code == .noUserManager, "\(error)")
+            #expect(error.busError?.code == .disconnected, "\(error)")
         }
     }
 }

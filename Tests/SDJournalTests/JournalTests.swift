@@ -63,35 +63,36 @@ struct LiveJournalTests {
             let manager = try await LiveSystemd.manager()
             let unit = LiveSystemd.uniqueUnit("journal")
             let tag = "svcunit-test-\(UInt32.random(in: 0 ... .max))"
-            defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
-            let reader = try await JournalReader(extraFields: ["_SYSTEMD_USER_UNIT", "_SYSTEMD_UNIT", "__CURSOR"])
-            try await reader.setFilter(try filter(unit, tag: tag))
-            try await reader.seekToHead()
-            let status = try await runUnit(manager, unit, tag: tag,
-                                           script: "for i in 1 2 3 4 5; do echo line $i; done; printf 'bad \\377 byte\\n'; echo to-stderr >&2; sleep 0.2")
-            #expect(status.result == .success)
+            try await LiveSystemd.withTransientUnit(unit, manager: manager) {
+                let reader = try await JournalReader(extraFields: ["_SYSTEMD_USER_UNIT", "_SYSTEMD_UNIT", "__CURSOR"])
+                try await reader.setFilter(try filter(unit, tag: tag))
+                try await reader.seekToHead()
+                let status = try await runUnit(manager, unit, tag: tag,
+                                               script: "for i in 1 2 3 4 5; do echo line $i; done; printf 'bad \\377 byte\\n'; echo to-stderr >&2; sleep 0.2")
+                #expect(status.result == .success)
 
-            let entries = try await readAtLeast(7, from: reader, within: .seconds(10))
-            let messages = entries.map(\.message)
-            #expect(messages == ["line 1", "line 2", "line 3", "line 4", "line 5", "bad \u{FFFD} byte", "to-stderr"])
-            #expect(entries[5].messageBytes.contains(0xff), "binary MESSAGE kept exactly")
-            #expect(entries.allSatisfy { $0.syslogIdentifier == tag })
-            #expect(entries.allSatisfy { $0.pid != nil && $0.realtimeMicroseconds > 0 && $0.priority != nil })
-            #expect(Set(entries.compactMap(\.cursor)).count == entries.count, "a distinct cursor per entry when asked for")
-            #expect(entries.allSatisfy { $0.priority == 6 }, "stdout and stderr share one stream at info level")
-            // The process lived long enough for journald to attribute its stream to the unit.
-            #expect(entries.contains { $0.field("_SYSTEMD_USER_UNIT") == unit.rawValue || $0.field("_SYSTEMD_UNIT") == unit.rawValue })
+                let entries = try await readAtLeast(7, from: reader, within: .seconds(10))
+                let messages = entries.map(\.message)
+                #expect(messages == ["line 1", "line 2", "line 3", "line 4", "line 5", "bad \u{FFFD} byte", "to-stderr"])
+                #expect(entries[5].messageBytes.contains(0xff), "binary MESSAGE kept exactly")
+                #expect(entries.allSatisfy { $0.syslogIdentifier == tag })
+                #expect(entries.allSatisfy { $0.pid != nil && $0.realtimeMicroseconds > 0 && $0.priority != nil })
+                #expect(Set(entries.compactMap(\.cursor)).count == entries.count, "a distinct cursor per entry when asked for")
+                #expect(entries.allSatisfy { $0.priority == 6 }, "stdout and stderr share one stream at info level")
+                // The process lived long enough for journald to attribute its stream to the unit.
+                #expect(entries.contains { $0.field("_SYSTEMD_USER_UNIT") == unit.rawValue || $0.field("_SYSTEMD_UNIT") == unit.rawValue })
 
-            // The last N, oldest first; position then sits on the newest.
-            let tail = try await reader.tail(3)
-            #expect(tail.map(\.message) == Array(messages.suffix(3)))
-            #expect(try await reader.readForward().isEmpty)
-            #expect(try await reader.tail(1).map(\.message) == ["to-stderr"])
-            #expect(try await reader.tail(100).count == 7)
+                // The last N, oldest first; position then sits on the newest.
+                let tail = try await reader.tail(3)
+                #expect(tail.map(\.message) == Array(messages.suffix(3)))
+                #expect(try await reader.readForward().isEmpty)
+                #expect(try await reader.tail(1).map(\.message) == ["to-stderr"])
+                #expect(try await reader.tail(100).count == 7)
 
-            // The witness sees the same lines.
-            let witness = try LiveSystemd.journalctlLines(unit)
-            for line in ["line 1", "line 5", "to-stderr"] { #expect(witness.contains(line), "journalctl lacks \(line)") }
+                // The witness sees the same lines.
+                let witness = try LiveSystemd.journalctlLines(unit)
+                for line in ["line 1", "line 5", "to-stderr"] { #expect(witness.contains(line), "journalctl lacks \(line)") }
+            }
         }
     }
 
@@ -99,34 +100,35 @@ struct LiveJournalTests {
         let manager = try await LiveSystemd.manager()
         let unit = LiveSystemd.uniqueUnit("follow")
         let tag = "svcunit-test-\(UInt32.random(in: 0 ... .max))"
-        defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
-        let reader = try await JournalReader()
-        try await reader.setFilter(try filter(unit, tag: tag))
-        #expect(try await reader.tail(0).isEmpty)
+        try await LiveSystemd.withTransientUnit(unit, manager: manager) {
+            let reader = try await JournalReader()
+            try await reader.setFilter(try filter(unit, tag: tag))
+            #expect(try await reader.tail(0).isEmpty)
 
-        _ = try await manager.startTransientUnit(unit, properties: [
-            // No `;` in the script: systemd 252 re-reads a transient unit created just before a concurrent
-            // daemon-reload from its file, where `\;` does not round-trip (seen: sh ran "echo first\; …").
-            .execStart(argv: ["/bin/sh", "-c", "echo first && sleep 30 && echo never"]), .syslogIdentifier(tag),
-        ])
-        var got: [JournalEntry] = []
-        let deadline = LiveSystemd.deadline(.seconds(10))
-        while !got.contains(where: { $0.message == "first" }), ContinuousClock.now < deadline {
-            got += try await readAtLeast(1, from: reader, within: .seconds(1))
+            _ = try await manager.startTransientUnit(unit, properties: [
+                // No `;` in the script: systemd 252 re-reads a transient unit created just before a concurrent
+                // daemon-reload from its file, where `\;` does not round-trip (seen: sh ran "echo first\; …").
+                .execStart(argv: ["/bin/sh", "-c", "echo first && sleep 30 && echo never"]), .syslogIdentifier(tag),
+            ])
+            var got: [JournalEntry] = []
+            let deadline = LiveSystemd.deadline(.seconds(10))
+            while !got.contains(where: { $0.message == "first" }), ContinuousClock.now < deadline {
+                got += try await readAtLeast(1, from: reader, within: .seconds(1))
+            }
+            // The unit's own stream (the manager may log about the unit too).
+            #expect(got.filter { $0.syslogIdentifier == tag }.map(\.message) == ["first"])
+
+            // Nothing more comes: a wait with a deadline returns false, and a cancelled wait returns at once.
+            _ = try await reader.waitForChanges(before: LiveSystemd.deadline(.milliseconds(50)))
+            #expect(try await reader.readForward().isEmpty)
+            // The deadline is an hour away: the wait can only have returned because it was cancelled.
+            let farDeadline = LiveSystemd.deadline(.seconds(3600))
+            let task = Task { try await reader.waitForChanges(before: farDeadline) }
+            try await Task.sleep(for: .milliseconds(20))
+            task.cancel()
+            _ = try await task.value
+            #expect(ContinuousClock.now < farDeadline, "cancel ended the wait")
         }
-        // The unit's own stream (the manager may log about the unit too).
-        #expect(got.filter { $0.syslogIdentifier == tag }.map(\.message) == ["first"])
-
-        // Nothing more comes: a wait with a deadline returns false, and a cancelled wait returns at once.
-        _ = try await reader.waitForChanges(before: LiveSystemd.deadline(.milliseconds(50)))
-        #expect(try await reader.readForward().isEmpty)
-        // The deadline is an hour away: the wait can only have returned because it was cancelled.
-        let farDeadline = LiveSystemd.deadline(.seconds(3600))
-        let task = Task { try await reader.waitForChanges(before: farDeadline) }
-        try await Task.sleep(for: .milliseconds(20))
-        task.cancel()
-        _ = try await task.value
-        #expect(ContinuousClock.now < farDeadline, "cancel ended the wait")
     }
 
     @Test func argvReachesTheProcessVerbatim() async throws {
@@ -134,17 +136,18 @@ struct LiveJournalTests {
             let manager = try await LiveSystemd.manager()
             let unit = LiveSystemd.uniqueUnit("argv")
             let tag = "svcunit-test-\(UInt32.random(in: 0 ... .max))"
-            defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
-            let reader = try await JournalReader()
-            try await reader.setFilter(try filter(unit, tag: tag))
-            #expect(try await reader.tail(0).isEmpty)
-            let watch = try await manager.watchUnit(unit)
-            _ = try await manager.startTransientUnit(unit, properties: [
-                .execStart(argv: ["/bin/echo", "$HOME", "${USER}", "a$$b", "$(id)", "two words", "'q'"]), .syslogIdentifier(tag),
-            ])
-            _ = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
-            let lines = try await readAtLeast(1, from: reader, within: .seconds(10)).map(\.message)
-            #expect(lines == ["$HOME ${USER} a$$b $(id) two words 'q'"])
+            try await LiveSystemd.withTransientUnit(unit, manager: manager) {
+                let reader = try await JournalReader()
+                try await reader.setFilter(try filter(unit, tag: tag))
+                #expect(try await reader.tail(0).isEmpty)
+                let watch = try await manager.watchUnit(unit)
+                _ = try await manager.startTransientUnit(unit, properties: [
+                    .execStart(argv: ["/bin/echo", "$HOME", "${USER}", "a$$b", "$(id)", "two words", "'q'"]), .syslogIdentifier(tag),
+                ])
+                _ = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
+                let lines = try await readAtLeast(1, from: reader, within: .seconds(10)).map(\.message)
+                #expect(lines == ["$HOME ${USER} a$$b $(id) two words 'q'"])
+            }
         }
     }
 
@@ -153,18 +156,19 @@ struct LiveJournalTests {
             let manager = try await LiveSystemd.manager()
             let unit = LiveSystemd.uniqueUnit("since")
             let tag = "svcunit-test-\(UInt32.random(in: 0 ... .max))"
-            defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
-            let reader = try await JournalReader()
-            try await reader.setFilter(try filter(unit, tag: tag))
-            _ = try await runUnit(manager, unit, tag: tag, script: "echo old")
-            try await reader.seekToHead()
-            _ = try await readAtLeast(1, from: reader, within: .seconds(10))
-            let cut = UInt64(Date().timeIntervalSince1970 * 1_000_000) + 1
-            // A clean exit is garbage-collected at once, so the same name can run again.
-            _ = try await runUnit(manager, unit, tag: tag, script: "echo new")
-            try await reader.seek(toRealtime: cut)
-            let after = try await readAtLeast(1, from: reader, within: .seconds(10))
-            #expect(after.map(\.message) == ["new"])
+            try await LiveSystemd.withTransientUnit(unit, manager: manager) {
+                let reader = try await JournalReader()
+                try await reader.setFilter(try filter(unit, tag: tag))
+                _ = try await runUnit(manager, unit, tag: tag, script: "echo old")
+                try await reader.seekToHead()
+                _ = try await readAtLeast(1, from: reader, within: .seconds(10))
+                let cut = UInt64(Date().timeIntervalSince1970 * 1_000_000) + 1
+                // A clean exit is garbage-collected at once, so the same name can run again.
+                _ = try await runUnit(manager, unit, tag: tag, script: "echo new")
+                try await reader.seek(toRealtime: cut)
+                let after = try await readAtLeast(1, from: reader, within: .seconds(10))
+                #expect(after.map(\.message) == ["new"])
+            }
         }
     }
 }

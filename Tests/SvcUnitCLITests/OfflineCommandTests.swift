@@ -310,13 +310,17 @@ struct OfflineCommandTests {
         let root = try TemporaryRoot()
         defer { root.cleanUp() }
         let uuid = try root.createSleep("s")
+        // Started once (status.runtime_path is set), so delete needs systemd too; one never started does not (see ChangeCommandTests).
+        try markStarted(root, uuid)
         for command in [["status", uuid], ["start", uuid], ["stop", uuid], ["delete", uuid], ["restart", uuid]] {
             let run = try Run.svcunit(["--root", root.path] + command, environment: Self.noManager, removing: Self.noManagerRemoving)
             #expect(run.status == 6, "\(command): \(run.stderr)")
             #expect(run.stdout == "")
             #expect(run.errorLines.count == 1, "\(run.stderr)")
             // What to do leads; the raw errno text of what was tried comes last, in parentheses.
-            #expect(run.stderr.hasPrefix("svcunit: error: no systemd user manager is reachable: log in"), "\(run.stderr)")
+            // delete asks systemd per service (one never started needs no manager), so its line names the service.
+            let prefix = command[0] == "delete" ? "svcunit: error: \(uuid) (s): " : "svcunit: error: "
+            #expect(run.stderr.hasPrefix(prefix + "no systemd user manager is reachable: log in"), "\(run.stderr)")
             for hint in ["systemctl --user status", "XDG_RUNTIME_DIR", "loginctl enable-linger"] {
                 #expect(run.stderr.contains(hint), "\(hint) missing: \(run.stderr)")
             }

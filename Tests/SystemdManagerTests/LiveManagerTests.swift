@@ -10,70 +10,73 @@ struct LiveManagerTests {
     @Test func startWatchActiveThenStopInactive() async throws {
         let manager = try await LiveSystemd.manager()
         let unit = LiveSystemd.uniqueUnit("sleep")
-        defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
+        try await LiveSystemd.withTransientUnit(unit, manager: manager) {
 
-        let watch = try await manager.watchUnit(unit)
-        let jobs = manager.subscribeJobs()
-        defer { jobs.cancel() }
-        let job = try await manager.startTransientUnit(unit, properties: [
-            .description("svcunit test sleeper"), .execStart(argv: ["/bin/sleep", "30"]), .type(.exec),
-        ])
-        #expect(try await jobs.wait(for: job, unit: unit, before: LiveSystemd.deadline(.seconds(10))) == .done)
-        let active = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .active }
-        #expect(active.mainPID > 0)
-        #expect(try LiveSystemd.systemctlShow(unit, "ActiveState") == "active")
-        #expect(try LiveSystemd.systemctlShow(unit, "MainPID") == String(active.mainPID))
+            let watch = try await manager.watchUnit(unit)
+            let jobs = manager.subscribeJobs()
+            defer { jobs.cancel() }
+            let job = try await manager.startTransientUnit(unit, properties: [
+                .description("svcunit test sleeper"), .execStart(argv: ["/bin/sleep", "30"]), .type(.exec),
+            ])
+            #expect(try await jobs.wait(for: job, unit: unit, before: LiveSystemd.deadline(.seconds(10))) == .done)
+            let active = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .active }
+            #expect(active.mainPID > 0)
+            #expect(try LiveSystemd.systemctlShow(unit, "ActiveState") == "active")
+            #expect(try LiveSystemd.systemctlShow(unit, "MainPID") == String(active.mainPID))
 
-        let listed = try await manager.listUnitsByPatterns(patterns: [unit.rawValue])
-        #expect(listed.map(\.name) == [unit.rawValue])
-        #expect(listed.first?.activeState == .active)
+            let listed = try await manager.listUnitsByPatterns(patterns: [unit.rawValue])
+            #expect(listed.map(\.name) == [unit.rawValue])
+            #expect(listed.first?.activeState == .active)
 
-        _ = try await manager.stopUnit(unit)
-        let stopped = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
-        #expect(stopped.activeState == .inactive)
+            _ = try await manager.stopUnit(unit)
+            let stopped = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
+            #expect(stopped.activeState == .inactive)
+        }
     }
 
     @Test func exitThreeIsFailedExitCodeThree() async throws {
         let manager = try await LiveSystemd.manager()
         let unit = LiveSystemd.uniqueUnit("exit3")
-        defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
-        let watch = try await manager.watchUnit(unit)
-        _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sh", "-c", "exit 3"])])
-        let failed = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
-        #expect(failed.activeState == .failed)
-        #expect(failed.result == .exitCode)
-        #expect(failed.execMainStatus == 3)
-        #expect(failed.exitDescription == "exited with status 3")
-        // A failed transient unit stays loaded: the same facts come back from a fresh read.
-        let reread = try await manager.unitStatus(unit)
-        #expect(reread.activeState == .failed && reread.execMainStatus == 3)
-        #expect(try LiveSystemd.systemctlShow(unit, "Result") == "exit-code")
-        // ...and blocks a new start with the same name until reset.
-        do {
-            _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/true"])])
-            Issue.record("starting over a failed unit succeeded")
-        } catch {
-            #expect(error.code == .unitExists)
-            #expect(error.dbusErrorName == SystemdErrorName.unitExists)
-            #expect(error.unit == unit)
-            #expect(error.description.contains(unit.rawValue))
+        try await LiveSystemd.withTransientUnit(unit, manager: manager) {
+            let watch = try await manager.watchUnit(unit)
+            _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sh", "-c", "exit 3"])])
+            let failed = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
+            #expect(failed.activeState == .failed)
+            #expect(failed.result == .exitCode)
+            #expect(failed.execMainStatus == 3)
+            #expect(failed.exitDescription == "exited with status 3")
+            // A failed transient unit stays loaded: the same facts come back from a fresh read.
+            let reread = try await manager.unitStatus(unit)
+            #expect(reread.activeState == .failed && reread.execMainStatus == 3)
+            #expect(try LiveSystemd.systemctlShow(unit, "Result") == "exit-code")
+            // ...and blocks a new start with the same name until reset.
+            do throws(SystemdError) {
+                _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/true"])])
+                Issue.record("starting over a failed unit succeeded")
+            } catch {
+                #expect(error.code == .unitExists)
+                #expect(error.dbusErrorName == SystemdErrorName.unitExists)
+                #expect(error.unit == unit)
+                #expect(error.description.contains(unit.rawValue))
+            }
+            try await manager.resetFailedUnit(unit)
+            await expectNoSuchUnit(unit, manager)
         }
-        try await manager.resetFailedUnit(unit)
-        await #expect(throws: SystemdError.self) { try await manager.getUnit(unit) }
     }
 
     @Test func killedBySIGKILLReadsAsSignal() async throws {
         let manager = try await LiveSystemd.manager()
         let unit = LiveSystemd.uniqueUnit("kill")
-        defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
-        let watch = try await manager.watchUnit(unit)
-        _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "30"]), .type(.exec)])
-        _ = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .active }
-        try await manager.killUnit(unit, whom: .main, signal: SIGKILL)
-        let dead = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
-        #expect(dead.activeState == .failed)
-        #expect(dead.result == .signal)
-        #expect(dead.exitDescription == "killed by signal KILL")
+        try await LiveSystemd.withTransientUnit(unit, manager: manager) {
+            let watch = try await manager.watchUnit(unit)
+            _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "30"]), .type(.exec)])
+            _ = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .active }
+            try await manager.killUnit(unit, whom: .main, signal: SIGKILL)
+            let dead = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
+            #expect(dead.activeState == .failed)
+            #expect(dead.result == .signal)
+            #expect(dead.exitDescription == "killed by signal KILL")
+        }
     }
 
     @Test func getUnitOnAMissingUnitIsNoSuchUnit() async throws {
@@ -95,14 +98,15 @@ struct LiveManagerTests {
     @Test func startingARunningNameIsUnitExists() async throws {
         let manager = try await LiveSystemd.manager()
         let unit = LiveSystemd.uniqueUnit("dup")
-        defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
-        _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "30"])])
-        do {
+        try await LiveSystemd.withTransientUnit(unit, manager: manager) {
             _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "30"])])
-            Issue.record("a second unit with the same name started")
-        } catch {
-            #expect(error.code == .unitExists)
-            #expect(error.dbusErrorName == SystemdErrorName.unitExists)
+            do throws(SystemdError) {
+                _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "30"])])
+                Issue.record("a second unit with the same name started")
+            } catch {
+                #expect(error.code == .unitExists)
+                #expect(error.dbusErrorName == SystemdErrorName.unitExists)
+            }
         }
     }
 
@@ -120,26 +124,27 @@ struct LiveManagerTests {
             #expect(error.description.contains("NoSuchSetting"))
         }
         // Nothing was created.
-        await #expect(throws: SystemdError.self) { try await manager.getUnit(unit) }
+        await expectNoSuchUnit(unit, manager)
     }
 
     @Test func aTransientUnitKeepsItsCommandAcrossADaemonReload() async throws {
         try await ReloadGate.shared.withExclusive {
             let manager = try await LiveSystemd.manager()
             let unit = LiveSystemd.uniqueUnit("reload")
-            defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
-            let watch = try await manager.watchUnit(unit)
-            _ = try await manager.startTransientUnit(unit, properties: [
-                .execStart(argv: ["/bin/sleep", "30"]), .type(.exec), .restart(.onFailure), .restartDelay(.milliseconds(50)),
-            ])
-            let first = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .active }
-            // systemd re-reads the transient unit file here; a restart afterwards must still find ExecStart.
-            try await manager.reload()
-            try await manager.killUnit(unit, whom: .main, signal: SIGKILL)
-            let again = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) {
-                $0.activeState == .active && $0.mainPID != first.mainPID && $0.mainPID != 0
+            try await LiveSystemd.withTransientUnit(unit, manager: manager) {
+                let watch = try await manager.watchUnit(unit)
+                _ = try await manager.startTransientUnit(unit, properties: [
+                    .execStart(argv: ["/bin/sleep", "30"]), .type(.exec), .restart(.onFailure), .restartDelay(.milliseconds(50)),
+                ])
+                let first = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .active }
+                // systemd re-reads the transient unit file here; a restart afterwards must still find ExecStart.
+                try await manager.reload()
+                try await manager.killUnit(unit, whom: .main, signal: SIGKILL)
+                let again = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) {
+                    $0.activeState == .active && $0.mainPID != first.mainPID && $0.mainPID != 0
+                }
+                #expect(again.nRestarts == 1)
             }
-            #expect(again.nRestarts == 1)
         }
     }
 
@@ -160,21 +165,51 @@ struct LiveManagerTests {
         let manager = try await SystemdManager.connectUser(environment: env)
         #expect(manager.bus.isBrokered)
         let unit = LiveSystemd.uniqueUnit("broker")
-        defer { Task { await LiveSystemd.cleanUp(unit, manager: manager) } }
-        let watch = try await manager.watchUnit(unit)
-        _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sh", "-c", "exit 4"])])
-        let done = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
-        #expect(done.execMainStatus == 4)
+        try await LiveSystemd.withTransientUnit(unit, manager: manager) {
+            let watch = try await manager.watchUnit(unit)
+            _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sh", "-c", "exit 4"])])
+            let done = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
+            #expect(done.execMainStatus == 4)
+        }
     }
 
+    /// The environment given decides where the user bus is, not the process's own: a runtime
+    /// directory without a bus is unreachable (the test process itself has a working one).
     @Test func noUserManagerIsAClearError() async throws {
-        let env = ["XDG_RUNTIME_DIR": "/nonexistent-svcunit-runtime", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent-svcunit-runtime/bus"]
-        do {
-            _ = try await SystemdManager.connectUser(environment: env)
-            // sd_bus_open_user reads the real environment; only fail if it reached a manager through env we did not set.
-        } catch {
-            #expect(error.code == .noUserManager)
-            #expect(error.description.contains("systemctl --user status"))
+        for env in [["XDG_RUNTIME_DIR": "/nonexistent-svcunit-runtime"],
+                    ["XDG_RUNTIME_DIR": "/nonexistent-svcunit-runtime", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent-svcunit-runtime/bus"],
+                    ["DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent-svcunit-runtime/bus"],
+                    [:]] {
+            do {
+                _ = try await SystemdManager.connectUser(environment: env)
+                Issue.record("connected to a user manager through \(env)")
+            } catch {
+                #expect(error.code == .noUserManager, "\(env): \(error)")
+                #expect(error.description.contains("systemctl --user status"), "\(error)")
+                if env.isEmpty {
+                    #expect(error.description.contains("neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set"), "\(error)")
+                } else {
+                    #expect(error.description.contains("/nonexistent-svcunit-runtime"), "names what it tried: \(error)")
+                }
+            }
         }
+        // The same call with the real environment's bus address reaches the manager: it is the
+        // environment that failed above, not the call.
+        var real = SystemdManager.currentEnvironment()
+        real["SVCUNIT_FORCE_BUS"] = "1"
+        let manager = try await SystemdManager.connectUser(environment: real)
+        #expect(manager.bus.isBrokered)
+        #expect(try await manager.version().hasPrefix("25"))
+    }
+}
+
+/// `GetUnit` of `unit` fails with NoSuchUnit: the unit is not loaded (and not merely unreachable).
+func expectNoSuchUnit(_ unit: UnitName, _ manager: SystemdManager, sourceLocation: SourceLocation = #_sourceLocation) async {
+    do {
+        _ = try await manager.getUnit(unit)
+        Issue.record("\(unit) is still loaded", sourceLocation: sourceLocation)
+    } catch {
+        #expect(error.code == .noSuchUnit, "\(error)", sourceLocation: sourceLocation)
+        #expect(error.dbusErrorName == "org.freedesktop.systemd1.NoSuchUnit", sourceLocation: sourceLocation)
     }
 }

@@ -194,102 +194,105 @@ struct LiveProvisioningTests {
         let service = try h.command(["/usr/bin/python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"],
                                     name: "web", endpoint: httpEndpoint(),
                                     environment: [.init(name: "PYTHONUNBUFFERED", value: "1")])
-        defer { Task { await h.cleanUp([service.uuid]) } }
+        try await withCleanUp({ await h.cleanUp([service.uuid]) }) {
 
-        #expect(try await h.services.start(service.uuid, timeout: .seconds(120)) == .started)
-        let report = try await h.services.status(service.uuid)
-        #expect(report.document.status.state == .active)
-        #expect(report.document.endpoint?.status.state == .active)
-        let port = try #require(report.document.endpoint?.status.port)
-        let unit = ServiceUnit(service.uuid).transientUnit
+            #expect(try await h.services.start(service.uuid, timeout: .seconds(120)) == .started)
+            let report = try await h.services.status(service.uuid)
+            #expect(report.document.status.state == .active)
+            #expect(report.document.endpoint?.status.state == .active)
+            let port = try #require(report.document.endpoint?.status.port)
+            let unit = ServiceUnit(service.uuid).transientUnit
 
-        // systemd, as a witness, agrees; the main PID is the server itself, not a wrapper.
-        #expect(try LiveSystemd.systemctlShow(unit, "ActiveState") == "active")
-        let mainPID = try #require(UInt32(try LiveSystemd.systemctlShow(unit, "MainPID")))
-        #expect(report.unit?.mainPID == mainPID)
-        let argv = commandLine(of: mainPID)
-        #expect(argv.contains("http.server") && argv.contains(String(port.rawValue)), "\(argv)")
-        #expect(try LiveSystemd.systemctlShow(unit, "Slice") == "svcunit.slice")
-        #expect(try LiveSystemd.systemctlShow(unit, "SyslogIdentifier") == ServiceUnit(service.uuid).syslogIdentifier)
+            // systemd, as a witness, agrees; the main PID is the server itself, not a wrapper.
+            #expect(try LiveSystemd.systemctlShow(unit, "ActiveState") == "active")
+            let mainPID = try #require(UInt32(try LiveSystemd.systemctlShow(unit, "MainPID")))
+            #expect(report.unit?.mainPID == mainPID)
+            let argv = commandLine(of: mainPID)
+            #expect(argv.contains("http.server") && argv.contains(String(port.rawValue)), "\(argv)")
+            #expect(try LiveSystemd.systemctlShow(unit, "Slice") == "svcunit.slice")
+            #expect(try LiveSystemd.systemctlShow(unit, "SyslogIdentifier") == ServiceUnit(service.uuid).syslogIdentifier)
 
-        // Its output is in the journal: journalctl and svcunit's reader see the same lines.
-        // One request the server logs, sent by svcunit's own HTTP probe (Foundation's Data(contentsOf:)
-        // fetched http URLs only through FoundationNetworking, which nothing links any more).
-        let probe = HTTPEndpointHealthMonitor(config: HTTPHealthMonitorConfig(healthcheckURIPath: "/svcunit-probe", httpStatusCode: 404))
-        _ = await probe.check(try #require(report.document.endpoint))
-        let logs = try await ServiceLogs(unit: ServiceUnit(service.uuid))
-        var lines: [String] = []
-        let deadline = LiveSystemd.deadline(.seconds(10))
-        while !lines.contains(where: { $0.contains("svcunit-probe") }), ContinuousClock.now < deadline {
-            lines = try await logs.last(nil).map(\.message)
-            if !lines.contains(where: { $0.contains("svcunit-probe") }) { try await Task.sleep(for: .milliseconds(50)) }
+            // Its output is in the journal: journalctl and svcunit's reader see the same lines.
+            // One request the server logs, sent by svcunit's own HTTP probe (Foundation's Data(contentsOf:)
+            // fetched http URLs only through FoundationNetworking, which nothing links any more).
+            let probe = HTTPEndpointHealthMonitor(config: HTTPHealthMonitorConfig(healthcheckURIPath: "/svcunit-probe", httpStatusCode: 404))
+            _ = await probe.check(try #require(report.document.endpoint))
+            let logs = try await ServiceLogs(unit: ServiceUnit(service.uuid))
+            var lines: [String] = []
+            let deadline = LiveSystemd.deadline(.seconds(10))
+            while !lines.contains(where: { $0.contains("svcunit-probe") }), ContinuousClock.now < deadline {
+                lines = try await logs.last(nil).map(\.message)
+                if !lines.contains(where: { $0.contains("svcunit-probe") }) { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(lines.contains { $0.contains("Serving HTTP") })
+            #expect(lines.contains { $0.contains("GET /svcunit-probe") })
+            let witness = try LiveSystemd.run("/usr/bin/journalctl", ["-t", ServiceUnit(service.uuid).syslogIdentifier, "-o", "cat"]).output
+            for line in lines where line.contains("svcunit-probe") { #expect(witness.contains(line)) }
+
+            let stopWatch = try await h.services.manager.watchUnit(unit)
+            try await h.services.stop(service.uuid, timeout: .seconds(15))
+            let stopped = try await h.services.status(service.uuid)
+            #expect(stopped.document.status.state == .inactive)
+            #expect(stopped.document.adminState == .inactive)
+            // Stopped cleanly, so systemd unloads the unit (a failed one would stay loaded).
+            _ = try await stopWatch.wait(before: LiveSystemd.deadline(.seconds(5))) { !$0.isLoaded }
+            // The unit's ExecStopPost recorded how the run ended.
+            let recorded = try h.services.service(service.uuid).document.status.lastRun
+            #expect(recorded?.unit == unit.rawValue)
+            #expect(recorded?.result == "success")
         }
-        #expect(lines.contains { $0.contains("Serving HTTP") })
-        #expect(lines.contains { $0.contains("GET /svcunit-probe") })
-        let witness = try LiveSystemd.run("/usr/bin/journalctl", ["-t", ServiceUnit(service.uuid).syslogIdentifier, "-o", "cat"]).output
-        for line in lines where line.contains("svcunit-probe") { #expect(witness.contains(line)) }
-
-        let stopWatch = try await h.services.manager.watchUnit(unit)
-        try await h.services.stop(service.uuid, timeout: .seconds(15))
-        let stopped = try await h.services.status(service.uuid)
-        #expect(stopped.document.status.state == .inactive)
-        #expect(stopped.document.adminState == .inactive)
-        // Stopped cleanly, so systemd unloads the unit (a failed one would stay loaded).
-        _ = try await stopWatch.wait(before: LiveSystemd.deadline(.seconds(5))) { !$0.isLoaded }
-        // The unit's ExecStopPost recorded how the run ended.
-        let recorded = try h.services.service(service.uuid).document.status.lastRun
-        #expect(recorded?.unit == unit.rawValue)
-        #expect(recorded?.result == "success")
     }
 
     @Test func exitThreeFailsFastWithTheExitStatusAndOutput() async throws {
         let h = try await Harness()
         let service = try h.command(["/bin/sh", "-c", "echo about to fail; echo bad config >&2; exit 3"], name: "bad")
-        defer { Task { await h.cleanUp([service.uuid]) } }
-        let error = await expectError(ServiceModelError.self) { _ = try await h.services.start(service.uuid, timeout: .seconds(30)) }
-        // .startFailed with the exit status, not .timedOut: it failed on the unit's end, not at the 30 s timeout.
-        #expect(error?.code == .startFailed)
-        #expect(error?.message == "bad (\(service.uuid.short)) failed to start: exited with status 3", "\(String(describing: error))")
-        #expect(error?.failure?.reason == "exited with status 3")
-        // The service's own last lines, in order, and none of the manager's ("Started …", "Main process exited …").
-        let output = error?.failure?.output ?? []
-        #expect(output == ["about to fail", "bad config"], "\(output)")
-        let report = try await h.services.status(service.uuid)
-        #expect(report.document.status.state == .error)
-        #expect(report.document.status.lastError.contains("exited with status 3"))
+        try await withCleanUp({ await h.cleanUp([service.uuid]) }) {
+            let error = await expectError(ServiceModelError.self) { _ = try await h.services.start(service.uuid, timeout: .seconds(120)) }
+            // .startFailed with the exit status, not .timedOut: it failed on the unit's end, not at the 30 s timeout.
+            #expect(error?.code == .startFailed)
+            #expect(error?.message == "bad (\(service.uuid.short)) failed to start: exited with status 3", "\(String(describing: error))")
+            #expect(error?.failure?.reason == "exited with status 3")
+            // The service's own last lines, in order, and none of the manager's ("Started …", "Main process exited …").
+            let output = error?.failure?.output ?? []
+            #expect(output == ["about to fail", "bad config"], "\(output)")
+            let report = try await h.services.status(service.uuid)
+            #expect(report.document.status.state == .error)
+            #expect(report.document.status.lastError.contains("exited with status 3"))
+        }
     }
 
     @Test func killedFromOutsideIsAnErrorAndRestartBringsItBack() async throws {
         let h = try await Harness()
         let plain = try h.command(["/bin/sleep", "300"], name: "plain")
         let restarting = try h.command(["/bin/sleep", "300"], name: "restarting", restart: .onFailure)
-        defer { Task { await h.cleanUp([plain.uuid, restarting.uuid]) } }
-        _ = try await h.services.start(plain.uuid, timeout: .seconds(120))
-        _ = try await h.services.start(restarting.uuid, timeout: .seconds(120))
+        try await withCleanUp({ await h.cleanUp([plain.uuid, restarting.uuid]) }) {
+            _ = try await h.services.start(plain.uuid, timeout: .seconds(120))
+            _ = try await h.services.start(restarting.uuid, timeout: .seconds(120))
 
-        let watchPlain = try await h.services.manager.watchUnit(ServiceUnit(plain.uuid).transientUnit)
-        try await h.services.manager.killUnit(ServiceUnit(plain.uuid).transientUnit, whom: .main, signal: SIGKILL)
-        _ = try await watchPlain.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .failed }
-        _ = try await h.services.manager.version()  // order this watch's wake-up with the provisioner's
-        let dead = try await h.services.status(plain.uuid)
-        #expect(dead.document.status.state == .error)
-        #expect(dead.document.status.lastError.contains("killed by signal KILL"), "\(dead.document.status.lastError)")
+            let watchPlain = try await h.services.manager.watchUnit(ServiceUnit(plain.uuid).transientUnit)
+            try await h.services.manager.killUnit(ServiceUnit(plain.uuid).transientUnit, whom: .main, signal: SIGKILL)
+            _ = try await watchPlain.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .failed }
+            _ = try await h.services.manager.version()  // order this watch's wake-up with the provisioner's
+            let dead = try await h.services.status(plain.uuid)
+            #expect(dead.document.status.state == .error)
+            #expect(dead.document.status.lastError.contains("killed by signal KILL"), "\(dead.document.status.lastError)")
 
-        let unit = ServiceUnit(restarting.uuid).transientUnit
-        let watch = try await h.services.manager.watchUnit(unit)
-        let firstPID = watch.current.mainPID
-        try await h.services.manager.killUnit(unit, whom: .main, signal: SIGKILL)
+            let unit = ServiceUnit(restarting.uuid).transientUnit
+            let watch = try await h.services.manager.watchUnit(unit)
+            let firstPID = watch.current.mainPID
+            try await h.services.manager.killUnit(unit, whom: .main, signal: SIGKILL)
 
-        let back = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) {
-            $0.activeState == .active && $0.nRestarts >= 1 && $0.mainPID != firstPID && $0.mainPID != 0
+            let back = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) {
+                $0.activeState == .active && $0.nRestarts >= 1 && $0.mainPID != firstPID && $0.mainPID != 0
+            }
+            #expect(back.nRestarts == 1)
+            // This test's watch may wake before the bus thread has handed the same signal to the
+            // provisioner's watch; one round trip on the connection orders them.
+            _ = try await h.services.manager.version()
+            let report = try await h.services.status(restarting.uuid)
+            #expect(report.document.status.state == .active)
+            #expect(report.document.status.lastError.contains("restart"), "\(report.document.status.lastError)")
         }
-        #expect(back.nRestarts == 1)
-        // This test's watch may wake before the bus thread has handed the same signal to the
-        // provisioner's watch; one round trip on the connection orders them.
-        _ = try await h.services.manager.version()
-        let report = try await h.services.status(restarting.uuid)
-        #expect(report.document.status.state == .active)
-        #expect(report.document.status.lastError.contains("restart"), "\(report.document.status.lastError)")
     }
 
     @Test func activeUnitWithADeadEndpointIsNotRunning() async throws {
@@ -297,78 +300,85 @@ struct LiveProvisioningTests {
         // Listens nowhere: the TCP monitor can never pass. A fixed free port, so no other test's
         // server can take the port this one probes.
         let service = try h.command(["/bin/sleep", "300"], name: "deaf", endpoint: tcpEndpoint(port: Int(randomFreePort().rawValue)))
-        defer { Task { await h.cleanUp([service.uuid]) } }
-        let error = await expectError(ServiceModelError.self) { _ = try await h.services.start(service.uuid, timeout: .seconds(2)) }
-        #expect(error?.code == .timedOut)
-        let report = try await h.services.status(service.uuid)
-        #expect(report.document.status.state == .active, "the unit itself runs")
-        #expect(report.document.endpoint?.status.state == .error)
-        #expect(report.document.endpoint?.status.lastError.isEmpty == false)
-        #expect(await h.services.lifecycle.isRunning(try h.services.service(service.uuid)) == false)
+        try await withCleanUp({ await h.cleanUp([service.uuid]) }) {
+            let error = await expectError(ServiceModelError.self) { _ = try await h.services.start(service.uuid, timeout: .seconds(2)) }
+            #expect(error?.code == .timedOut)
+            let report = try await h.services.status(service.uuid)
+            #expect(report.document.status.state == .active, "the unit itself runs")
+            #expect(report.document.endpoint?.status.state == .error)
+            #expect(report.document.endpoint?.status.lastError.isEmpty == false)
+            #expect(await h.services.lifecycle.isRunning(try h.services.service(service.uuid)) == false)
+        }
     }
 
     @Test func twoStartsAtOnceMakeOneUnitAndBothSucceed() async throws {
         let h = try await Harness()
         let service = try h.command(["/bin/sleep", "300"], name: "twice")
-        defer { Task { await h.cleanUp([service.uuid]) } }
-        // A second SystemdServices is a second "process": its own registry and its own watch.
-        let other = SystemdServices(store: h.services.store, registry: BuiltinKinds.registry(),
-                                    manager: try await LiveSystemd.manager(), entrypoint: Harness.entrypoint)
-        async let a = h.services.start(service.uuid, timeout: .seconds(120))
-        async let b = other.start(service.uuid, timeout: .seconds(120))
-        let outcomes = try await [a, b]
-        #expect(outcomes.contains(.started))
-        let units = try await h.services.manager.listUnitsByPatterns(patterns: ["svcunit-\(service.uuid.rawValue)*"])
-        #expect(units.count == 1)
-        #expect(units.first?.activeState == .active)
-        // Starting it again is a no-op that says so.
-        #expect(try await h.services.start(service.uuid, timeout: .seconds(120)) == .alreadyRunning)
+        try await withCleanUp({ await h.cleanUp([service.uuid]) }) {
+            // A second SystemdServices is a second "process": its own registry and its own watch.
+            let other = SystemdServices(store: h.services.store, registry: BuiltinKinds.registry(),
+                                        manager: try await LiveSystemd.manager(), entrypoint: Harness.entrypoint)
+            async let a = h.services.start(service.uuid, timeout: .seconds(120))
+            async let b = other.start(service.uuid, timeout: .seconds(120))
+            let outcomes = try await [a, b]
+            #expect(outcomes.contains(.started))
+            let units = try await h.services.manager.listUnitsByPatterns(patterns: ["svcunit-\(service.uuid.rawValue)*"])
+            #expect(units.count == 1)
+            #expect(units.first?.activeState == .active)
+            // Starting it again is a no-op that says so.
+            #expect(try await h.services.start(service.uuid, timeout: .seconds(120)) == .alreadyRunning)
+        }
     }
 
     @Test func theSleeperRunsInTheEntrypointThenGoesInactive() async throws {
         let h = try await Harness()
-        let config = LocalDaemonServiceConfig(common: ServiceConfig(name: "nap"), flavor: SleepingDaemon.Config(wakeUpAfter: 0.5))
+        // Long enough that a start slowed down by a loaded machine still sees it active: a start that
+        // first looks after the sleeper has exited 0 cannot tell "done" from "not started" and waits
+        // out its timeout (seen twice in the full suite with 0.5 s).
+        let config = LocalDaemonServiceConfig(common: ServiceConfig(name: "nap"), flavor: SleepingDaemon.Config(wakeUpAfter: 3))
         let service = try h.services.create(ServiceDocument(kind: SleepingDaemon.self, config: config))
-        defer { Task { await h.cleanUp([service.uuid]) } }
-        let unit = ServiceUnit(service.uuid).transientUnit
-        let watch = try await h.services.manager.watchUnit(unit)
-        // A nap of 0.5 s may end before start's last check on a loaded machine: a run that ends during
-        // its start fails it (issue 16.2), saying so. Either way the run is recorded below.
-        do {
-            #expect(try await h.services.start(service.uuid, timeout: .seconds(120)) == .started)
-        } catch let error as ServiceModelError {
-            #expect(error.code == .startFailed && error.message.contains("exited with status 0"), "\(error)")
+        try await withCleanUp({ await h.cleanUp([service.uuid]) }) {
+            let unit = ServiceUnit(service.uuid).transientUnit
+            let watch = try await h.services.manager.watchUnit(unit)
+            // A nap of 0.5 s may end before start's last check on a loaded machine: a run that ends during
+            // its start fails it (issue 16.2), saying so. Either way the run is recorded below.
+            do {
+                #expect(try await h.services.start(service.uuid, timeout: .seconds(120)) == .started)
+            } catch let error as ServiceModelError {
+                #expect(error.code == .startFailed && error.message.contains("exited with status 0"), "\(error)")
+            }
+            #expect(commandLine(of: watch.current.mainPID).first == Harness.entrypoint || watch.current.mainPID == 0)
+            let done = try await watch.wait(before: LiveSystemd.deadline(.seconds(30))) { $0.isFinished && $0.hasRun }
+            #expect(done.activeState == .inactive)
+            // systemd forgets the unit (clean exit)…
+            _ = try await watch.wait(before: LiveSystemd.deadline(.seconds(5))) { !$0.isLoaded }
+            _ = try await h.services.manager.version()  // order this watch's wake-up with the provisioner's
+            let report = try await h.services.status(service.uuid)
+            #expect(report.document.status.state == .inactive)
+            #expect(try await h.services.manager.unitStatus(unit).isLoaded == false)
+            // …svcunit remembers the run.
+            let lastRun = try #require(report.document.status.lastRun)
+            #expect(lastRun.result == "success")
+            #expect(lastRun.exit == "exited with status 0")
+            let logs = try await ServiceLogs(unit: ServiceUnit(service.uuid))
+            let lines = try await logs.last(nil).map(\.message)
+            #expect(lines.contains { $0.contains("sleeping for 3 s") })
+            #expect(lines.contains { $0.contains("woke up") })
         }
-        #expect(commandLine(of: watch.current.mainPID).first == Harness.entrypoint || watch.current.mainPID == 0)
-        let done = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
-        #expect(done.activeState == .inactive)
-        // systemd forgets the unit (clean exit)…
-        _ = try await watch.wait(before: LiveSystemd.deadline(.seconds(5))) { !$0.isLoaded }
-        _ = try await h.services.manager.version()  // order this watch's wake-up with the provisioner's
-        let report = try await h.services.status(service.uuid)
-        #expect(report.document.status.state == .inactive)
-        #expect(try await h.services.manager.unitStatus(unit).isLoaded == false)
-        // …svcunit remembers the run.
-        let lastRun = try #require(report.document.status.lastRun)
-        #expect(lastRun.result == "success")
-        #expect(lastRun.exit == "exited with status 0")
-        let logs = try await ServiceLogs(unit: ServiceUnit(service.uuid))
-        let lines = try await logs.last(nil).map(\.message)
-        #expect(lines.contains { $0.contains("sleeping for 0.5 s") })
-        #expect(lines.contains { $0.contains("woke up") })
     }
 
     @Test func aStoppedSleeperHandlesSIGTERMCleanly() async throws {
         let h = try await Harness()
         let config = LocalDaemonServiceConfig(common: ServiceConfig(name: "long-nap"), flavor: SleepingDaemon.Config(wakeUpAfter: 300))
         let service = try h.services.create(ServiceDocument(kind: SleepingDaemon.self, config: config))
-        defer { Task { await h.cleanUp([service.uuid]) } }
-        _ = try await h.services.start(service.uuid, timeout: .seconds(120))
-        try await h.services.stop(service.uuid, timeout: .seconds(120))
-        // SIGTERM ended it: an escalation to SIGKILL would record result "timeout" and the KILL signal.
-        let lastRun = try h.services.service(service.uuid).document.status.lastRun
-        #expect(lastRun?.result == "success")
-        #expect(lastRun?.exit?.contains("KILL") != true, "\(String(describing: lastRun))")
+        try await withCleanUp({ await h.cleanUp([service.uuid]) }) {
+            _ = try await h.services.start(service.uuid, timeout: .seconds(120))
+            try await h.services.stop(service.uuid, timeout: .seconds(120))
+            // SIGTERM ended it: an escalation to SIGKILL would record result "timeout" and the KILL signal.
+            let lastRun = try h.services.service(service.uuid).document.status.lastRun
+            #expect(lastRun?.result == "success")
+            #expect(lastRun?.exit?.contains("KILL") != true, "\(String(describing: lastRun))")
+        }
     }
 
     @Test func aDaemonReloadKeepsTheRecordOfTheRun() async throws {
@@ -376,23 +386,25 @@ struct LiveProvisioningTests {
             let h = try await Harness()
             let config = LocalDaemonServiceConfig(common: ServiceConfig(name: "reloaded"), flavor: SleepingDaemon.Config(wakeUpAfter: 300))
             let service = try h.services.create(ServiceDocument(kind: SleepingDaemon.self, config: config))
-            defer { Task { await h.cleanUp([service.uuid]) } }
-            _ = try await h.services.start(service.uuid, timeout: .seconds(120))
-            // The transient unit file is re-read at a reload; every property must survive it.
-            try await h.services.manager.reload()
-            try await h.services.stop(service.uuid, timeout: .seconds(120))
-            #expect(try h.services.service(service.uuid).document.status.lastRun?.result == "success")
+            try await withCleanUp({ await h.cleanUp([service.uuid]) }) {
+                _ = try await h.services.start(service.uuid, timeout: .seconds(120))
+                // The transient unit file is re-read at a reload; every property must survive it.
+                try await h.services.manager.reload()
+                try await h.services.stop(service.uuid, timeout: .seconds(120))
+                #expect(try h.services.service(service.uuid).document.status.lastRun?.result == "success")
+            }
         }
     }
 
     @Test func deleteStopsFirstAndRemovesTheDirectory() async throws {
         let h = try await Harness()
         let service = try h.command(["/bin/sleep", "300"], name: "doomed")
-        defer { Task { await h.cleanUp([service.uuid]) } }
-        _ = try await h.services.start(service.uuid, timeout: .seconds(120))
-        try await h.services.delete(service.uuid, timeout: .seconds(10))
-        #expect(!FileManager.default.fileExists(atPath: h.services.store.directory(for: service.uuid)))
-        let unit = try await h.services.manager.unitStatus(ServiceUnit(service.uuid).transientUnit)
-        #expect(!unit.isLoaded)
+        try await withCleanUp({ await h.cleanUp([service.uuid]) }) {
+            _ = try await h.services.start(service.uuid, timeout: .seconds(120))
+            try await h.services.delete(service.uuid, timeout: .seconds(10))
+            #expect(!FileManager.default.fileExists(atPath: h.services.store.directory(for: service.uuid)))
+            let unit = try await h.services.manager.unitStatus(ServiceUnit(service.uuid).transientUnit)
+            #expect(!unit.isLoaded)
+        }
     }
 }

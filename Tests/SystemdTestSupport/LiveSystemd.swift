@@ -41,6 +41,13 @@ public enum LiveSystemd {
         _ = try? await manager.resetFailedUnit(unit)
     }
 
+    /// Runs `body` with `unit`, then removes the unit (`cleanUp`) whether `body` returned or threw,
+    /// and returns only once that is done: the next test never meets a leftover of this one.
+    public static func withTransientUnit<T>(_ unit: UnitName, manager: SystemdManager,
+                                            _ body: () async throws -> T) async throws -> T {
+        try await withCleanUp({ await cleanUp(unit, manager: manager) }, body)
+    }
+
     /// Runs a witness command and returns its stdout (stderr is discarded).
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
@@ -82,4 +89,16 @@ public enum LiveSystemd {
 public struct TestFailure: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Runs `body`, then awaits `cleanUp` whether `body` returned or threw. What `defer { Task { … } }`
+/// cannot do: a detached task's teardown may still run (or never run) when the test has ended.
+public func withCleanUp<T>(_ cleanUp: () async -> Void, _ body: () async throws -> T) async throws -> T {
+    let result: T
+    do { result = try await body() } catch {
+        await cleanUp()
+        throw error
+    }
+    await cleanUp()
+    return result
 }

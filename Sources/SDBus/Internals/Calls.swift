@@ -36,16 +36,6 @@ extension BusError {
 // MARK: - Connecting
 
 enum BusOpen {
-    /// `sd_bus_open_user`: `$DBUS_SESSION_BUS_ADDRESS`, else `unix:path=$XDG_RUNTIME_DIR/bus`; says Hello.
-    static func user() throws(BusError) -> BusPointer {
-        var bus: BusPointer?
-        let r = sd_bus_open_user(&bus)
-        if r < 0 {
-            throw BusError.fromErrno(-r, operation: "connect to the user bus", code: .connectionFailed)
-        }
-        return bus!
-    }
-
     /// `sd_bus_new` + `sd_bus_set_address` + `sd_bus_start`. `brokered` says whether to send Hello
     /// (true for a dbus-daemon, false for systemd's direct `systemd/private` socket).
     static func address(_ address: String, brokered: Bool) throws(BusError) -> BusPointer {

@@ -60,37 +60,74 @@ public struct CreateOptions: ParsableArguments, Sendable {
 
     /// The `config` object for `flavor`, options validated.
     func makeConfig(flavor: any FlavorConfig) throws -> LocalDaemonServiceConfig {
-        if let name, name.isEmpty || name.contains(where: \.isNewline) {
-            throw CLIError.usage("--name must be a non-empty single line")
+        var config = LocalDaemonServiceConfig(flavor: flavor)
+        try apply(to: &config)
+        return config
+    }
+
+    /// Sets the `config` fields given on the command line (each validated) and leaves the others:
+    /// `create` applies them to an empty config, `set` to the stored one.
+    func apply(to config: inout LocalDaemonServiceConfig) throws {
+        if let name {
+            try Self.checkName(name, option: "--name")
+            config.common.name = name
         }
-        // A name is printed by list, start, status and in errors: no control character may reach a
-        // terminal through it (the error shows it escaped).
-        if let name, name.unicodeScalars.contains(where: Output.isControl) {
-            throw CLIError.usage("--name \"\(Output.escaped(name))\" contains control characters; give printable text")
-        }
-        if let name, ServiceUUID(rawValue: name) != nil {
-            throw CLIError.usage("--name \(name) looks like a UUID; choose a name that cannot be mistaken for one")
-        }
-        var restartPolicy: RestartPolicy?
+        if let description { config.common.description = description }
+        if silent { config.silentDaemon = true }
         if let restart {
             guard let policy = RestartPolicy(rawValue: restart) else {
                 throw CLIError.usage("--restart \"\(restart)\" is not a restart policy; give no, on-failure or always")
             }
-            restartPolicy = policy
+            config.restart = policy
         }
-        let delay = try restartDelay.map { try TimeParsing.seconds($0, option: "--restart-delay", allowZero: true) }
-        let stop = try stopTimeout.map { try TimeParsing.seconds($0, option: "--stop-timeout") }
-        let memory = try memoryMax.map(Self.bytes)
-        let quota = try cpuQuota.map(Self.percent)
-        return LocalDaemonServiceConfig(
-            common: ServiceConfig(name: name ?? "", description: description ?? ""), silentDaemon: silent,
-            restart: restartPolicy, restartDelay: delay, stopTimeout: stop, memoryMax: memory, cpuQuota: quota,
-            flavor: flavor)
+        if let restartDelay { config.restartDelay = try TimeParsing.seconds(restartDelay, option: "--restart-delay", allowZero: true) }
+        if let stopTimeout { config.stopTimeout = try TimeParsing.seconds(stopTimeout, option: "--stop-timeout") }
+        if let memoryMax { config.memoryMax = try Self.bytes(memoryMax) }
+        if let cpuQuota { config.cpuQuota = try Self.percent(cpuQuota) }
+    }
+
+    /// A service name is one printable line that cannot be taken for a UUID. `option` is how the
+    /// message names where it came from (`--name`, or `config.name` in an edited document).
+    static func checkName(_ name: String, option: String) throws(CLIError) {
+        if name.isEmpty || name.contains(where: \.isNewline) {
+            throw CLIError.usage("\(option) must be a non-empty single line")
+        }
+        // A name is printed by list, start, status and in errors: no control character may reach a
+        // terminal through it (the error shows it escaped).
+        if name.unicodeScalars.contains(where: Output.isControl) {
+            throw CLIError.usage("\(option) \"\(Output.escaped(name))\" contains control characters; give printable text")
+        }
+        if ServiceUUID(rawValue: name) != nil {
+            throw CLIError.usage("\(option) \(name) looks like a UUID; choose a name that cannot be mistaken for one")
+        }
+    }
+
+    /// The options given (other than `--json`), by name, in the order of `--help`.
+    var given: [String] {
+        [("--name", name != nil), ("--description", description != nil), ("--protocol", endpointProtocol != nil),
+         ("--port", port != nil), ("--no-allocate-port", noAllocatePort), ("--health-path", healthPath != nil),
+         ("--health-status", healthStatus != nil), ("--head", head), ("--health-timeout", healthTimeout != nil),
+         ("--restart", restart != nil), ("--restart-delay", restartDelay != nil), ("--stop-timeout", stopTimeout != nil),
+         ("--memory-max", memoryMax != nil), ("--cpu-quota", cpuQuota != nil), ("--silent", silent)]
+            .filter(\.1).map(\.0)
+    }
+
+    /// Whether any option that configures the endpoint was given.
+    var changesEndpoint: Bool {
+        endpointProtocol != nil || port != nil || noAllocatePort || healthPath != nil || healthStatus != nil || head
+            || healthTimeout != nil
     }
 
     /// The endpoint, or nil when no endpoint option was given. A port or protocol alone gets a TCP
     /// monitor; `--health-path` an HTTP one (protocol http unless https was asked for).
-    func makeEndpoint() throws -> ServiceEndpoint? {
+    func makeEndpoint() throws -> ServiceEndpoint? { try apply(to: nil) }
+
+    /// `existing` with the endpoint options given on the command line applied (each validated); the
+    /// options not given keep their values. Without an endpoint, the rules of `create` make one.
+    /// `--health-path` switches the monitor to HTTP, `--protocol tcp` to TCP; `--health-status`,
+    /// `--head` and `--health-timeout` need an HTTP monitor (the existing one, or `--health-path`).
+    func apply(to existing: ServiceEndpoint?) throws -> ServiceEndpoint? {
+        guard changesEndpoint else { return existing }
         var proto: EndpointProtocol?
         if let endpointProtocol {
             guard let p = EndpointProtocol(rawValue: endpointProtocol.lowercased()) else {
@@ -103,40 +140,56 @@ public struct CreateOptions: ParsableArguments, Sendable {
             guard let p = TCPPort(port) else { throw CLIError.usage("--port \(port) is not a TCP port; give 1 to 65535") }
             tcpPort = p
         }
+        var http: HTTPHealthMonitorConfig?
+        if case .http(let config)? = existing?.monitor?.config, proto != .tcp { http = config }
         let httpOnly = [("--health-status", healthStatus != nil), ("--head", head), ("--health-timeout", healthTimeout != nil)]
-        if healthPath == nil, let (option, _) = httpOnly.first(where: { $0.1 }) {
+        if healthPath == nil, http == nil, let (option, _) = httpOnly.first(where: { $0.1 }) {
             throw CLIError.usage("\(option) needs --health-path (it configures the HTTP health check)")
         }
-        if noAllocatePort && tcpPort == nil {
+        if noAllocatePort && tcpPort == nil && existing?.config.port == nil {
             throw CLIError.usage("--no-allocate-port needs --port")
         }
-        guard proto != nil || tcpPort != nil || healthPath != nil else { return nil }
-        let monitor: HealthMonitorSpec
         if let healthPath {
             if let problem = HTTPHealthMonitorConfig.problem(withPath: healthPath) {
                 throw CLIError.usage("--health-path \"\(healthPath)\" \(problem)")
             }
             if proto == .tcp { throw CLIError.usage("--health-path needs --protocol http or https, not tcp") }
-            proto = proto ?? .http
-            if let healthStatus, !(100...599).contains(healthStatus) {
-                throw CLIError.usage("--health-status \(healthStatus) is not an HTTP status; give 100 to 599")
+            var config = http ?? HTTPHealthMonitorConfig(httpTimeout: HTTPHealthMonitorConfig.defaultTimeout)
+            config.healthcheckURIPath = healthPath
+            http = config
+        }
+        if var config = http {
+            if let healthStatus {
+                guard (100...599).contains(healthStatus) else {
+                    throw CLIError.usage("--health-status \(healthStatus) is not an HTTP status; give 100 to 599")
+                }
+                config.httpStatusCode = healthStatus
             }
-            var timeout = HTTPHealthMonitorConfig.defaultTimeout
+            if head { config.useHeadRequest = true }
             if let healthTimeout {
                 let seconds = try TimeParsing.seconds(healthTimeout, option: "--health-timeout")
                 guard seconds >= 1, seconds == seconds.rounded() else {
                     throw CLIError.usage("--health-timeout \(healthTimeout) must be a whole number of seconds, at least 1")
                 }
-                timeout = Int(seconds)
+                config.httpTimeout = Int(seconds)
             }
-            monitor = .http(HTTPHealthMonitorConfig(
-                healthcheckURIPath: healthPath, useHeadRequest: head, httpStatusCode: healthStatus ?? 200, httpTimeout: timeout))
-        } else {
-            monitor = .tcp()
+            http = config
         }
-        return ServiceEndpoint(
-            config: ServiceEndpointConfig(protocol: proto ?? .tcp, port: tcpPort, allocatePort: !noAllocatePort),
-            status: ServiceEndpointStatus(protocol: proto ?? .tcp), monitor: monitor)
+        // An HTTP monitor speaks HTTP: the protocol follows it unless https was (or is) chosen.
+        let current = existing?.config.protocol
+        let resolved = proto ?? (http == nil ? current ?? .tcp : current == .https ? .https : .http)
+        var endpoint = existing ?? ServiceEndpoint(status: ServiceEndpointStatus(protocol: resolved))
+        endpoint.config.protocol = resolved
+        if let tcpPort { endpoint.config.port = tcpPort }
+        if existing == nil || noAllocatePort { endpoint.config.allocatePort = !noAllocatePort }
+        if let http {
+            if case .http? = endpoint.monitor?.config { endpoint.monitor?.config = .http(http) } else { endpoint.monitor = .http(http) }
+        } else if case .tcp? = endpoint.monitor?.config {
+            // Kept as it is (with any fields it was read with).
+        } else {
+            endpoint.monitor = .tcp()
+        }
+        return endpoint
     }
 
     /// `1048576`, `512K`, `256M`, `1G`, `1T` (1024-based) → bytes.
@@ -174,18 +227,22 @@ public struct CreateOptions: ParsableArguments, Sendable {
         if document.config.rootRuntimePath == nil { document.config.rootRuntimePath = store.root }
         let data = try document.encodedForStore()
         try store.withStoreLock {
-            if let name {
-                let lookup = ServiceLookup(store: store, root: context.root, registry: context.registry)
-                if let taken = try lookup.candidates().first(where: { $0.name == name }) {
-                    throw CLIError("a service named \"\(name)\" already exists: \(taken.uuid); choose another --name", status: .failure)
-                }
-            }
+            if let name { try Self.checkNameIsFree(name, for: document.uuid, option: "--name", store: store, context: context) }
             try store.withLock(document.uuid) { try store.write(data, for: document.uuid) }
         }
         if json {
             print(document.formatted(), terminator: "")
         } else {
             print(document.uuid.rawValue)
+        }
+    }
+
+    /// Refuses a name another stored service (not `uuid`) already has.
+    static func checkNameIsFree(_ name: String, for uuid: ServiceUUID, option: String, store: ServiceStore,
+                                context: CommandContext) throws {
+        let lookup = ServiceLookup(store: store, root: context.root, registry: context.registry)
+        if let taken = try lookup.candidates().first(where: { $0.name == name && $0.uuid != uuid }) {
+            throw CLIError("a service named \"\(name)\" already exists: \(taken.uuid); choose another \(option)", status: .failure)
         }
     }
 }

@@ -18,7 +18,9 @@ extension SvcUnit {
         public static let configuration = CommandConfiguration(
             abstract: "List stored services with their state and endpoint.",
             discussion: """
-                A stored file that cannot be read shows as a row with state "invalid" and the error; \
+                A stored file that cannot be read shows as a row with state "invalid" and the error \
+                (with --running, as a warning on stderr); an entry that is not a stored service (a \
+                symbolic link, a directory without service.json) is named in a warning on stderr. \
                 "orphaned" when a unit still runs it (or runs this store's file for a UUID whose \
                 service.json is gone): stop it with `svcunit stop UUID`. "foreign": the unit named \
                 for the service runs another store's service.json (unit names are per user). \
@@ -78,7 +80,13 @@ extension SvcUnit {
             let context = CommandContext(global)
             var rows: [Row] = []
             if let store = try context.existingStore() {
-                for uuid in try store.list() {
+                let (services, skipped) = try store.scan()
+                // Nothing stored is hidden: what is not a service is named, with what to do about it.
+                for entry in skipped {
+                    Output.warning("skipping \(entry.path): \(entry.reason); "
+                                   + (entry.removable ? "`svcunit delete --force \(entry.uuid)` removes it" : "svcunit never follows or removes it"))
+                }
+                for uuid in services {
                     do {
                         let data = try store.read(uuid)
                         let document: ServiceDocument
@@ -95,7 +103,14 @@ extension SvcUnit {
             if let store = try context.existingStore() {
                 await Self.observe(&rows, store: store)
             }
-            if running { rows = rows.filter { $0.state == ServiceState.active.rawValue } }
+            if running {
+                // An entry whose document does not load cannot be told running here: say so, not nothing.
+                for row in rows where row.document == nil {
+                    Output.warning("skipping \(row.uuid): \(row.error ?? "its document cannot be loaded"); "
+                                   + "`svcunit delete --force \(row.uuid)` removes it once no unit of it runs")
+                }
+                rows = rows.filter { $0.state == ServiceState.active.rawValue }
+            }
             if json { Output.json(.array(rows.map(Self.json))) } else { print(Self.table(rows), terminator: "") }
         }
 

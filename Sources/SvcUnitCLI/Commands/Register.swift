@@ -131,15 +131,20 @@ extension SvcUnit {
             }
         }
 
+        /// `--python PATH` (or a name looked up on PATH) as an absolute path of an executable file.
+        static func interpreter(_ python: String, environment: [String: String]) throws(CLIError) -> String {
+            guard let found = python.contains("/") ? Paths.absolute(python) : Paths.findExecutable(python, searchPath: environment["PATH"]),
+                  Paths.isExecutableFile(found) else {
+                throw CLIError("Python interpreter \(python) is not an executable file", status: .badInput)
+            }
+            return found
+        }
+
         /// The interpreter, working directory and environment a Python service runs with.
         func pythonSettings(_ environment: [String: String]) throws -> SvcUnitSettings {
             let interpreter: String
             if let python {
-                guard let found = python.contains("/") ? Paths.absolute(python) : Paths.findExecutable(python, searchPath: environment["PATH"]),
-                      Paths.isExecutableFile(found) else {
-                    throw CLIError("Python interpreter \(python) is not an executable file", status: .badInput)
-                }
-                interpreter = found
+                interpreter = try Self.interpreter(python, environment: environment)
             } else if let venv = environment["VIRTUAL_ENV"], !venv.isEmpty {
                 interpreter = Paths.absolute(venv + "/bin/python")
                 guard Paths.isExecutableFile(interpreter) else {

@@ -25,11 +25,14 @@ extension SvcUnit {
         public init() {}
 
         public func run() async throws {
-            try await Batch.run(global, selection, verb: "restarting") { target, systemd, timeout in
-                try await systemd.stop(target.uuid, timeout: timeout)
-                _ = try await systemd.start(target.uuid, timeout: timeout)
-                return "restarted \(target.label)\(Batch.endpointSuffix(systemd, target.uuid))"
-            }
+            try await Batch.run(global, selection, verb: "restarting", Self.restart)
+        }
+
+        /// Stops the service, then starts it from its stored document; returns the success line.
+        static func restart(_ target: ServiceLookup.Candidate, _ systemd: SystemdServices, _ timeout: Duration) async throws -> String {
+            try await systemd.stop(target.uuid, timeout: timeout)
+            _ = try await systemd.start(target.uuid, timeout: timeout)
+            return "restarted \(target.label)\(Batch.endpointSuffix(systemd, target.uuid))"
         }
     }
 }

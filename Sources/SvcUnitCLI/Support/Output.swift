@@ -56,6 +56,17 @@ enum Output {
         FileHandle.standardError.write(Data("svcunit: warning: \(escaped(text))\n".utf8))
     }
 
+    /// A notice for people on stderr (where it cannot mix with `--json` output on stdout).
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data("svcunit: \(escaped(text))\n".utf8))
+    }
+
+    /// Asks on stderr and returns the line read from stdin (nil at its end).
+    static func ask(_ question: String) -> String? {
+        FileHandle.standardError.write(Data(question.utf8))
+        return readLine()
+    }
+
     /// Prints one JSON document (pretty) on stdout.
     static func json(_ value: JSONValue) {
         print(JSONText.format(value, indent: 2), terminator: "")

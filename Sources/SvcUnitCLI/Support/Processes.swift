@@ -166,3 +166,23 @@ enum Paths {
         return nil
     }
 }
+
+extension ChildProcess {
+    /// Runs `command` through `/bin/sh` with `arguments` as `"$@"` (as git runs `$EDITOR`, so an
+    /// editor with options such as `code -w` works), on this process's terminal and environment,
+    /// and waits for it. Returns its exit status, or 128 + the signal that ended it.
+    static func runOnTerminal(_ command: String, arguments: [String]) throws(CLIError) -> Int32 {
+        let argv = ["/bin/sh", "-c", command + " \"$@\"", command] + arguments
+        let cArgv = argv.map { strdup($0) } + [nil]
+        defer { cArgv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], nil, nil, cArgv, environ)
+        guard spawned == 0 else {
+            throw CLIError("cannot run \(command): \(String(cString: strerror(spawned)))", status: .failure)
+        }
+        var raw: Int32 = 0
+        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+        let signaled = raw & 0x7f
+        return signaled == 0 ? (raw >> 8) & 0xff : 128 + signaled
+    }
+}

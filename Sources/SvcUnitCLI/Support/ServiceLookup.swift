@@ -44,9 +44,15 @@ struct ServiceLookup {
                 if allowingMissing { return Candidate(uuid: uuid, name: nil) }
                 throw CLIError("no service \(uuid) in \(root)", status: .notFound)
             }
-            let data = try store.read(uuid)
-            // A document that does not decode still resolves: loading it reports the problem in full.
-            return Candidate(uuid: uuid, name: (try? registry.decode(data: data))?.config.name)
+            // A document that does not decode (or is too large, or missing from a real directory) still
+            // resolves: loading it reports the problem in full, and `delete --force` can remove it. An
+            // entry svcunit refuses to read at all (a symbolic link) is refused here.
+            let data: Data?
+            do { data = try store.read(uuid) } catch {
+                guard error.code == .documentTooLarge || error.code == .fileNotFound else { throw error }
+                data = nil
+            }
+            return Candidate(uuid: uuid, name: data.flatMap { try? registry.decode(data: $0) }?.config.name)
         }
         let all = try known ?? candidates()
         // A name says exactly what it means; a prefix only abbreviates. So an exact name wins, and

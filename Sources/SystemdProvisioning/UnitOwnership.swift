@@ -27,7 +27,11 @@ public enum UnitOwnership: Sendable, Hashable {
     }
 
     /// Compares what a unit runs with `file`, the document this store keeps for the unit's UUID.
+    /// A unit with no `ExecStart` at all counts as ours: it runs nothing that could be another's. It is
+    /// what a read sees of a unit between a stop and the next start (a stub systemd loaded for the
+    /// property read, or a unit being torn down), as in a `restart`.
     public static func of(execStart: [ExecCommand], environment: [String], ownFile file: String) -> UnitOwnership {
+        if execStart.isEmpty { return .ours }
         guard let runs = documentFile(execStart: execStart, environment: environment) else {
             return .notSvcunit(execStart.first?.argv ?? [])
         }

@@ -16,9 +16,9 @@ extension SvcUnit {
             abstract: "Stop services if needed and remove them from the store.",
             discussion: """
                 With --force, also removes a stored entry whose document cannot be loaded \
-                (malformed, too large, unknown type, a directory without service.json) once no \
-                unit of it (svcunit-<uuid>.service, svcunit@<uuid>.service) runs; name it by UUID \
-                or UUID prefix. A service that was never started (no status.runtime_path, no \
+                (malformed, too large, unknown type, a directory without service.json), after \
+                stopping a unit that still runs this store's file for it; name it by UUID or UUID \
+                prefix. A service that was never started (no status.runtime_path, no \
                 last run recorded, not enabled) is deleted even when no user manager is reachable.
 
                 EXAMPLES

@@ -9,7 +9,7 @@ struct SvcunitFaultTests {
     /// health when the test kills it.
     static func slowHTTP(_ m: String) -> [String] {
         ["/usr/bin/python3", "-c",
-         "import sys, time, http.server as h; time.sleep(1.5); h.HTTPServer(('127.0.0.1', int(sys.argv[1])), h.SimpleHTTPRequestHandler).serve_forever()",
+         "import sys, time, http.server as h; time.sleep(6); h.HTTPServer(('127.0.0.1', int(sys.argv[1])), h.SimpleHTTPRequestHandler).serve_forever()",
          "{port}", m]
     }
 

@@ -5,7 +5,7 @@ import Testing
 /// Issue 8, case 2: svcunit itself, or what it depends on, fails.
 @Suite("svcunit faults", .enabled(if: LiveSystemd.shouldRun, "needs a systemd user manager"))
 struct SvcunitFaultTests {
-    /// An HTTP service that takes 1.5 s to listen, so `start` is certainly still waiting for
+    /// An HTTP service that takes 6 s to listen, so `start` is certainly still waiting for
     /// health when the test kills it.
     static func slowHTTP(_ m: String) -> [String] {
         ["/usr/bin/python3", "-c",

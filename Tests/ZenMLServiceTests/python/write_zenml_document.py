@@ -16,6 +16,7 @@ import os
 import sys
 import uuid
 
+from answer import answer_stream
 from svcunit_test_services import HttpDaemon as _TestHttpDaemon, HttpDaemonConfig
 
 
@@ -24,14 +25,6 @@ class HttpDaemon(_TestHttpDaemon):
     ZenML records its type as `__main__.HttpDaemon`, which no other process can import."""
 
     config: HttpDaemonConfig
-
-
-def answer_stream():
-    """fd 1 for our JSON line only; zenml's log lines and anything else go to stderr."""
-    sys.stdout.flush()
-    out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    return out
 
 
 def main() -> int:

@@ -12,16 +12,9 @@ monitor. stop() sends SIGTERM to that PID and polls (once a second) until the PI
 
 import argparse
 import json
-import os
 import sys
 
-
-def answer_stream():
-    """fd 1 for our JSON line only; zenml's log lines and anything else go to stderr."""
-    sys.stdout.flush()
-    out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    return out
+from answer import answer_stream
 
 
 def main() -> int:

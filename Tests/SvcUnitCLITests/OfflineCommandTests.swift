@@ -233,6 +233,8 @@ struct OfflineCommandTests {
             (["register", fixturePath("zenml-no-service-type"), "--pass-env", "NO_SUCH_VARIABLE_HERE", "--no-check"], 2, "is not set"),
             (["register", fixturePath("zenml-no-service-type"), "--python", "/nonexistent/python"], 5, "/nonexistent/python"),
             (["register", fixturePath("zenml-no-service-type"), "--workdir", "/nonexistent", "--python", "/bin/sh"], 5, "/nonexistent"),
+            // Checked before anything else happens (with --adopt, before a daemon is stopped).
+            (["register", fixturePath("zenml-no-service-type"), "--adopt", "--timeout", "0"], 2, "--timeout 0"),
         ]
         let other = try TemporaryRoot()
         defer { other.cleanUp() }

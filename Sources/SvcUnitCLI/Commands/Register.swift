@@ -85,6 +85,8 @@ extension SvcUnit {
 
         public func run() async throws {
             let context = CommandContext(global)
+            // Parsed first: a bad --timeout must not surface after a daemon was already stopped.
+            let wait = TimeParsing.duration(try TimeParsing.seconds(timeout, option: "--timeout"))
             let data = try Inspect.read(file)
             var document: ServiceDocument
             do { document = try context.registry.decode(data: data) } catch { throw error.inFile(file) }
@@ -125,7 +127,6 @@ extension SvcUnit {
             if json { print(document.formatted(), terminator: "") } else { print(document.uuid.rawValue) }
             if adopt {
                 let systemd = try await context.services(store: store)
-                let wait = TimeParsing.duration(try TimeParsing.seconds(timeout, option: "--timeout"))
                 _ = try await systemd.start(document.uuid, timeout: wait)
                 print("started \(document.label) under systemd\(Batch.endpointSuffix(systemd, document.uuid))")
             }

@@ -191,7 +191,10 @@ struct StoreIdentityTests {
         L=$("$S" --root "$R" create command --name follow -- /bin/sleep 3003)
         "$S" --root "$R" start "$T" "$L" >/dev/null || { echo "START-FAILED"; exit 97; }
         tpid=$(state "$T" MainPID)
-        for i in $(seq 400); do (( 0x$(awk '/^SigIgn/{print $2}' /proc/$tpid/status) & 0x4000 )) && break; sleep 0.05; done
+        # Python must ignore SIGTERM before the restart sends it (else the restart just succeeds).
+        ign=
+        for i in $(seq 2400); do (( 0x$(awk '/^SigIgn/{print $2}' /proc/$tpid/status) & 0x4000 )) && { ign=1; break; }; sleep 0.05; done
+        [[ -n $ign ]] || { echo "NO-SIGIGN"; exit 96; }
         "$S" --root "$R" start "$H" --timeout 120 >/dev/null 2>"$R/start.err" & sp=$!
         "$S" --root "$R" restart "$T" --timeout 120 >/dev/null 2>"$R/restart.err" & rp=$!
         "$S" --root "$R" logs "$L" -f --until-stopped >/dev/null 2>"$R/logs.err" & lp=$!

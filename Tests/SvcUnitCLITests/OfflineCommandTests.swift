@@ -273,7 +273,10 @@ struct OfflineCommandTests {
         try register(root, uuid: first, name: "alpha")
         try register(root, uuid: second, name: "twin")
         try register(root, uuid: third, name: "twin")
-        let named = try root.createSleep("abcd")  // a name that is also a UUID prefix of two services
+        // A name that is also a UUID prefix of two services. Every UUID here is fixed: a random one
+        // starting with "ef" or "abc" would make the prefixes below ambiguous (1 run in 256 did).
+        let named = "12340000-0000-4000-8000-000000000004"
+        try register(root, uuid: named, name: "abcd")
         let env = Self.noManager
         func status(_ identifier: String) throws -> Run {
             try root.svcunit("status", identifier, environment: env, removing: Self.noManagerRemoving)

@@ -36,7 +36,7 @@ let package = Package(
         // sd_notify only, for the entrypoint of Type=notify units.
         .target(name: "SDDaemon", dependencies: ["CSystemd"]),
         .target(name: "SystemdManager", dependencies: ["SDBus"]),
-        // The service model: pure Swift + Foundation, no systemd, no C.
+        // The service model: pure Swift + FoundationEssentials, no systemd.
         .target(name: "ServiceModel"),
         .target(name: "ServiceHealth", dependencies: ["ServiceModel"]),
         .target(name: "ServiceKinds", dependencies: ["ServiceModel"]),

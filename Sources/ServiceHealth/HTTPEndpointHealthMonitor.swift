@@ -2,7 +2,7 @@ public import ServiceModel
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
-public import Foundation
+public import FoundationEssentials
 #endif
 
 /// Checks an HTTP or HTTPS endpoint by requesting its health-check URL: ZenML's

@@ -1,5 +1,5 @@
 public import ServiceModel
-import Foundation
+import FoundationEssentials
 
 /// Runs an arbitrary command as a service: `config.command` is the argv, `config.environment`
 /// extra environment variables, `config.working_directory` the directory to run in.
@@ -92,7 +92,7 @@ public enum CommandService: ServiceKind {
                     .invalidField, "field `\(field)` uses {port} but the service has no endpoint port",
                     fieldPath: field, hint: "add an endpoint to the service")
             }
-            return text.replacingOccurrences(of: portPlaceholder, with: port.description)
+            return text.replacing(portPlaceholder, with: port.description)
         }
         var argv: [String] = []
         for argument in config.command { argv.append(try substitute(argument, field: "config.command")) }

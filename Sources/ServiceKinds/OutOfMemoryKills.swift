@@ -1,4 +1,4 @@
-internal import Foundation
+internal import FoundationEssentials
 
 /// How many processes the kernel's out-of-memory killer has killed in the memory cgroup the calling
 /// process runs in: the evidence that a service ran out of memory (its `MemoryMax=`, or the machine's).

@@ -1,5 +1,6 @@
 public import ServiceModel
-import Foundation
+import Dispatch
+import FoundationEssentials
 
 /// The sleeper from ZenML's services documentation: a daemon that sleeps `wake_up_after` seconds
 /// and exits. Useful as the smallest real service for demos and tests.

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 
 /// Reading and writing JSON text for service documents.
 ///
@@ -95,7 +95,7 @@ public enum JSONText {
             case "\u{0C}": out += "\\f"
             default:
                 if scalar.value < 0x20 {
-                    out += "\\u" + String(format: "%04x", scalar.value)
+                    out += "\\u" + hexDigits(scalar.value, width: 4)
                 } else {
                     out.unicodeScalars.append(scalar)
                 }
@@ -158,7 +158,7 @@ private struct Parser {
 
     func describe(_ byte: UInt8) -> String {
         if byte >= 0x21 && byte < 0x7F { return "'\(Character(UnicodeScalar(byte)))'" }
-        return String(format: "byte 0x%02X", byte)
+        return "byte 0x" + hexDigits(UInt32(byte), width: 2).uppercased()
     }
 
     // MARK: Grammar
@@ -391,4 +391,11 @@ private struct Parser {
         guard let number = Double(text) else { throw malformed("invalid number", at: start) }
         return .double(number)
     }
+}
+
+/// `value` in lower-case hex, zero-padded to `width` digits (what `String(format: "%0Nx")` gave,
+/// without Foundation's formatter).
+func hexDigits(_ value: UInt32, width: Int) -> String {
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 
 /// One service as stored in `service.json`: ZenML's serialised `LocalDaemonService`, as a value.
 ///

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 import Synchronization
 
 /// Maps service types to service classes and UUIDs to live service objects: ZenML's

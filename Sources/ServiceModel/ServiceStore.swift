@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 
 /// Keeps service documents on disk: `<root>/<uuid>/service.json`, one directory per service.
 ///
@@ -18,8 +18,15 @@ public struct ServiceStore: Sendable {
     ///   another user or writable by group or others; `.ioFailure` when it cannot be created.
     public init(root: String, create: Bool = true) throws(ServiceModelError) {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
-        var isDirectory: ObjCBool = false
-        if !FileManager.default.fileExists(atPath: self.root, isDirectory: &isDirectory) {
+        let existing: POSIX.FileInfo?
+        do { existing = try POSIX.fileInfo(self.root, followLink: true) } catch {
+            throw ServiceModelError(.ioFailure, "cannot inspect \(self.root): \(error.reason)", filePath: self.root)
+        }
+        if let existing {
+            guard existing.isDirectory else {
+                throw ServiceModelError(.unsafePath, "service store \(self.root) is not a directory", filePath: self.root)
+            }
+        } else {
             guard create else {
                 throw ServiceModelError(.fileNotFound, "service store directory \(self.root) does not exist", filePath: self.root)
             }
@@ -28,25 +35,24 @@ public struct ServiceStore: Sendable {
                     atPath: self.root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
                 throw ServiceModelError(
-                    .ioFailure, "cannot create service store directory \(self.root): \(error.localizedDescription)",
+                    .ioFailure, "cannot create service store directory \(self.root): \(POSIX.describe(error))",
                     filePath: self.root)
             }
-        } else if !isDirectory.boolValue {
-            throw ServiceModelError(.unsafePath, "service store \(self.root) is not a directory", filePath: self.root)
         }
         try Self.checkOwnership(self.root, followLink: true)
     }
 
     /// Refuses a directory that another user owns or that group/others can write.
     static func checkOwnership(_ path: String, followLink: Bool) throws(ServiceModelError) {
-        let attributes: [FileAttributeKey: Any]
-        do {
-            attributes = try FileManager.default.attributesOfItem(atPath: followLink ? (path as NSString).resolvingSymlinksInPath : path)
-        } catch {
-            throw ServiceModelError(.ioFailure, "cannot inspect \(path): \(error.localizedDescription)", filePath: path)
+        let info: POSIX.FileInfo?
+        do { info = try POSIX.fileInfo(path, followLink: followLink) } catch {
+            throw ServiceModelError(.ioFailure, "cannot inspect \(path): \(error.reason)", filePath: path)
         }
-        let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value ?? UInt32.max
-        let mode = (attributes[.posixPermissions] as? NSNumber)?.uint16Value ?? 0o777
+        guard let info else {
+            throw ServiceModelError(.ioFailure, "cannot inspect \(path): it does not exist", filePath: path)
+        }
+        let owner = info.owner
+        let mode = UInt16(info.mode)
         let me = POSIX.currentUser
         if owner != me {
             throw ServiceModelError(
@@ -186,7 +192,7 @@ public struct ServiceStore: Sendable {
             defer { POSIX.closeFD(fd) }
             return try POSIX.readAll(fd, limit: ServiceDocument.maximumSize)
         } catch {
-            if error.errno == EFBIG {
+            if error.errno == POSIX.EFBIGCode {
                 throw ServiceModelError(.documentTooLarge, "\(path) is larger than \(ServiceDocument.maximumSize >> 20) MiB; not reading it",
                                         filePath: path, hint: "a service.json is a few KiB: check what wrote this file")
             }
@@ -235,7 +241,7 @@ public struct ServiceStore: Sendable {
     public func scan() throws(ServiceModelError) -> (services: [ServiceUUID], skipped: [SkippedEntry]) {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: root) } catch {
-            throw ServiceModelError(.ioFailure, "cannot list \(root): \(error.localizedDescription)", filePath: root)
+            throw ServiceModelError(.ioFailure, "cannot list \(root): \(POSIX.describe(error))", filePath: root)
         }
         var services: [ServiceUUID] = []
         var skipped: [SkippedEntry] = []
@@ -273,7 +279,7 @@ public struct ServiceStore: Sendable {
     public func delete(_ uuid: ServiceUUID) throws(ServiceModelError) {
         let directory = try serviceDirectory(uuid, create: false)
         do { try FileManager.default.removeItem(atPath: directory) } catch {
-            throw ServiceModelError(.ioFailure, "cannot remove \(directory): \(error.localizedDescription)", filePath: directory)
+            throw ServiceModelError(.ioFailure, "cannot remove \(directory): \(POSIX.describe(error))", filePath: directory)
         }
     }
 

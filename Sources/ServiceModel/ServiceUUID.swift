@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 
 /// The identity of one service instance: the directory name in the store, the `uuid` field of
 /// `service.json`, and the registry's cache key.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 public import ServiceModel
 internal import SystemdManager
 internal import SystemdProvisioning

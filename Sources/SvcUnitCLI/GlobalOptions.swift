@@ -1,5 +1,5 @@
 public import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 /// The options every subcommand accepts: where services are stored and which entrypoint units run.
 ///
@@ -32,7 +32,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         } else if let data = nonEmpty(environment["XDG_DATA_HOME"]), data.hasPrefix("/") {
             chosen = data + "/svcunit"
         } else {
-            let home = nonEmpty(environment["HOME"]) ?? NSHomeDirectory()
+            let home = nonEmpty(environment["HOME"]) ?? FileManager.default.homeDirectoryForCurrentUser.path
             chosen = home + "/.local/share/svcunit"
         }
         return Self.absolute(chosen)
@@ -49,7 +49,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     /// Units run from another working directory, so relative paths are made absolute here.
     static func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
-        if path == "~" || path.hasPrefix("~/") { return NSHomeDirectory() + path.dropFirst() }
+        if path == "~" || path.hasPrefix("~/") { return FileManager.default.homeDirectoryForCurrentUser.path + path.dropFirst() }
         return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
             .standardizedFileURL.path
     }

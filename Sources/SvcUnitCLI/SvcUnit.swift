@@ -1,5 +1,8 @@
 public import ArgumentParser
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import ServiceModel
 
 /// The `svcunit` root command: configuration and the list of subcommands, nothing else.
@@ -49,7 +52,7 @@ public struct SvcUnit: AsyncParsableCommand {
     public static func main() async {
         Interrupts.install()
         let status = await run(arguments: Array(CommandLine.arguments.dropFirst()))
-        Foundation.exit(status)
+        Glibc.exit(status)
     }
 
     /// Parses and runs `arguments` in-process and returns the exit status instead of exiting.
@@ -123,6 +126,6 @@ public struct SvcUnit: AsyncParsableCommand {
     /// service's output or a document's values, an argument-parser error the command line.
     static func printError(_ text: String) {
         let escaped = Output.escapedLines(text)
-        FileHandle.standardError.write(Data((escaped.hasSuffix("\n") ? escaped : escaped + "\n").utf8))
+        Output.writeStandardError(escaped.hasSuffix("\n") ? escaped : escaped + "\n")
     }
 }

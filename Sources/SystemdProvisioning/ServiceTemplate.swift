@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SystemdManager
 
 /// The `svcunit@.service` template that makes a service persistent, and where it is looked for.
@@ -59,14 +59,14 @@ public enum ServiceTemplate {
 
     /// systemd's quoting for one `Environment=` assignment.
     static func quoted(_ s: String) -> String {
-        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        "\"" + s.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
     }
 
     /// `$XDG_CONFIG_HOME/systemd/user`, or `~/.config/systemd/user`: where user units are written.
     public static func userUnitDirectory(environment: [String: String]? = nil) -> String {
         let environment = environment ?? ProcessInfo.processInfo.environment
         let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.config")
+            ?? ((environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path) + "/.config")
         return config + "/systemd/user"
     }
 
@@ -78,7 +78,7 @@ public enum ServiceTemplate {
     /// Where an installed template may be (the user manager's search path, most specific first).
     public static func installedCopies(environment: [String: String]? = nil) -> [String] {
         let environment = environment ?? ProcessInfo.processInfo.environment
-        let home = environment["HOME"] ?? NSHomeDirectory()
+        let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
         let dataHome = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/share"
         return [userUnitDirectory(environment: environment), "/etc/systemd/user", dataHome + "/systemd/user",
                 "/usr/local/lib/systemd/user", "/usr/lib/systemd/user"].map { $0 + "/" + fileName }

@@ -1,7 +1,8 @@
 public import ServiceModel
 public import SystemdManager
 import SDJournal
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// Runs local daemon services as transient systemd user units: ZenML's `LocalDaemonService`

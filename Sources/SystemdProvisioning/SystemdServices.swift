@@ -1,7 +1,8 @@
 public import ServiceModel
 public import SystemdManager
 public import ServiceHealth
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The services of one store, run on one systemd user manager: what the CLI drives.
 ///

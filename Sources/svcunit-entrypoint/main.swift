@@ -8,7 +8,10 @@
 //   (internal) --await-exec: the helper that reports READY=1 once the command has been exec'd
 //
 // Library users build their own entrypoint the same way with their own ServiceKinds registered.
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import SDDaemon
 import ServiceHealth
 import ServiceKinds
@@ -23,7 +26,8 @@ enum EntrypointExit {
 }
 
 func fail(_ message: String, _ code: Int32) -> Never {
-    FileHandle.standardError.write(Data("svcunit-entrypoint: error: \(message)\n".utf8))
+    let line = "svcunit-entrypoint: error: \(message)\n"
+    _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
     exit(code)
 }
 
@@ -137,7 +141,7 @@ func loadDocument() -> ServiceDocument {
     do {
         data = try Data(contentsOf: URL(fileURLWithPath: configFile))
     } catch {
-        fail("cannot read \(configFile): \(error.localizedDescription)", EntrypointExit.noInput)
+        fail("cannot read \(configFile): \(SystemErrorText.of(error))", EntrypointExit.noInput)
     }
     do {
         return try registry.decode(data: data)
@@ -190,3 +194,4 @@ do {
 } catch {
     fail("service \(document.uuid) (\(document.config.name)) failed: \(error)", EntrypointExit.failed)
 }
+

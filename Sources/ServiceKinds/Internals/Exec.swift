@@ -6,7 +6,8 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Foundation
+import Dispatch
+import FoundationEssentials
 import ServiceModel
 
 enum Signals {
@@ -27,7 +28,12 @@ enum Signals {
 /// until exit; a direct write(2) per line shows each line as it happens.
 enum Output {
     static func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        var bytes = Array((text + "\n").utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if written < 0 { if errno == EINTR { continue } else { return } }
+            bytes = bytes.dropFirst(written)
+        }
     }
 }
 

@@ -8,7 +8,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
+import FoundationEssentials
 
 /// An errno value with its text, kept as the `cause` of model errors.
 struct POSIXCallError: Error, Sendable, CustomStringConvertible {
@@ -18,7 +18,29 @@ struct POSIXCallError: Error, Sendable, CustomStringConvertible {
     var reason: String { String(cString: strerror(errno)) }
 }
 
+/// The text of an error from FileManager or `Data(contentsOf:)`, for messages.
+///
+/// FoundationEssentials has no `localizedDescription`; this gives the C library's text for the
+/// errno underneath (so messages read like the rest of svcunit's), else the error's description.
+public enum SystemErrorText {
+    public static func of(_ error: any Error) -> String {
+        if let posix = error as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+        if let cocoa = error as? CocoaError {
+            if let posix = cocoa.underlying as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+            switch cocoa.code {
+            case .fileNoSuchFile, .fileReadNoSuchFile: return String(cString: strerror(ENOENT))
+            case .fileWriteNoPermission, .fileReadNoPermission: return String(cString: strerror(EACCES))
+            case .fileWriteOutOfSpace: return String(cString: strerror(ENOSPC))
+            default: break
+            }
+        }
+        return "\(error)"
+    }
+}
+
 enum POSIX {
+    static func describe(_ error: any Error) -> String { SystemErrorText.of(error) }
+
     static func canBindLoopback(port: UInt16) -> Bool {
         #if canImport(Darwin)
         let fd = socket(AF_INET, SOCK_STREAM, 0)
@@ -54,10 +76,15 @@ enum POSIX {
 
     /// `lstat`: information about the path itself, never a symlink's target. `nil` when it does not exist.
     static func lstatInfo(_ path: String) throws(POSIXCallError) -> FileInfo? {
+        try fileInfo(path, followLink: false)
+    }
+
+    /// `stat` (`followLink`) or `lstat`; `nil` when the path does not exist.
+    static func fileInfo(_ path: String, followLink: Bool) throws(POSIXCallError) -> FileInfo? {
         var info = stat()
-        if lstat(path, &info) != 0 {
+        if (followLink ? stat(path, &info) : lstat(path, &info)) != 0 {
             if errno == ENOENT { return nil }
-            throw POSIXCallError(call: "lstat", errno: errno)
+            throw POSIXCallError(call: followLink ? "stat" : "lstat", errno: errno)
         }
         let type = info.st_mode & S_IFMT
         return FileInfo(
@@ -176,6 +203,7 @@ enum POSIX {
     static func unlock(_ fd: Int32) { _ = flock(fd, LOCK_UN) }
 
     static var ENOENTCode: Int32 { ENOENT }
+    static var EFBIGCode: Int32 { EFBIG }
     static var ELOOPCode: Int32 { ELOOP }
     static var ENOTDIRCode: Int32 { ENOTDIR }
     static var readOnly: Int32 { O_RDONLY }

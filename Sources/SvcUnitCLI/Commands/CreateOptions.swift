@@ -1,5 +1,5 @@
 public import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ServiceModel
 
 /// The options `create command` and `create sleeper` share: name, endpoint and health monitor,

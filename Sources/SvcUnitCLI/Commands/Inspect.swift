@@ -1,5 +1,5 @@
 public import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ServiceKinds
 import ServiceModel
 
@@ -61,14 +61,12 @@ extension SvcUnit {
         }
 
         static func read(_ path: String) throws -> Data {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            guard let size = Paths.size(path) else {
                 throw ServiceModelError(.fileNotFound, "\(path): no such file", filePath: path)
             }
-            if isDirectory.boolValue {
+            if Paths.isDirectory(path) {
                 throw CLIError("\(path): is a directory, expected a service.json file", status: .badInput)
             }
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)??.intValue ?? 0
             if size > ServiceDocument.maximumSize {
                 throw ServiceModelError(.documentTooLarge, "\(path) is larger than \(ServiceDocument.maximumSize >> 20) MiB; not reading it",
                                         filePath: path, hint: "a service.json is a few KiB: check what wrote this file")
@@ -76,7 +74,7 @@ extension SvcUnit {
             do {
                 return try Data(contentsOf: URL(fileURLWithPath: path))
             } catch {
-                throw CLIError("\(path): cannot read: \((error as NSError).localizedDescription)", status: .failure)
+                throw CLIError("\(path): cannot read: \(SystemErrorText.of(error))", status: .failure)
             }
         }
 
@@ -112,7 +110,7 @@ extension SvcUnit {
             lines.append(("state", "\(document.status.state) (last: \(document.status.lastState))"))
             if !document.status.lastError.isEmpty { lines.append(("last error", oneLine(document.status.lastError))) }
             for (key, value) in document.config.flavor.encodeFields() where value != .null {
-                lines.append((key.replacingOccurrences(of: "_", with: " "), JSONText.formatCompact(value)))
+                lines.append((key.replacing("_", with: " "), JSONText.formatCompact(value)))
             }
             let config = document.config
             if let restart = config.restart { lines.append(("restart", restart.rawValue)) }
@@ -132,10 +130,7 @@ extension SvcUnit {
             } else {
                 lines.append(("endpoint", "none"))
             }
-            let width = (lines.map(\.0.count).max() ?? 0) + 1
-            return lines.map { label, value in
-                (label + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0) + Output.escaped(value) + "\n"
-            }.joined()
+            return Output.fields(lines.map { ($0.0, Output.escaped($0.1)) })
         }
     }
 }

@@ -1,6 +1,6 @@
 public import ArgumentParser
 import Dispatch
-import Foundation
+import FoundationEssentials
 import SDJournal
 import ServiceModel
 import SystemdProvisioning

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ServiceModel
 import SystemdProvisioning
 #if canImport(Glibc)
@@ -44,7 +44,7 @@ enum Output {
     /// `svcunit: error: TEXT` on stderr. A multi-line report (a failed start's indented detail lines)
     /// keeps its line breaks; every line is escaped.
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data("svcunit: error: \(escapedLines(text))\n".utf8))
+        writeStandardError("svcunit: error: \(escapedLines(text))\n")
     }
 
     /// `escaped` line by line: the line breaks are svcunit's own, everything within a line is not.
@@ -53,17 +53,17 @@ enum Output {
     }
 
     static func warning(_ text: String) {
-        FileHandle.standardError.write(Data("svcunit: warning: \(escaped(text))\n".utf8))
+        writeStandardError("svcunit: warning: \(escaped(text))\n")
     }
 
     /// A notice for people on stderr (where it cannot mix with `--json` output on stdout).
     static func note(_ text: String) {
-        FileHandle.standardError.write(Data("svcunit: \(escaped(text))\n".utf8))
+        writeStandardError("svcunit: \(escaped(text))\n")
     }
 
     /// Asks on stderr and returns the line read from stdin (nil at its end).
     static func ask(_ question: String) -> String? {
-        FileHandle.standardError.write(Data(question.utf8))
+        writeStandardError(question)
         return readLine()
     }
 
@@ -77,12 +77,34 @@ enum Output {
         print(JSONText.formatCompact(value))
     }
 
-    static func flush() { fflush(nil) }  // nil: every stream; `stdout` is a C global Swift 6 will not touch
+    static func flush() { fflush(nil) }
+
+    /// Writes `text` to stderr at once (unbuffered, as stderr is), retrying short writes.
+    static func writeStandardError(_ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            if written < 0 { if errno == EINTR { continue } else { return } }
+            bytes = bytes.dropFirst(written)
+        }
+    }
+
+    /// `value` with one decimal, rounded (`%.1f` without Foundation's formatter).
+    static func oneDecimal(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths < 0 ? "-" : "")\(abs(tenths) / 10).\(abs(tenths) % 10)"
+    }
+
+    /// `value` zero-padded to `width` digits.
+    static func padded(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }  // nil: every stream; `stdout` is a C global Swift 6 will not touch
 
     /// `label: value` lines with aligned values.
     static func fields(_ lines: [(String, String)]) -> String {
         let width = (lines.map(\.0.count).max() ?? 0) + 2
-        return lines.map { label, value in (label + ":").padding(toLength: width, withPad: " ", startingAt: 0) + value + "\n" }
+        return lines.map { label, value in (label + ":" + String(repeating: " ", count: max(0, width - label.count - 1))) + value + "\n" }
             .joined()
     }
 
@@ -213,7 +235,7 @@ enum Output {
         var v = Double(value)
         var i = 0
         while v >= 1024, i < units.count - 1 { v /= 1024; i += 1 }
-        return i == 0 ? "\(value) B" : String(format: "%.1f %@", v, units[i])
+        return i == 0 ? "\(value) B" : "\(oneDecimal(v)) \(units[i])"
     }
 
     /// ISO-8601 with microseconds in UTC, e.g. `2025-01-02T03:04:05.123456Z`.
@@ -221,8 +243,9 @@ enum Output {
         var seconds = time_t(microseconds / 1_000_000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(microseconds % 1_000_000))
+        let date = "\(padded(Int(parts.tm_year) + 1900, 4))-\(padded(Int(parts.tm_mon) + 1, 2))-\(padded(Int(parts.tm_mday), 2))"
+        let clock = "\(padded(Int(parts.tm_hour), 2)):\(padded(Int(parts.tm_min), 2)):\(padded(Int(parts.tm_sec), 2))"
+        return "\(date)T\(clock).\(padded(Int(microseconds % 1_000_000), 6))Z"
     }
 
     /// Local time for people, e.g. `2025-01-02 03:04:05`.
@@ -275,12 +298,12 @@ final class Spinner: Sendable {
             while !Task.isCancelled {
                 let elapsed = ContinuousClock.now - start
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                let text = "\r\u{1B}[K\(frames[i % frames.count]) \(label) \(String(format: "%.1f", seconds)) s"
-                FileHandle.standardError.write(Data(text.utf8))
+                let text = "\r\u{1B}[K\(frames[i % frames.count]) \(label) \(Output.oneDecimal(seconds)) s"
+                Output.writeStandardError(text)
                 i += 1
                 try? await Task.sleep(for: .milliseconds(100))
             }
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            Output.writeStandardError("\r\u{1B}[K")
         }
     }
 

@@ -136,6 +136,13 @@ enum Paths {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// The size of what `path` names (symlinks followed), or `nil` if it does not exist.
+    static func size(_ path: String) -> Int? {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : nil
+    }
+
+
     static var currentDirectory: String {
         guard let cwd = getcwd(nil, 0) else { return "/" }
         defer { free(cwd) }

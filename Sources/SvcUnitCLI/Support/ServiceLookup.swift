@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ServiceModel
 
 /// Turns what a user typed (a full UUID, a unique UUID prefix or a service name) into stored UUIDs.

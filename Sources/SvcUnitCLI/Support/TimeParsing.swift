@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Parses the time values svcunit accepts on the command line: durations in seconds and `--since`/`--until`.
 ///
@@ -11,7 +14,7 @@ enum TimeParsing {
     /// - Throws: `CLIError.usage` naming `option`.
     static func seconds(_ text: String, option: String, allowZero: Bool = false) throws -> Double {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
-        var number = text.trimmingCharacters(in: .whitespaces)
+        var number = text.trimmingSpaces
         var factor = 1.0
         for (suffix, f) in units where number.hasSuffix(suffix) {
             let rest = String(number.dropLast(suffix.count))
@@ -36,7 +39,7 @@ enum TimeParsing {
     /// date), relative (`-10m`, `-2h`, `-30s`, `-1d`), `now`, or a unix time (`1735787045`,
     /// `1735787045.5`) → microseconds since the epoch.
     static func time(_ text: String, option: String = "--since", now: UInt64 = Output.nowMicroseconds()) throws -> UInt64 {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        let t = text.trimmingSpaces
         if t == "now" { return now }
         if t.hasPrefix("-") {
             let seconds = try relativeSeconds(String(t.dropFirst()), original: text, option: option)
@@ -46,10 +49,7 @@ enum TimeParsing {
         if let unix = Double(t), unix >= 0, unix.isFinite, !t.contains("e"), !t.contains("E") {
             return UInt64(unix * 1_000_000)
         }
-        if let date = iso8601(t) {
-            let seconds = date.timeIntervalSince1970
-            return seconds <= 0 ? 0 : UInt64(seconds * 1_000_000)
-        }
+        if let microseconds = iso8601Microseconds(t) { return microseconds }
         throw CLIError.usage(
             "\(option) \"\(text)\" is not a time; give ISO-8601 (2025-01-02T03:04:05Z), a relative time (-10m, -2h) or a unix time")
     }
@@ -64,21 +64,87 @@ enum TimeParsing {
         throw CLIError.usage("\(option) \"\(original)\" is not a relative time; give e.g. -30s, -10m, -2h, -1d")
     }
 
-    private static func iso8601(_ text: String) -> Date? {
-        let withFraction = ISO8601DateFormatter()
-        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = withFraction.date(from: text) { return d }
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        if let d = plain.date(from: text) { return d }
-        // Without a zone: local time, as journalctl reads it.
-        for format in ["yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd"] {
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_US_POSIX")
-            f.timeZone = TimeZone.current
-            f.dateFormat = format
-            if let d = f.date(from: text) { return d }
+    /// ISO-8601 `YYYY-MM-DD`, optionally `T` or a space and `HH:MM[:SS[.fraction]]`, optionally `Z`
+    /// or an offset (`+01:00`, `+0100`). Without a zone it is local time, as journalctl reads it.
+    /// Parsed by hand (no DateFormatter: svcunit links no ICU); impossible dates (Feb 30) are refused.
+    static func iso8601Microseconds(_ text: String) -> UInt64? {
+        var scanner = Scanner(Array(text.utf8))
+        guard let year = scanner.digits(4), scanner.take("-"), let month = scanner.digits(2), scanner.take("-"),
+              let day = scanner.digits(2) else { return nil }
+        var hour = 0, minute = 0, second = 0, micros = 0
+        var offsetSeconds: Int? = nil
+        if scanner.take("T") || scanner.take(" ") {
+            guard let h = scanner.digits(2), scanner.take(":"), let m = scanner.digits(2) else { return nil }
+            hour = h; minute = m
+            if scanner.take(":") {
+                guard let sec = scanner.digits(2) else { return nil }
+                second = sec
+                if scanner.take(".") || scanner.take(",") {
+                    var digits = 0, value = 0
+                    while let d = scanner.digits(1) { if digits < 6 { value = value * 10 + d; digits += 1 } }
+                    guard digits > 0 else { return nil }
+                    for _ in digits ..< 6 { value *= 10 }
+                    micros = value
+                }
+            }
+            if scanner.take("Z") || scanner.take("z") {
+                offsetSeconds = 0
+            } else if let sign = scanner.sign() {
+                guard let oh = scanner.digits(2) else { return nil }
+                _ = scanner.take(":")
+                guard let om = scanner.digits(2), oh <= 23, om <= 59 else { return nil }
+                offsetSeconds = sign * (oh * 3600 + om * 60)
+            }
         }
-        return nil
+        guard scanner.atEnd, (1 ... 12).contains(month), (1 ... 31).contains(day), hour <= 23, minute <= 59,
+              second <= 60 else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900); parts.tm_mon = Int32(month - 1); parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour); parts.tm_min = Int32(minute); parts.tm_sec = Int32(second)
+        parts.tm_isdst = -1
+        let seconds = offsetSeconds == nil ? mktime(&parts) : timegm(&parts)
+        // mktime/timegm normalise Feb 30 to Mar 2: a changed day or month means the date does not exist.
+        guard parts.tm_mday == Int32(day), parts.tm_mon == Int32(month - 1) else { return nil }
+        let utc = Int64(seconds) - Int64(offsetSeconds ?? 0)
+        return utc <= 0 ? 0 : UInt64(utc) * 1_000_000 + UInt64(micros)
+    }
+
+    /// A cursor over ASCII bytes for `iso8601Microseconds`.
+    private struct Scanner {
+        let bytes: [UInt8]
+        var index = 0
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        var atEnd: Bool { index == bytes.count }
+        mutating func take(_ character: Unicode.Scalar) -> Bool {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: character) else { return false }
+            index += 1
+            return true
+        }
+        /// Exactly `count` decimal digits as a number, or nil (and nothing consumed).
+        mutating func digits(_ count: Int) -> Int? {
+            guard index + count <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[index ..< index + count] {
+                guard byte >= 0x30, byte <= 0x39 else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            index += count
+            return value
+        }
+        mutating func sign() -> Int? {
+            if take("+") { return 1 }
+            if take("-") { return -1 }
+            return nil
+        }
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces and tabs (`trimmingCharacters(in: .whitespaces)`
+    /// without Foundation).
+    var trimmingSpaces: String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first ... last])
     }
 }

@@ -6,7 +6,7 @@
 //   CSystemd ─► SDBus ─► SystemdManager ─┐
 //           └─► SDJournal ───────────────┤
 //   ServiceModel ─► ServiceHealth ───────┴─► SystemdProvisioning ─► SvcUnitCLI ─► svcunit
-//   ServiceModel (+ ServiceKinds) ───────────────────────────────────────────────► svcunit-entrypoint
+//   ServiceModel (+ ServiceKinds, ServiceHealth) ─► Entrypoint ─► svcunit (`svcunit entrypoint`, what units run)
 import PackageDescription
 
 let package = Package(
@@ -19,7 +19,6 @@ let package = Package(
         .library(name: "ServiceModel", targets: ["ServiceModel"]),
         .library(name: "SystemdProvisioning", targets: ["SystemdProvisioning"]),
         .executable(name: "svcunit", targets: ["svcunit"]),
-        .executable(name: "svcunit-entrypoint", targets: ["svcunit-entrypoint"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,9 +47,13 @@ let package = Package(
             "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdProvisioning", "SystemdManager", "SDJournal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "svcunit", dependencies: ["SvcUnitCLI"]),
-        // Re-creates a service from its JSON and runs it; links no sd-bus.
-        .executableTarget(name: "svcunit-entrypoint", dependencies: ["ServiceModel", "ServiceKinds", "ServiceHealth", "SDDaemon"]),
+        // What units run (`svcunit entrypoint`): re-creates a service from its JSON and runs it; no sd-bus.
+        .target(name: "Entrypoint", dependencies: [
+            "ServiceModel", "ServiceKinds", "ServiceHealth", "SDDaemon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // The one executable: the CLI, and the entrypoint as its hidden `entrypoint` subcommand.
+        .executableTarget(name: "svcunit", dependencies: ["SvcUnitCLI", "Entrypoint"]),
         // Test support, not product: finds the live user manager, names test units, runs witnesses.
         .target(name: "SystemdTestSupport", dependencies: ["SDBus", "SystemdManager"], path: "Tests/SystemdTestSupport"),
 
@@ -64,14 +67,14 @@ let package = Package(
         ]),
         .testTarget(name: "ReliabilityTests", dependencies: [
             "SystemdProvisioning", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport",
-            "svcunit", "svcunit-entrypoint",
+            "svcunit",
         ]),
         // Issue 15: ZenML's own Python services, against the real zenml from PyPI (scripts/test installs it).
-        .testTarget(name: "ZenMLServiceTests", dependencies: ["SystemdTestSupport", "svcunit", "svcunit-entrypoint"],
+        .testTarget(name: "ZenMLServiceTests", dependencies: ["SystemdTestSupport", "svcunit"],
                     exclude: ["python"]),
         .testTarget(name: "SystemdProvisioningTests", dependencies: [
             "SystemdProvisioning", "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdManager", "SDJournal", "SystemdTestSupport",
-            "svcunit-entrypoint",
+            "svcunit",
         ]),
     ]
 )

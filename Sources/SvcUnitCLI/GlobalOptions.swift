@@ -14,7 +14,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     public var root: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "The svcunit-entrypoint executable that units run (env SVCUNIT_ENTRYPOINT; default: svcunit-entrypoint beside svcunit).",
+        "The svcunit executable that units run as `svcunit entrypoint` (env SVCUNIT_ENTRYPOINT; default: this svcunit).",
         valueName: "path"))
     public var entrypoint: String?
 

@@ -9,7 +9,8 @@ import SystemdManager
 /// `svcunit enable` adds a drop-in with the store it was given and the entrypoint it runs with.
 public enum ServiceTemplate {
     public static let fileName = "svcunit@.service"
-    public static let installedEntrypoint = "/usr/libexec/svcunit/svcunit-entrypoint"
+    /// The packaged executable units run (`svcunit entrypoint …`: one binary for the CLI and the units).
+    public static let installedEntrypoint = "/usr/bin/svcunit"
 
     /// The template's text for an entrypoint at `entrypoint`.
     public static func text(entrypoint: String = installedEntrypoint) -> String {
@@ -31,8 +32,8 @@ public enum ServiceTemplate {
         NotifyAccess=all
         Slice=svcunit.slice
         Environment=SVCUNIT_ROOT=%h/.local/share/svcunit
-        ExecStart=\(entrypoint) --notify --config-file ${SVCUNIT_ROOT}/%i/service.json
-        ExecStopPost=-\(entrypoint) --record-exit --config-file ${SVCUNIT_ROOT}/%i/service.json
+        ExecStart=\(entrypoint) entrypoint --notify --config-file ${SVCUNIT_ROOT}/%i/service.json
+        ExecStopPost=-\(entrypoint) entrypoint --record-exit --config-file ${SVCUNIT_ROOT}/%i/service.json
         SyslogIdentifier=svcunit-%i
         TimeoutStartSec=120
         TimeoutStopSec=10
@@ -50,9 +51,9 @@ public enum ServiceTemplate {
         [Service]
         Environment=\(quoted("SVCUNIT_ROOT=" + root))
         ExecStart=
-        ExecStart=\(entrypoint) --notify --config-file ${SVCUNIT_ROOT}/%i/service.json
+        ExecStart=\(entrypoint) entrypoint --notify --config-file ${SVCUNIT_ROOT}/%i/service.json
         ExecStopPost=
-        ExecStopPost=-\(entrypoint) --record-exit --config-file ${SVCUNIT_ROOT}/%i/service.json
+        ExecStopPost=-\(entrypoint) entrypoint --record-exit --config-file ${SVCUNIT_ROOT}/%i/service.json
 
         """
     }

@@ -55,17 +55,18 @@ public final class SystemdProvisioner: ServiceProvisioner {
         self.pythonRunner = pythonRunner
     }
 
-    /// `svcunit-entrypoint` beside the running executable, else the packaged `/usr/libexec/svcunit/`.
+    /// The running executable (`svcunit`, which runs units as `svcunit entrypoint …`), else the
+    /// packaged `/usr/bin/svcunit`.
     public static func defaultEntrypoint() -> String {
-        let beside = URL(fileURLWithPath: CommandLine.arguments.first.map { resolveExecutable($0) } ?? "/proc/self/exe")
-            .deletingLastPathComponent().appendingPathComponent("svcunit-entrypoint").path
-        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
-        return "/usr/libexec/svcunit/svcunit-entrypoint"
+        if let me = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
+           FileManager.default.isExecutableFile(atPath: me) {
+            return me
+        }
+        return ServiceTemplate.installedEntrypoint
     }
 
-    private static func resolveExecutable(_ argv0: String) -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? argv0
-    }
+    /// The argv prefix that runs the entrypoint: the executable and its hidden subcommand.
+    var entrypointCommand: [String] { [entrypoint, "entrypoint"] }
 
     // MARK: - Unit properties
 
@@ -78,7 +79,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
         let configFile = document.status.configFile ?? store.file(for: document.uuid)
         let argv = document.isPython
             ? try PythonService.command(for: document, configFile: configFile, runner: pythonRunner)
-            : [entrypoint, "--config-file", configFile]
+            : entrypointCommand + ["--config-file", configFile]
         for path in argv where path.hasPrefix("/") { try Self.checkRoundTrips(path, what: "the path") }
         return argv
     }
@@ -106,7 +107,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
             .standardOutput(silent ? .null : .journal),
             .standardError(silent ? .null : .journal),
             // Record how every run ended into the JSON, even when no svcunit command is watching.
-            .execStopPost(argv: [entrypoint, "--record-exit", "--config-file", configFile], ignoreFailure: true),
+            .execStopPost(argv: entrypointCommand + ["--record-exit", "--config-file", configFile], ignoreFailure: true),
             .stopTimeout(document.config.stopTimeout.map { Self.duration($0) } ?? Self.defaultStopTimeout),
         ]
         let restart = document.config.effectiveRestart

@@ -1,4 +1,11 @@
-// The svcunit executable: everything lives in SvcUnitCLI so tests can run commands in-process.
+// The svcunit executable: the CLI (everything lives in SvcUnitCLI so tests can run commands
+// in-process) and, as the hidden `entrypoint` subcommand, what every unit runs. The entrypoint is
+// dispatched first so a unit's start and ExecStopPost pay for nothing of the CLI's set-up.
+import Entrypoint
 import SvcUnitCLI
 
-await SvcUnit.main()
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "entrypoint" {
+    await EntrypointCommand.run(arguments: Array(CommandLine.arguments.dropFirst(2)))
+} else {
+    await SvcUnit.main()
+}

@@ -74,8 +74,8 @@ struct StoreIdentityTests {
     /// 16.1: what a template instance runs is found through its environment (`${SVCUNIT_ROOT}`).
     @Test func theDocumentOfAUnitIsReadFromItsExecStart() {
         let uuid = "d761e1eb-2c4f-4e7e-9a39-111111111111"
-        let template = [ExecCommand(path: "/usr/libexec/svcunit/svcunit-entrypoint",
-                                    argv: ["/usr/libexec/svcunit/svcunit-entrypoint", "--notify", "--config-file", "${SVCUNIT_ROOT}/\(uuid)/service.json"])]
+        let template = [ExecCommand(path: "/usr/bin/svcunit",
+                                    argv: ["/usr/bin/svcunit", "entrypoint", "--notify", "--config-file", "${SVCUNIT_ROOT}/\(uuid)/service.json"])]
         #expect(UnitOwnership.documentFile(execStart: template, environment: ["SVCUNIT_ROOT=/srv/a b"]) == "/srv/a b/\(uuid)/service.json")
         #expect(UnitOwnership.of(execStart: template, environment: ["SVCUNIT_ROOT=/srv/a"], ownFile: "/srv/a/\(uuid)/service.json") == .ours)
         #expect(UnitOwnership.of(execStart: template, environment: ["SVCUNIT_ROOT=/srv/b"], ownFile: "/srv/a/\(uuid)/service.json")

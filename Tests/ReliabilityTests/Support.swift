@@ -52,7 +52,7 @@ final class Spawned: @unchecked Sendable {
 enum CLI {
     /// `svcunit` as built beside the test bundle.
     static var binary: String { sibling("svcunit") }
-    static var entrypoint: String { sibling("svcunit-entrypoint") }
+    static var entrypoint: String { sibling("svcunit") }  // units run `svcunit entrypoint …`
 
     static func sibling(_ name: String) -> String {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()

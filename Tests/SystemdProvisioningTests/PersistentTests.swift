@@ -15,9 +15,9 @@ import Testing
     }
 
     @Test func dropInsQuoteTheStoreAndNameTheEntrypoint() {
-        let text = ServiceTemplate.dropIn(root: "/home/a b/\"svc\"", entrypoint: "/opt/x/svcunit-entrypoint")
+        let text = ServiceTemplate.dropIn(root: "/home/a b/\"svc\"", entrypoint: "/opt/x/svcunit")
         #expect(text.contains(#"Environment="SVCUNIT_ROOT=/home/a b/\"svc\"""#))
-        #expect(text.contains("ExecStart=\nExecStart=/opt/x/svcunit-entrypoint --notify"))
+        #expect(text.contains("ExecStart=\nExecStart=/opt/x/svcunit entrypoint --notify"))
     }
 }
 

@@ -20,14 +20,14 @@ struct Harness {
                                    manager: manager, entrypoint: Harness.entrypoint)
     }
 
-    /// `svcunit-entrypoint` as built beside the test bundle.
+    /// `svcunit` as built beside the test bundle: units run it as `svcunit entrypoint …`.
     static var entrypoint: String {
         let bundle = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "")
         var dir = bundle.deletingLastPathComponent()
-        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("svcunit-entrypoint").path) {
+        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("svcunit").path) {
             dir = dir.deletingLastPathComponent()
         }
-        return dir.appendingPathComponent("svcunit-entrypoint").path
+        return dir.appendingPathComponent("svcunit").path
     }
 
     func command(_ argv: [String], name: String = "test", endpoint: ServiceEndpoint? = nil,

@@ -38,11 +38,11 @@ enum Readiness {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
-    /// Starts the short-lived readiness helper (this binary with `--await-ready --detach`) and
+    /// Starts the short-lived readiness helper (this binary with `entrypoint --await-ready --detach`) and
     /// waits for its first process, which exits at once, leaving the probing grandchild behind.
     static func spawnHelper(configFile: String) {
         let me = executable
-        let argv = [me, "--await-ready", "--detach", "--config-file", configFile]
+        let argv = [me, "entrypoint", "--await-ready", "--detach", "--config-file", configFile]
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         cArgs.append(nil)
         defer { for p in cArgs { free(p) } }

@@ -1,0 +1,203 @@
+// `svcunit entrypoint`: what a svcunit unit runs. It re-creates the service from its JSON file and
+// runs it in this process: no fork, no detaching, no PID file (systemd tracks the process).
+//
+//   svcunit entrypoint --config-file PATH               run the service (the unit's ExecStart)
+//   svcunit entrypoint --notify --config-file PATH      the same in a Type=notify unit (svcunit@.service):
+//                                                       choose the port, report READY=1 once healthy
+//   svcunit entrypoint --record-exit --config-file PATH record how the run ended (ExecStopPost)
+//   (internal) --await-ready, --await-exec, --detach: its readiness helpers
+//
+// One binary with the CLI (issue 12): the package ships svcunit once, and the `svcunit` main
+// dispatches `entrypoint` before anything of the CLI runs.
+public import ArgumentParser
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+import SDDaemon
+import ServiceHealth
+import ServiceKinds
+import ServiceModel
+
+/// Exit statuses, from sysexits.h, so systemd's "exited with status N" tells what went wrong.
+enum EntrypointExit {
+    static let usage: Int32 = 64        // EX_USAGE
+    static let badDocument: Int32 = 65  // EX_DATAERR
+    static let failed: Int32 = 70       // EX_SOFTWARE
+    static let noInput: Int32 = 66      // EX_NOINPUT
+}
+
+func fail(_ message: String, _ code: Int32) -> Never {
+    let line = "svcunit entrypoint: error: \(message)\n"
+    _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    exit(code)
+}
+
+/// The unit side of svcunit, as a hidden subcommand of the one `svcunit` binary.
+///
+/// Not obvious: it must stay cheap, since every start and every stop (`ExecStopPost=`) runs it;
+/// `svcunit`'s main dispatches here before the CLI's own set-up.
+public struct EntrypointCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "svcunit entrypoint",
+        abstract: "Runs a stored service in this process (what svcunit's units run; not for people).")
+
+    @Option(name: .customLong("config-file"), help: "The service's service.json.")
+    var configFile: String
+
+    @Flag(help: "Record how the run ended into the document (the unit's ExecStopPost).")
+    var recordExit = false
+
+    @Flag(help: "Type=notify template instance: choose the port, report READY=1 once healthy.")
+    var notify = false
+
+    @Flag(help: .hidden) var awaitReady = false
+    @Flag(help: .hidden) var awaitExec = false
+    @Flag(help: .hidden) var detach = false
+
+    public init() {}
+
+    /// Parses `arguments` (those after `svcunit entrypoint`), runs, and exits.
+    public static func run(arguments: [String]) async -> Never {
+        await main(arguments)
+        Glibc.exit(0)
+    }
+
+    public func run() async throws {
+        let configFile = self.configFile
+        let registry = BuiltinKinds.registry()
+        let recordExit = self.recordExit, notify = self.notify, awaitReady = self.awaitReady
+        let awaitExec = self.awaitExec, detach = self.detach
+
+        if recordExit {
+            // systemd hands ExecStopPost the outcome of the run in these variables (systemd.exec(5)).
+            let env = ProcessInfo.processInfo.environment
+            let result = env["SERVICE_RESULT"] ?? "unknown"
+            let exitText: String? = {
+                guard let code = env["EXIT_CODE"], let status = env["EXIT_STATUS"] else { return nil }
+                switch code {
+                case "exited": return "exited with status \(status)"
+                case "killed": return "killed by signal \(status)"
+                case "dumped": return "dumped core on signal \(status)"
+                default: return "\(code) \(status)"
+                }
+            }()
+            // A SIGKILLed main process may have met the unit's MemoryMax=; on cgroup v1 only the kernel's
+            // counter can tell (systemd says Result=signal there). This process runs in the unit's cgroup.
+            let killed = env["EXIT_CODE"] == "killed" && env["EXIT_STATUS"] == "KILL"
+            let oomKills = killed || result == "oom-kill" ? OutOfMemoryKills.inOwnCgroup() : nil
+            let url = URL(fileURLWithPath: configFile)
+            let directory = url.deletingLastPathComponent()
+            guard let uuid = ServiceUUID(rawValue: directory.lastPathComponent) else {
+                fail("\(configFile) is not inside a <store>/<uuid>/ directory", EntrypointExit.badDocument)
+            }
+            do {
+                let store = try ServiceStore(root: directory.deletingLastPathComponent().path, create: false)
+                // A service whose directory is gone (deleted while its unit ran) has nothing to record into;
+                // taking the lock would create the directory again, an entry without a document.
+                guard store.hasEntry(for: uuid) else {
+                    fail("not recording the end of the run: \(directory.path) is gone", EntrypointExit.failed)
+                }
+                try store.withLock(uuid) {
+                    let service = try store.load(uuid, into: registry)
+                    service.update { document in
+                        let run = LastRun(
+                            unit: env["SVCUNIT_UNIT"] ?? "svcunit-\(uuid.rawValue).service", invocationID: env["INVOCATION_ID"],
+                            result: result, exit: exitText, finishedAt: Date().timeIntervalSince1970, oomKills: oomKills)
+                        document.status.lastRun = run
+                        if run.succeeded {
+                            document.status.updateState(.inactive)
+                        } else {
+                            document.status.updateState(.error, error: run.summary)
+                        }
+                    }
+                    try store.save(service)
+                    PythonLaunch.removeStalePIDFile(service.document)
+                }
+            } catch {
+                fail("cannot record the end of the run in \(configFile): \(error)", EntrypointExit.failed)
+            }
+            Glibc.exit(0)
+        }
+
+        if detach {
+            // The readiness helper must not stay a child of the service's main process: that process
+            // becomes the command (exec), which would never reap it. Fork once more and let the first
+            // child exit; the grandchild is re-parented to the user manager (a subreaper), which reaps it.
+            // Safe here: nothing has started a thread yet.
+            let pid = fork()
+            if pid < 0 { fail("cannot fork the readiness helper: \(String(cString: strerror(errno)))", EntrypointExit.failed) }
+            if pid > 0 { _exit(0) }
+            _ = setsid()
+        }
+
+        if awaitExec {
+            // The exec watcher: end of file on the pipe means the command replaced the entrypoint; a byte
+            // means its exec failed, and the entrypoint exits with the reason (no READY: the start fails).
+            if CommandService.awaitExec() {
+                Notifier.ready(status: "running")
+                Notifier.barrier()
+            }
+            Glibc.exit(0)
+        }
+
+        func loadDocument() -> ServiceDocument {
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: configFile))
+            } catch {
+                fail("cannot read \(configFile): \(SystemErrorText.of(error))", EntrypointExit.noInput)
+            }
+            do {
+                return try registry.decode(data: data)
+            } catch {
+                fail("\(configFile): \(error)", EntrypointExit.badDocument)
+            }
+        }
+
+        if awaitReady {
+            await Readiness.awaitHealthyThenNotify(loadDocument())
+            Glibc.exit(0)
+        }
+
+        var document = loadDocument()
+        if document.isPython {
+            // A user's Python class: its own interpreter runs it (and reports READY=1 once the class has
+            // loaded). The port is chosen first, as `svcunit start` would, since `run()` reads it.
+            if notify { document = Readiness.prepareEndpoint(document, configFile: configFile, registry: registry) }
+            do { try PythonLaunch.replaceProcess(document, configFile: configFile) } catch {
+                fail("\(configFile): \(error)", EntrypointExit.failed)
+            }
+        }
+        /// READY=1 for a command is sent by a helper once the exec has happened (see `CommandService.exec`).
+        func execReportingReady(_ document: ServiceDocument) -> Never {
+            let watcher = [Readiness.executable, "entrypoint", "--await-exec", "--config-file", configFile]
+            do { try CommandService.exec(document, watcher: watcher) } catch {
+                fail("service \(document.uuid) (\(document.config.name)) failed: \(error)", EntrypointExit.failed)
+            }
+        }
+
+        if !notify, Notifier.isExpected {
+            // A transient unit (Type=notify): "active" must mean the service's program runs. The sleeper
+            // runs here and now; a command runs only once exec'd, which its helper reports.
+            if document.kind == CommandService.self { execReportingReady(document) }
+            Notifier.ready(status: "running")
+        } else if notify {
+            document = Readiness.prepareEndpoint(document, configFile: configFile, registry: registry)
+            if document.endpoint?.monitor == nil {
+                if document.kind == CommandService.self { execReportingReady(document) }
+                Notifier.ready(status: "running (no health monitor)")
+            } else if document.kind == CommandService.self {
+                Readiness.spawnHelper(configFile: configFile)
+            } else {
+                let probed = document
+                Task.detached { await Readiness.awaitHealthyThenNotify(probed) }
+            }
+        }
+        do {
+            try await document.kind.run(document)
+        } catch {
+            fail("service \(document.uuid) (\(document.config.name)) failed: \(error)", EntrypointExit.failed)
+        }
+    }
+}

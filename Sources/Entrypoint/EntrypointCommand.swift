@@ -53,7 +53,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
 
     @Flag(help: .hidden) var awaitReady = false
     @Flag(help: .hidden) var awaitExec = false
-    @Flag(help: .hidden) var detach = false
+    @Flag(help: .hidden) var detach = false  // acted on by `detachIfAsked`, before parsing
 
     public init() {}
 
@@ -63,11 +63,25 @@ public struct EntrypointCommand: AsyncParsableCommand {
         Glibc.exit(0)
     }
 
+    /// `--detach`, done by the caller before anything asynchronous starts: the readiness helper must
+    /// not stay a child of the service's main process, which becomes the command (exec) and would
+    /// never reap it. Fork once more and let the first child exit; the grandchild is re-parented to
+    /// the user manager (a subreaper), which reaps it. Not obvious: a fork copies only the calling
+    /// thread, so it must happen before Swift's cooperative thread pool exists (in `run()` the
+    /// child would wait forever for pool threads it does not have).
+    public static func detachIfAsked(_ arguments: [String]) {
+        guard arguments.contains("--detach") else { return }
+        let pid = fork()
+        if pid < 0 { fail("cannot fork the readiness helper: \(String(cString: strerror(errno)))", EntrypointExit.failed) }
+        if pid > 0 { _exit(0) }
+        _ = setsid()
+    }
+
     public func run() async throws {
         let configFile = self.configFile
         let registry = BuiltinKinds.registry()
         let recordExit = self.recordExit, notify = self.notify, awaitReady = self.awaitReady
-        let awaitExec = self.awaitExec, detach = self.detach
+        let awaitExec = self.awaitExec  // `detach` was done before run() (`detachIfAsked`)
 
         if recordExit {
             // systemd hands ExecStopPost the outcome of the run in these variables (systemd.exec(5)).
@@ -118,17 +132,6 @@ public struct EntrypointCommand: AsyncParsableCommand {
                 fail("cannot record the end of the run in \(configFile): \(error)", EntrypointExit.failed)
             }
             Glibc.exit(0)
-        }
-
-        if detach {
-            // The readiness helper must not stay a child of the service's main process: that process
-            // becomes the command (exec), which would never reap it. Fork once more and let the first
-            // child exit; the grandchild is re-parented to the user manager (a subreaper), which reaps it.
-            // Safe here: nothing has started a thread yet.
-            let pid = fork()
-            if pid < 0 { fail("cannot fork the readiness helper: \(String(cString: strerror(errno)))", EntrypointExit.failed) }
-            if pid > 0 { _exit(0) }
-            _ = setsid()
         }
 
         if awaitExec {

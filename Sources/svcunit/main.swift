@@ -5,7 +5,9 @@ import Entrypoint
 import SvcUnitCLI
 
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "entrypoint" {
-    await EntrypointCommand.run(arguments: Array(CommandLine.arguments.dropFirst(2)))
+    let arguments = Array(CommandLine.arguments.dropFirst(2))
+    EntrypointCommand.detachIfAsked(arguments)  // before any await: see there
+    await EntrypointCommand.run(arguments: arguments)
 } else {
     await SvcUnit.main()
 }

@@ -86,6 +86,11 @@ public struct EntrypointCommand: AsyncParsableCommand {
         if recordExit {
             // systemd hands ExecStopPost the outcome of the run in these variables (systemd.exec(5)).
             let env = ProcessInfo.processInfo.environment
+            // The `svcunit stop` that stopped this run records its end (see RunEndClaim).
+            if let invocation = env["INVOCATION_ID"], RunEndClaim.isClaimed(invocation, configFile: configFile),
+               RunEndClaim.honoursClaim(exitCode: env["EXIT_CODE"], exitStatus: env["EXIT_STATUS"], result: env["SERVICE_RESULT"]) {
+                Glibc.exit(0)
+            }
             let result = env["SERVICE_RESULT"] ?? "unknown"
             let exitText: String? = {
                 guard let code = env["EXIT_CODE"], let status = env["EXIT_STATUS"] else { return nil }
@@ -126,7 +131,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
                         }
                     }
                     try store.save(service)
-                    PythonLaunch.removeStalePIDFile(service.document)
+                    PythonService.removeStalePIDFile(service.document)
                 }
             } catch {
                 fail("cannot record the end of the run in \(configFile): \(error)", EntrypointExit.failed)

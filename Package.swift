@@ -30,8 +30,10 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        .target(name: "SDBus", dependencies: ["CSystemd"]),
-        .target(name: "SDJournal", dependencies: ["CSystemd"]),
+        // The thread that owns an sd-bus or sd-journal object, written once for both wrappers.
+        .target(name: "SDWorker"),
+        .target(name: "SDBus", dependencies: ["CSystemd", "SDWorker"]),
+        .target(name: "SDJournal", dependencies: ["CSystemd", "SDWorker"]),
         // sd_notify only, for the entrypoint of Type=notify units.
         .target(name: "SDDaemon", dependencies: ["CSystemd"]),
         .target(name: "SystemdManager", dependencies: ["SDBus"]),

@@ -1,6 +1,7 @@
 // The only file in SDJournal that calls sd_journal_* functions; runs on the reader's own thread.
 internal import CSystemd
 import Glibc
+import SDWorker
 
 typealias JournalPointer = OpaquePointer
 
@@ -106,11 +107,8 @@ enum JournalCalls {
     static func events(_ j: JournalPointer) -> Int32 { sd_journal_get_events(j) }
     static func timeoutMilliseconds(_ j: JournalPointer) -> Int32 {
         var usec: UInt64 = 0
-        guard sd_journal_get_timeout(j, &usec) >= 0, usec != .max else { return -1 }
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let nowUsec = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
-        return usec <= nowUsec ? 0 : Int32(clamping: (usec - nowUsec + 999) / 1000)
+        guard sd_journal_get_timeout(j, &usec) >= 0 else { return -1 }
+        return PollTimeout.untilMonotonic(microseconds: usec)
     }
     static func process(_ j: JournalPointer) { _ = sd_journal_process(j) }
 }

@@ -57,25 +57,30 @@ let package = Package(
         // The one executable: the CLI, and the entrypoint as its hidden `entrypoint` subcommand.
         .executableTarget(name: "svcunit", dependencies: ["SvcUnitCLI", "Entrypoint"]),
         // Test support, not product: finds the live user manager, names test units, runs witnesses.
-        .target(name: "SystemdTestSupport", dependencies: ["SDBus", "SystemdManager"], path: "Tests/SystemdTestSupport"),
+        .target(name: "SystemdTestSupport", dependencies: ["SystemdManager"], path: "Tests/SystemdTestSupport"),
+        // Compiles against the public surface of the libsystemd wrappers only: no C type may leak.
+        .testTarget(name: "APIBoundaryTests", dependencies: ["SDBus", "SDJournal", "SDDaemon"]),
 
         .testTarget(name: "SDBusTests", dependencies: ["SDBus", "SystemdManager", "SystemdTestSupport"]),
         .testTarget(name: "SDJournalTests", dependencies: ["SDJournal", "SystemdManager", "SystemdTestSupport"]),
         .testTarget(name: "SystemdManagerTests", dependencies: ["SystemdManager", "SDBus", "SystemdTestSupport"]),
         .testTarget(name: "ServiceModelTests", dependencies: ["ServiceModel", "ServiceKinds"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ServiceHealthTests", dependencies: ["ServiceHealth", "ServiceModel"]),
+        // Test targets declare exactly the modules they import ("svcunit": the executable they run).
         .testTarget(name: "SvcUnitCLITests", dependencies: [
-            "SvcUnitCLI", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport", "svcunit",
+            "SvcUnitCLI", "ServiceModel", "SystemdManager", "SDJournal", "SystemdTestSupport", "svcunit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ReliabilityTests", dependencies: [
-            "SystemdProvisioning", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport",
+            "SystemdProvisioning", "ServiceModel", "ServiceKinds", "ServiceHealth", "SvcUnitCLI", "SystemdManager", "SystemdTestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "svcunit",
         ]),
         // Issue 15: ZenML's own Python services, against the real zenml from PyPI (scripts/test installs it).
         .testTarget(name: "ZenMLServiceTests", dependencies: ["SystemdTestSupport", "svcunit"],
                     exclude: ["python"]),
         .testTarget(name: "SystemdProvisioningTests", dependencies: [
-            "SystemdProvisioning", "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdManager", "SDJournal", "SystemdTestSupport",
+            "SystemdProvisioning", "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdManager", "SDBus", "SDJournal", "SystemdTestSupport",
             "svcunit",
         ]),
     ]

@@ -68,17 +68,6 @@ public final class JournalReader: Sendable {
         try await worker.run { j, _ throws(JournalError) in try JournalCalls.seekHead(j) }
     }
 
-    /// Positions just after the entry at `cursor`, so reading resumes with the next one.
-    public func seek(after cursor: String) async throws(JournalError) {
-        try await worker.run { j, _ throws(JournalError) in
-            try JournalCalls.seekCursor(j, cursor)
-            if try JournalCalls.next(j), !JournalCalls.testCursor(j, cursor) {
-                // The cursor's entry is gone (rotated away): we are already on the next one; step back.
-                _ = try JournalCalls.previous(j)
-            }
-        }
-    }
-
     /// Up to `limit` entries after the current position, oldest first (empty at the end).
     public func readForward(limit: Int = 1000) async throws(JournalError) -> [JournalEntry] {
         try await worker.run { j, fields throws(JournalError) in

@@ -68,7 +68,6 @@ public struct ServiceStore: Sendable {
     }
 
     public func directory(for uuid: ServiceUUID) -> String { "\(root)/\(uuid.rawValue)" }
-    public func fileURL(for uuid: ServiceUUID) -> URL { URL(fileURLWithPath: file(for: uuid)) }
     public func file(for uuid: ServiceUUID) -> String { "\(directory(for: uuid))/\(Self.fileName)" }
 
     /// Makes sure `<root>/<uuid>` is a real directory of ours (creating it 0700).

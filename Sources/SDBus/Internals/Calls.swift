@@ -80,7 +80,6 @@ enum BusIO {
 
     static func flush(_ bus: BusPointer) { _ = sd_bus_flush(bus) }
 
-    static func isOpen(_ bus: BusPointer) -> Bool { sd_bus_is_open(bus) > 0 }
 }
 
 // MARK: - Messages

@@ -44,9 +44,6 @@ enum JournalCalls {
     static func seekRealtime(_ j: JournalPointer, _ usec: UInt64) throws(JournalError) {
         try journalCheck(sd_journal_seek_realtime_usec(j, usec), "seek to a time")
     }
-    static func seekCursor(_ j: JournalPointer, _ cursor: String) throws(JournalError) {
-        try journalCheck(cursor.withCString { sd_journal_seek_cursor(j, $0) }, "seek to a cursor", code: .invalidArgument)
-    }
     /// Moves back up to `n` entries; returns how many it moved. The position is then ON the first one.
     static func previousSkip(_ j: JournalPointer, _ n: UInt64) throws(JournalError) -> Int {
         let r = sd_journal_previous_skip(j, n)
@@ -57,14 +54,6 @@ enum JournalCalls {
         let r = sd_journal_next(j)
         try journalCheck(r, "read the next entry")
         return r > 0
-    }
-    static func previous(_ j: JournalPointer) throws(JournalError) -> Bool {
-        let r = sd_journal_previous(j)
-        try journalCheck(r, "read the previous entry")
-        return r > 0
-    }
-    static func testCursor(_ j: JournalPointer, _ cursor: String) -> Bool {
-        cursor.withCString { sd_journal_test_cursor(j, $0) } > 0
     }
 
     /// The value of `field` in the current entry, without the `FIELD=` prefix; nil when absent.

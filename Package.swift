@@ -22,6 +22,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The C boundary: libsystemd's headers through pkg-config. Only SDBus and SDJournal import it.
@@ -32,26 +33,28 @@ let package = Package(
         ),
         // The thread that owns an sd-bus or sd-journal object, written once for both wrappers.
         .target(name: "SDWorker"),
-        .target(name: "SDBus", dependencies: ["CSystemd", "SDWorker"]),
-        .target(name: "SDJournal", dependencies: ["CSystemd", "SDWorker"]),
+        // swift-log, bootstrapped once per executable: --verbose / SVCUNIT_LOG_LEVEL (silent by default).
+        .target(name: "Diagnostics", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "SDBus", dependencies: ["CSystemd", "SDWorker", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "SDJournal", dependencies: ["CSystemd", "SDWorker", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
         // sd_notify only, for the entrypoint of Type=notify units.
         .target(name: "SDDaemon", dependencies: ["CSystemd"]),
         .target(name: "SystemdManager", dependencies: ["SDBus"]),
         // The service model: pure Swift + FoundationEssentials, no systemd.
         .target(name: "ServiceModel"),
-        .target(name: "ServiceHealth", dependencies: ["ServiceModel"]),
+        .target(name: "ServiceHealth", dependencies: ["ServiceModel", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ServiceKinds", dependencies: ["ServiceModel"]),
         // Services on systemd: the model meets the sd-bus and sd-journal wrappers.
         .target(name: "SystemdProvisioning", dependencies: [
             "ServiceModel", "ServiceHealth", "SystemdManager", "SDJournal",
         ]),
         .target(name: "SvcUnitCLI", dependencies: [
-            "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdProvisioning", "SystemdManager", "SDJournal",
+            "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdProvisioning", "SystemdManager", "SDJournal", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // What units run (`svcunit entrypoint`): re-creates a service from its JSON and runs it; no sd-bus.
         .target(name: "Entrypoint", dependencies: [
-            "ServiceModel", "ServiceKinds", "ServiceHealth", "SDDaemon",
+            "ServiceModel", "ServiceKinds", "ServiceHealth", "SDDaemon", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The one executable: the CLI, and the entrypoint as its hidden `entrypoint` subcommand.

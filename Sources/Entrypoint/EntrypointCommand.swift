@@ -10,6 +10,7 @@
 // One binary with the CLI (issue 12): the package ships svcunit once, and the `svcunit` main
 // dispatches `entrypoint` before anything of the CLI runs.
 public import ArgumentParser
+import Diagnostics
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
@@ -79,6 +80,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let configFile = self.configFile
+        Diagnostics.bootstrap(verbose: false, environment: ProcessInfo.processInfo.environment)
         let registry = BuiltinKinds.registry()
         let recordExit = self.recordExit, notify = self.notify, awaitReady = self.awaitReady
         let awaitExec = self.awaitExec  // `detach` was done before run() (`detachIfAsked`)

@@ -1,4 +1,6 @@
+import Diagnostics
 import Glibc
+import Logging
 import Synchronization
 
 /// A connection to a D-Bus bus (a dbus-daemon broker or systemd's direct socket), safe to share.
@@ -50,6 +52,12 @@ public final class BusConnection: Sendable {
     /// - Throws: `BusError`: `.methodError` with the peer's D-Bus error name, `.timedOut`,
     ///   `.disconnected`, or `.invalidArgument` when the call cannot be built.
     public func call(_ call: MethodCall, timeout: Duration? = nil) async throws -> [BusValue] {
+        try await busLog.timed("D-Bus \(call.operationDescription)") { () async throws -> [BusValue] in
+            try await send(call, timeout: timeout)
+        }
+    }
+
+    private func send(_ call: MethodCall, timeout: Duration?) async throws -> [BusValue] {
         let usec: UInt64 = timeout.map { d in
             let (s, atto) = d.components
             return UInt64(max(0, s)) * 1_000_000 + UInt64(max(0, atto)) / 1_000_000_000_000
@@ -120,3 +128,6 @@ final class SubscriptionKey: @unchecked Sendable {
     var keys: [UInt64] = []
 }
 
+
+/// Every method call with its duration, at debug level (`Diagnostics`).
+let busLog = Logger(label: "svcunit.bus")

@@ -1,4 +1,6 @@
+import Diagnostics
 import Glibc
+import Logging
 import SDWorker
 import Synchronization
 
@@ -25,6 +27,7 @@ public final class JournalReader: Sendable {
 
     /// Replaces the filter; an empty filter matches every entry. Resets the read position.
     public func setFilter(_ filter: JournalFilter) async throws(JournalError) {
+        journalLog.debug("journal filter: \(filter.groups.map { $0.map(\.description).joined(separator: " + ") }.joined(separator: " | "))")
         try await worker.run { j, _ throws(JournalError) in try JournalCalls.setFilter(j, filter) }
     }
 
@@ -32,6 +35,7 @@ public final class JournalReader: Sendable {
     /// last ones at or before that time, as `journalctl -n N --until T`. Afterwards the position is on
     /// the newest one returned, so `readForward` returns only the entries after it.
     public func tail(_ count: Int, notAfter: UInt64? = nil) async throws(JournalError) -> [JournalEntry] {
+        try await journalLog.timed("journal tail \(count)\(notAfter.map { " until \($0)" } ?? "")") { () async throws(JournalError) -> [JournalEntry] in
         try await worker.run { j, fields throws(JournalError) in
             if let notAfter {
                 // Before the first entry later than notAfter: moving back lands on entries <= notAfter.
@@ -56,6 +60,7 @@ public final class JournalReader: Sendable {
             }
             return out
         }
+        }
     }
 
     /// Positions before the first entry at or after `realtimeMicroseconds` (µs since the epoch).
@@ -70,6 +75,7 @@ public final class JournalReader: Sendable {
 
     /// Up to `limit` entries after the current position, oldest first (empty at the end).
     public func readForward(limit: Int = 1000) async throws(JournalError) -> [JournalEntry] {
+        try await journalLog.timed("journal read up to \(limit)") { () async throws(JournalError) -> [JournalEntry] in
         try await worker.run { j, fields throws(JournalError) in
             var out: [JournalEntry] = []
             while out.count < limit, try JournalCalls.next(j) {
@@ -77,6 +83,7 @@ public final class JournalReader: Sendable {
             }
             if out.isEmpty { JournalCalls.process(j) }  // release rotated files during long follows
             return out
+        }
         }
     }
 
@@ -222,3 +229,6 @@ final class JournalWorker: Sendable {
         return try result.get()
     }
 }
+
+/// Journal queries with their durations, at debug level (`Diagnostics`).
+let journalLog = Logger(label: "svcunit.journal")

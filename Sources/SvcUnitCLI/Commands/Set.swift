@@ -46,6 +46,11 @@ extension SvcUnit {
 
         @OptionGroup public var command: CommandOptions
 
+        @OptionGroup(title: "Health supervision") public var health: HealthOptions
+
+        @Flag(help: "Turn health supervision off.")
+        public var noHealthSupervision = false
+
         @Option(name: .customLong("unset-env"), help: ArgumentHelp("Remove this environment variable (repeatable).", valueName: "name"))
         public var unsetEnvironment: [String] = []
 
@@ -69,6 +74,7 @@ extension SvcUnit {
                 do {
                     var document = stored
                     try apply(to: &document, environment: ProcessInfo.processInfo.environment)
+                    try HealthOptions.checkSupervisable(document)
                     let checked = try ServiceChange.validated(document, previous: stored, uuid: target.uuid, context: context, store: store)
                     guard checked.encoded() != stored.encoded() else { return (stored, false) }
                     try store.save(checked)
@@ -92,6 +98,7 @@ extension SvcUnit {
             for name in unsetEnvironment where !SvcUnitSettings.isEnvironmentName(name) {
                 throw CLIError.usage("--unset-env \(name.debugDescription) is not a variable name (letters, digits and _)")
             }
+            try applyHealth(to: &document)
             if document.isPython {
                 let refused = options.given + (command.argv.isEmpty ? [] : ["a command after --"])
                 if let first = refused.first {

@@ -91,13 +91,15 @@ public struct HealthSupervision: Sendable, Hashable {
 }
 
 extension ServiceDocument {
-    /// The service's health supervision, or nil when it has none (the default).
+    /// The service's health supervision, or nil when it has none (the default). Setting nil leaves
+    /// no empty `svcunit` object behind, so a document without supervision is written as before.
     public var healthSupervision: HealthSupervision? {
         get { svcunit?.health }
         set {
+            if newValue == nil, svcunit == nil { return }
             var settings = svcunit ?? SvcUnitSettings()
             settings.health = newValue
-            svcunit = settings
+            svcunit = settings == SvcUnitSettings() ? nil : settings
         }
     }
 }

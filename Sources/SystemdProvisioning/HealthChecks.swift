@@ -140,6 +140,33 @@ public struct HealthRecord: Sendable, Hashable {
     }
 }
 
+extension HealthRecord {
+    /// The health records of a service from the journal, oldest first: the last `limit` ones, or with
+    /// `since` (µs since the epoch) the ones from then on (the last `limit` of them).
+    public static func history(_ uuid: ServiceUUID, limit: Int, since: UInt64? = nil) async throws(JournalError) -> [HealthRecord] {
+        let reader = try await JournalReader(scope: .localOnly, extraFields: fields)
+        defer { reader.close() }
+        // Only svcunit's own records: both fields, so another program's SVCUNIT_UUID cannot pass as one.
+        let uuidMatch = try JournalMatch(field: uuidField, value: uuid.rawValue)
+        var groups: [[JournalMatch]] = []
+        for result in [Result.ok, .fail, .restart] {
+            groups.append([uuidMatch, try JournalMatch(field: resultField, value: result.rawValue)])
+        }
+        try await reader.setFilter(JournalFilter(anyOf: groups))
+        guard let since else { return try await reader.tail(limit).compactMap(HealthRecord.init(entry:)) }
+        try await reader.seek(toRealtime: since)
+        var records: [HealthRecord] = []
+        while true {
+            let batch = try await reader.readForward(limit: 1024)
+            if batch.isEmpty { break }
+            records += batch.compactMap(HealthRecord.init(entry:))
+            if records.count > 4 * limit { records.removeFirst(records.count - limit) }
+        }
+        return Array(records.suffix(limit))
+    }
+
+}
+
 /// Three decimals at most, without trailing zeros: `12.5`, `0.431`.
 func format3(_ value: Double) -> String {
     let rounded = (value * 1000).rounded() / 1000
@@ -272,28 +299,9 @@ extension SystemdServices {
         return .checked(records)
     }
 
-    /// The health records of a service from the journal, oldest first: the last `limit` ones, or with
-    /// `since` (µs since the epoch) the ones from then on (the last `limit` of them).
+    /// The health records of a service from the journal (see `HealthRecord.history`).
     public func healthHistory(_ uuid: ServiceUUID, limit: Int, since: UInt64? = nil) async throws -> [HealthRecord] {
-        let reader = try await JournalReader(scope: .localOnly, extraFields: HealthRecord.fields)
-        defer { reader.close() }
-        // Only svcunit's own records: both fields, so another program's SVCUNIT_UUID cannot pass as one.
-        let uuidMatch = try JournalMatch(field: HealthRecord.uuidField, value: uuid.rawValue)
-        var groups: [[JournalMatch]] = []
-        for result in [HealthRecord.Result.ok, .fail, .restart] {
-            groups.append([uuidMatch, try JournalMatch(field: HealthRecord.resultField, value: result.rawValue)])
-        }
-        try await reader.setFilter(JournalFilter(anyOf: groups))
-        guard let since else { return try await reader.tail(limit).compactMap(HealthRecord.init(entry:)) }
-        try await reader.seek(toRealtime: since)
-        var records: [HealthRecord] = []
-        while true {
-            let batch = try await reader.readForward(limit: 1024)
-            if batch.isEmpty { break }
-            records += batch.compactMap(HealthRecord.init(entry:))
-            if records.count > 4 * limit { records.removeFirst(records.count - limit) }
-        }
-        return Array(records.suffix(limit))
+        try await HealthRecord.history(uuid, limit: limit, since: since)
     }
 
     /// The health supervision part of a report (see `StatusDerivation.health`); nil when the service
@@ -359,9 +367,16 @@ extension StatusDerivation {
     /// the old run's failures are history (`transitions`), and until the first check of the new run
     /// the state is `pending`.
     public static func health(supervision: HealthSupervision, records: [HealthRecord], unit: UnitStatus?) -> HealthReport {
+        health(supervision: supervision, records: records, running: unit.map { $0.isLoaded && $0.activeState == .active } ?? false,
+               invocation: unit?.invocationID, invocationKnown: true)
+    }
+
+    /// The same rule where the unit's run is not known (`list` sees only a row of a batch listing):
+    /// then the newest record stands for the current run.
+    public static func health(supervision: HealthSupervision, records: [HealthRecord], running: Bool, invocation: String?,
+                              invocationKnown: Bool) -> HealthReport {
         let checks = records.filter { $0.result != .restart }
-        let running = unit.map { $0.isLoaded && $0.activeState == .active } ?? false
-        let current = checks.last.flatMap { last in last.invocation == nil || last.invocation == unit?.invocationID ? last : nil }
+        let current = checks.last.flatMap { last in !invocationKnown || last.invocation == nil || last.invocation == invocation ? last : nil }
         let state: HealthReport.State
         if !running {
             state = .notRunning

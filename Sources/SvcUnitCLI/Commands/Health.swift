@@ -145,3 +145,18 @@ extension StatusFacts {
         return lines
     }
 }
+
+extension SvcUnit.List {
+    /// The health state of each running supervised service, from its newest journal record (one
+    /// small read per supervised service; none for the others): `list` shows an unhealthy one as
+    /// `unhealthy`, through the same rule as `status` (`StatusDerivation.health`).
+    static func observeHealth(_ rows: inout [Row]) async {
+        for index in rows.indices {
+            guard let supervision = rows[index].document?.healthSupervision,
+                  let records = try? await HealthRecord.history(rows[index].uuid, limit: 1) else { continue }
+            rows[index].health = StatusDerivation.health(supervision: supervision, records: records,
+                                                         running: rows[index].state == ServiceState.active.rawValue,
+                                                         invocation: nil, invocationKnown: false).state
+        }
+    }
+}

@@ -85,7 +85,6 @@ extension SvcUnit.SetCommand {
         if noHealthSupervision {
             if let first = health.given.first { throw CLIError.usage("--no-health-supervision cannot be combined with \(first)") }
             document.healthSupervision = nil
-            if document.svcunit == SvcUnitSettings() { document.svcunit = nil }
             return
         }
         document.healthSupervision = try health.apply(to: document.healthSupervision)

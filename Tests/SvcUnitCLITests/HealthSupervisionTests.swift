@@ -1,0 +1,320 @@
+import Foundation
+import SystemdManager
+import SystemdTestSupport
+import Testing
+
+/// Issue 13, the settings: `create`/`set` options validated before anything is written, stored in the
+/// document's own `svcunit` object. No user manager needed.
+@Suite("issue 13: health supervision settings (built binary)")
+struct HealthSupervisionSettingsTests {
+    static let env = OfflineCommandTests.noManager
+    static let removing = OfflineCommandTests.noManagerRemoving
+
+    func svcunit(_ root: TemporaryRoot, _ arguments: [String]) throws -> Run {
+        try Run.svcunit(["--root", root.path] + arguments, environment: Self.env, removing: Self.removing)
+    }
+
+    static let http = ["--health-path", "/health", "--", "/usr/bin/python3", "-m", "http.server", "{port}"]
+
+    /// Bad values are a usage error (exit 2) with one clear line, and nothing is stored.
+    @Test(arguments: [
+        (["--health-interval", "0"], "--health-interval 0 must be 1 to 86400 seconds"),
+        (["--health-interval", "-5"], "--health-interval -5 must be"),
+        (["--health-interval", "0.5"], "--health-interval 0.5 must be 1 to 86400 seconds"),
+        (["--health-interval", "2d"], "--health-interval 2d is more than one day"),
+        (["--health-interval", "soon"], "--health-interval \"soon\" is not a duration"),
+        (["--unhealthy-after", "0"], "--unhealthy-after \"0\" must be a whole number of failed checks, 1 to 1000"),
+        (["--unhealthy-after", "2.5"], "--unhealthy-after \"2.5\""),
+        (["--unhealthy-after", "5000"], "1 to 1000"),
+        (["--on-unhealthy", "reboot"], "--on-unhealthy \"reboot\" is not an action; give restart or record"),
+        (["--health-grace", "-1"], "--health-grace -1 must be"),
+    ] as [([String], String)])
+    func createRefusesBadSupervision(arguments: [String], words: String) throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let run = try svcunit(root, ["create", "command", "--name", "web"] + arguments + Self.http)
+        #expect(run.status == 2, "\(arguments): \(run.stderr)")
+        #expect(run.errorLines.count == 1, "\(arguments): \(run.stderr)")
+        #expect(run.stderr.hasPrefix("svcunit: error: "), "\(run.stderr)")
+        #expect(run.stderr.contains(words), "\(arguments): \(run.stderr)")
+        #expect(root.storedUUIDs.isEmpty, "nothing stored")
+    }
+
+    /// Supervision needs something to check.
+    @Test func supervisionWithoutAMonitorIsRefused() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let run = try svcunit(root, ["create", "command", "--health-interval", "5", "--", "/bin/sleep", "300"])
+        #expect(run.status == 2)
+        #expect(run.errorLines.count == 1, "\(run.stderr)")
+        #expect(run.stderr.contains("health supervision needs an endpoint with a health monitor"), "\(run.stderr)")
+        #expect(root.storedUUIDs.isEmpty)
+
+        let uuid = try root.createSleep("plain")
+        let before = try bytes(root, uuid)
+        let set = try svcunit(root, ["set", "plain", "--on-unhealthy", "record"])
+        #expect(set.status == 2)
+        #expect(set.stderr.contains("health supervision needs an endpoint"), "\(set.stderr)")
+        #expect(try bytes(root, uuid) == before, "the document is unchanged")
+    }
+
+    /// Stored in `svcunit.health`, off by default; `set` changes only what it is given, and
+    /// `--no-health-supervision` removes it; a bad `set` leaves the document byte for byte.
+    @Test func settingsLiveInSvcunitsOwnObject() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let plain = try svcunit(root, ["create", "command", "--name", "plain"] + Self.http)
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(try document(root, plain.stdout.trimmingCharacters(in: .newlines))["svcunit"] == nil, "off unless asked for")
+
+        let created = try svcunit(root, ["create", "command", "--name", "web", "--health-interval", "2.5", "--unhealthy-after", "4"] + Self.http)
+        #expect(created.status == 0, "\(created.stderr)")
+        let uuid = created.stdout.trimmingCharacters(in: .newlines)
+        let health = try #require((try document(root, uuid)["svcunit"] as? [String: Any])?["health"] as? [String: Any])
+        #expect(health["interval_seconds"] as? Double == 2.5)
+        #expect(health["unhealthy_after"] as? Int == 4)
+        #expect(health["on_unhealthy"] as? String == "restart")
+        #expect(health["grace_seconds"] as? Int == 0)
+
+        #expect(try svcunit(root, ["set", "web", "--on-unhealthy", "record", "--health-grace", "30"]).status == 0)
+        let changed = try #require((try document(root, uuid)["svcunit"] as? [String: Any])?["health"] as? [String: Any])
+        #expect(changed["interval_seconds"] as? Double == 2.5, "kept")
+        #expect(changed["unhealthy_after"] as? Int == 4, "kept")
+        #expect(changed["on_unhealthy"] as? String == "record")
+        #expect(changed["grace_seconds"] as? Int == 30)
+
+        let before = try bytes(root, uuid)
+        for bad in [["--health-interval", "0"], ["--unhealthy-after", "0"], ["--on-unhealthy", "ignore"],
+                    ["--no-health-supervision", "--health-interval", "5"]] {
+            let run = try svcunit(root, ["set", "web"] + bad)
+            #expect(run.status == 2, "\(bad): \(run.stderr)")
+            #expect(run.errorLines.count == 1, "\(bad): \(run.stderr)")
+            #expect(try bytes(root, uuid) == before, "\(bad): the document is unchanged")
+        }
+
+        #expect(try svcunit(root, ["set", "web", "--no-health-supervision"]).status == 0)
+        #expect(try document(root, uuid)["svcunit"] == nil, "removed, with the then empty svcunit object")
+    }
+
+    func bytes(_ root: TemporaryRoot, _ uuid: String) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: "\(root.path)/\(uuid)/service.json"))
+    }
+
+    func document(_ root: TemporaryRoot, _ uuid: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: bytes(root, uuid)) as? [String: Any])
+    }
+}
+
+/// Issue 13 against the real user manager: the transient timer and check, the journal records, the
+/// restart of an unhealthy service, and that nothing is left behind. Waits are for outcomes, with
+/// long deadlines; nothing asserts how long anything took.
+@Suite("issue 13: health supervision", .serialized,
+       .enabled(if: LiveSystemd.shouldRun, "needs a systemd user manager"))
+struct HealthSupervisionTests {
+    /// An HTTP server whose /health answers 500 while the file `flag` exists, 200 otherwise.
+    static let server = """
+        import http.server, os, sys
+        port, flag = int(sys.argv[1]), sys.argv[2]
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                code = 500 if os.path.exists(flag) else 200
+                self.send_response(code)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+            def log_message(self, *args):
+                pass
+        http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+        """
+
+    /// A store with the flip server in it.
+    struct Fixture {
+        let root: TemporaryRoot
+        var flag: String { root.path + "/unhealthy" }
+        var script: String { root.path + "/flip.py" }
+
+        init() throws {
+            root = try TemporaryRoot()
+            try HealthSupervisionTests.server.write(toFile: script, atomically: true, encoding: .utf8)
+        }
+
+        /// Creates the flip server as `name` with these supervision options and returns its UUID.
+        func create(_ name: String, _ options: [String]) throws -> String {
+            let run = try root.svcunit(arguments: ["create", "command", "--name", name, "--health-path", "/health"] + options
+                                       + ["--", "/usr/bin/python3", script, "{port}", flag])
+            #expect(run.status == 0, "\(run.stderr)")
+            return run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        func setUnhealthy(_ unhealthy: Bool) {
+            if unhealthy { FileManager.default.createFile(atPath: flag, contents: Data()) } else { try? FileManager.default.removeItem(atPath: flag) }
+        }
+
+        /// `svcunit health NAME --json -n N`, parsed.
+        func history(_ name: String, _ n: Int = 200) throws -> [[String: Any]] {
+            let run = try root.svcunit(arguments: ["health", name, "--json", "-n", String(n)])
+            #expect(run.status == 0, "\(run.stderr)")
+            return try run.jsonLines()
+        }
+
+        /// `svcunit status NAME --json`'s `health` object.
+        func health(_ name: String) throws -> [String: Any] {
+            let status = try root.svcunit(arguments: ["status", name, "--json"])
+            #expect(status.status == 0, "\(status.stderr)")
+            return try #require(try status.object()["health"] as? [String: Any], "\(status.stdout)")
+        }
+    }
+
+    /// The loaded units of the service's health supervision, as `systemctl --user list-units --all` lists them.
+    static func healthUnits(_ uuid: String) throws -> [String] {
+        try LiveSystemd.run("/usr/bin/systemctl", ["--user", "list-units", "--all", "--plain", "--no-legend", "svcunit-health-\(uuid).*"])
+            .output.split(separator: "\n").map { String($0) }.filter { !$0.isEmpty }
+    }
+
+    static func timerState(_ uuid: String) throws -> String {
+        try LiveSystemd.systemctlShow(try .init(validating: "svcunit-health-\(uuid).timer"), "ActiveState")
+    }
+
+    /// Polls `condition` until it holds or `seconds` pass (a generous deadline, never an assertion on time).
+    static func eventually(_ seconds: Double = 90, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            if try condition() { return true }
+            if Date() >= deadline { return false }
+            usleep(100_000)
+        }
+    }
+
+    /// 500s make the service unhealthy after the threshold; svcunit restarts its unit, the history shows
+    /// the failures and the restart (as a health restart, not systemd's crash restart), and once the
+    /// endpoint answers again the service is healthy, with the timer still running.
+    @Test func anUnhealthyServiceIsRestartedAndIsHealthyAgain() throws {
+        let f = try Fixture()
+        defer { f.root.cleanUp() }
+        let uuid = try f.create("flaky", ["--health-interval", "1", "--unhealthy-after", "2"])
+        let start = try f.root.svcunit(arguments: ["start", "flaky"])
+        #expect(start.status == 0, "\(start.stderr)")
+        let firstPID = try LiveSystemd.show(uuid, "MainPID")
+        #expect(try Self.eventually { try f.history("flaky").contains { $0["result"] as? String == "ok" } }, "checks run and pass")
+        #expect(try Self.timerState(uuid) == "active")
+
+        f.setUnhealthy(true)
+        #expect(try Self.eventually { try f.history("flaky").contains { $0["result"] as? String == "restart" } }, "restarted when unhealthy")
+        f.setUnhealthy(false)
+
+        let history = try f.history("flaky")
+        let restartIndex = try #require(history.firstIndex { $0["result"] as? String == "restart" })
+        let before = history[..<restartIndex]
+        let fails = before.suffix(2)
+        #expect(fails.count == 2 && fails.allSatisfy { $0["result"] as? String == "fail" }, "the two failures in a row came first: \(history)")
+        #expect(fails.last?["state"] as? String == "unhealthy")
+        #expect((fails.last?["error"] as? String)?.contains("500") == true, "\(fails)")
+        #expect((history[restartIndex]["message"] as? String)?.contains("unhealthy after 2 failed health checks") == true)
+
+        // Healthy again: a passing check of the new run, and status agrees.
+        #expect(try Self.eventually {
+            let health = try f.health("flaky")
+            return health["state"] as? String == "healthy" && (health["last_check"] as? [String: Any])?["result"] as? String == "ok"
+        }, "healthy again after the restart")
+        let health = try f.health("flaky")
+        #expect((health["health_restarts"] as? Int ?? 0) >= 1)
+        #expect(try LiveSystemd.show(uuid, "MainPID") != firstPID, "a new process runs")
+        #expect(try LiveSystemd.show(uuid, "NRestarts") == "0", "not one of systemd's crash restarts")
+        #expect(try Self.timerState(uuid) == "active", "the restart did not lose the timer")
+        let journal = try LiveSystemd.run("/usr/bin/journalctl", ["SVCUNIT_UUID=\(uuid)", "SVCUNIT_HEALTH=restart", "-o", "cat", "--no-pager"]).output
+        #expect(journal.contains("restarted svcunit-\(uuid).service"), "a script can match the record: \(journal)")
+    }
+
+    /// `--on-unhealthy record`: reported unhealthy by status and list, never restarted.
+    @Test func recordOnlyReportsUnhealthyAndNeverRestarts() throws {
+        let f = try Fixture()
+        defer { f.root.cleanUp() }
+        let uuid = try f.create("watched", ["--health-interval", "1", "--unhealthy-after", "2", "--on-unhealthy", "record"])
+        #expect(try f.root.svcunit(arguments: ["start", "watched"]).status == 0)
+        let pid = try LiveSystemd.show(uuid, "MainPID")
+        let invocation = try LiveSystemd.show(uuid, "InvocationID")
+        f.setUnhealthy(true)
+        #expect(try Self.eventually { try f.health("watched")["state"] as? String == "unhealthy" }, "reported unhealthy")
+        // Many more failed checks than the threshold, still no restart.
+        #expect(try Self.eventually { try f.history("watched").filter { $0["result"] as? String == "fail" }.count >= 6 })
+        #expect(try f.history("watched").allSatisfy { $0["result"] as? String != "restart" })
+        #expect(try LiveSystemd.show(uuid, "MainPID") == pid)
+        #expect(try LiveSystemd.show(uuid, "InvocationID") == invocation)
+
+        let status = try f.root.svcunit(arguments: ["status", "watched"])
+        #expect(status.stdout.contains("health:          unhealthy"), "\(status.stdout)")
+        let list = try f.root.svcunit(arguments: ["list"])
+        let row = try #require(list.lines.first { $0.hasPrefix(uuid) }, "\(list.stdout)")
+        #expect(row.contains(" unhealthy "), "list shows it unhealthy: \(row)")
+        let json = try f.root.svcunit(arguments: ["list", "--json"]).array()
+        #expect(json.first { $0["uuid"] as? String == uuid }?["health"] as? String == "unhealthy")
+
+        let human = try f.root.svcunit(arguments: ["health", "watched", "-n", "3"])
+        #expect(human.status == 0)
+        #expect(human.lines.count == 3 && human.lines.allSatisfy { $0.contains("fail") && $0.contains("(unhealthy)") }, "\(human.stdout)")
+    }
+
+    /// A healthy service is checked many times and never restarted.
+    @Test func aHealthyServiceIsNeverRestarted() throws {
+        let f = try Fixture()
+        defer { f.root.cleanUp() }
+        let uuid = try f.create("steady", ["--health-interval", "1", "--unhealthy-after", "1"])
+        #expect(try f.root.svcunit(arguments: ["start", "steady"]).status == 0)
+        let pid = try LiveSystemd.show(uuid, "MainPID")
+        #expect(try Self.eventually(120) { try f.history("steady").count >= 8 }, "many checks")
+        let history = try f.history("steady")
+        #expect(history.allSatisfy { $0["result"] as? String == "ok" }, "\(history)")
+        #expect(try LiveSystemd.show(uuid, "MainPID") == pid)
+        #expect(try f.health("steady")["health_restarts"] as? Int == 0)
+    }
+
+    /// `stop`, a crash and `delete` leave no timer or check unit running or loaded; an automatic restart
+    /// after a crash (Restart=on-failure) brings the timer back.
+    @Test func nothingIsLeftBehind() throws {
+        let f = try Fixture()
+        defer { f.root.cleanUp() }
+        let uuid = try f.create("crashy", ["--health-interval", "1", "--restart", "on-failure", "--restart-delay", "0.2"])
+        #expect(try f.root.svcunit(arguments: ["start", "crashy"]).status == 0)
+        #expect(try Self.timerState(uuid) == "active")
+
+        // A crash with an automatic restart: the timer is back once the service is.
+        let pid = try LiveSystemd.show(uuid, "MainPID")
+        _ = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "kill", "-s", "KILL", "svcunit-\(uuid).service"])
+        #expect(try Self.eventually {
+            try LiveSystemd.show(uuid, "NRestarts") == "1" && LiveSystemd.show(uuid, "ActiveState") == "active" && Self.timerState(uuid) == "active"
+        }, "timer active again after the automatic restart")
+        #expect(try LiveSystemd.show(uuid, "MainPID") != pid)
+
+        let stop = try f.root.svcunit(arguments: ["stop", "crashy"])
+        #expect(stop.status == 0, "\(stop.stderr)")
+        #expect(try Self.eventually { try Self.healthUnits(uuid).isEmpty }, "stop: \((try? Self.healthUnits(uuid)) ?? [])")
+
+        // A crash with no restart: the service fails; its timer stops at once and fires no more.
+        #expect(try f.root.svcunit(arguments: ["set", "crashy", "--restart", "no"]).status == 0)
+        #expect(try f.root.svcunit(arguments: ["start", "crashy"]).status == 0)
+        #expect(try Self.timerState(uuid) == "active")
+        _ = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "kill", "-s", "KILL", "svcunit-\(uuid).service"])
+        #expect(try Self.eventually { try LiveSystemd.show(uuid, "ActiveState") == "failed" })
+        #expect(try Self.eventually { try Self.timerState(uuid) == "inactive" }, "the timer stops with the failed service")
+        #expect(try Self.healthUnits(uuid).allSatisfy { $0.contains(" inactive ") }, "nothing runs: \((try? Self.healthUnits(uuid)) ?? [])")
+        // What is still loaded goes with the failed unit (kept for `status` until it is reset).
+        #expect(try f.root.svcunit(arguments: ["stop", "crashy"]).status == 0)
+        #expect(try Self.eventually { try Self.healthUnits(uuid).isEmpty }, "after the failed unit is reset: \((try? Self.healthUnits(uuid)) ?? [])")
+
+        // Delete of a running supervised service.
+        #expect(try f.root.svcunit(arguments: ["start", "crashy"]).status == 0)
+        #expect(try Self.timerState(uuid) == "active")
+        let delete = try f.root.svcunit(arguments: ["delete", "crashy"])
+        #expect(delete.status == 0, "\(delete.stderr)")
+        #expect(try Self.eventually { try Self.healthUnits(uuid).isEmpty }, "delete: \((try? Self.healthUnits(uuid)) ?? [])")
+        let all = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "list-units", "--all", "--plain", "--no-legend", "svcunit-*\(uuid)*"]).output
+        #expect(all.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(all)")
+    }
+}
+
+extension TemporaryRoot {
+    /// `svcunit ARGS --root <this root>` with the arguments as an array.
+    func svcunit(arguments: [String]) throws -> Run {
+        try Run.svcunit(["--root", path] + arguments)
+    }
+}

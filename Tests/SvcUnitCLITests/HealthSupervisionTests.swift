@@ -175,14 +175,9 @@ struct HealthSupervisionTests {
         try LiveSystemd.systemctlShow(try .init(validating: "svcunit-health-\(uuid).timer"), "ActiveState")
     }
 
-    /// Polls `condition` until it holds or `seconds` pass (a generous deadline, never an assertion on time).
+    /// Polls `condition` until it holds or a generous deadline passes (never an assertion on time).
     static func eventually(_ seconds: Double = 90, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            if try condition() { return true }
-            if Date() >= deadline { return false }
-            usleep(100_000)
-        }
+        try LiveLogsTests.eventually(seconds, condition)
     }
 
     /// 500s make the service unhealthy after the threshold; svcunit restarts its unit, the history shows

@@ -307,6 +307,50 @@ struct HealthSupervisionTests {
     }
 }
 
+extension HealthSupervisionTests {
+    /// An enabled service is supervised through the shipped templates, keeps its supervision across a
+    /// `daemon-reexec` (the checks go on and still restart it when unhealthy), and `disable` leaves
+    /// no timer or check behind.
+    @Test func anEnabledServiceKeepsItsSupervisionAcrossADaemonReexec() async throws {
+        try await ReloadGate.shared.withExclusive {
+            let f = try Fixture()
+            var uuid = ""
+            // `disable` reloads the manager: it must happen inside the exclusive side of the gate.
+            defer {
+                if !uuid.isEmpty { _ = try? f.root.svcunit(arguments: ["disable", uuid]) }
+                f.root.cleanUp()
+            }
+            uuid = try f.create("keeper", ["--health-interval", "1", "--unhealthy-after", "2"])
+            let enable = try f.root.svcunit(arguments: ["enable", "keeper", "--timeout", "30"])
+            #expect(enable.status == 0, "\(enable.stderr)")
+            let timer = try UnitName(validating: "svcunit-health@\(uuid).timer")
+            #expect(try LiveSystemd.systemctlShow(timer, "ActiveState") == "active", "the template's timer runs")
+            #expect(try Self.eventually { try f.history("keeper").contains { $0["result"] as? String == "ok" } })
+
+            _ = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "daemon-reexec"])
+            let afterReexec = try f.history("keeper").count
+            #expect(try Self.eventually {
+                try LiveSystemd.systemctlShow(timer, "ActiveState") == "active" && f.history("keeper").count >= afterReexec + 2
+            }, "checks go on after the re-exec")
+            #expect(try f.health("keeper")["state"] as? String == "healthy")
+
+            f.setUnhealthy(true)
+            #expect(try Self.eventually { try f.history("keeper").contains { $0["result"] as? String == "restart" } }, "restarted when unhealthy")
+            f.setUnhealthy(false)
+            let restart = try #require(try f.history("keeper").last { $0["result"] as? String == "restart" })
+            #expect(restart["unit"] as? String == "svcunit@\(uuid).service")
+            #expect(try Self.eventually { try f.health("keeper")["state"] as? String == "healthy" }, "healthy again")
+            #expect(try LiveSystemd.systemctlShow(timer, "ActiveState") == "active")
+
+            let disable = try f.root.svcunit(arguments: ["disable", "keeper", "--timeout", "30"])
+            #expect(disable.status == 0, "\(disable.stderr)")
+            uuid = disable.status == 0 ? "" : uuid
+            let left = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "list-units", "--all", "--plain", "--no-legend", "svcunit-health@*"]).output
+            #expect(!left.contains(" active "), "no timer or check runs after disable: \(left)")
+        }
+    }
+}
+
 extension TemporaryRoot {
     /// `svcunit ARGS --root <this root>` with the arguments as an array.
     func svcunit(arguments: [String]) throws -> Run {

@@ -299,16 +299,11 @@ extension SystemdServices {
         return .checked(records)
     }
 
-    /// The health records of a service from the journal (see `HealthRecord.history`).
-    public func healthHistory(_ uuid: ServiceUUID, limit: Int, since: UInt64? = nil) async throws -> [HealthRecord] {
-        try await HealthRecord.history(uuid, limit: limit, since: since)
-    }
-
     /// The health supervision part of a report (see `StatusDerivation.health`); nil when the service
     /// is not supervised. A journal that cannot be read shows as no records.
     public func healthReport(_ document: ServiceDocument, unit: UnitStatus?) async -> HealthReport? {
         guard let supervision = document.healthSupervision else { return nil }
-        let records = (try? await healthHistory(document.uuid, limit: HealthReport.recordsRead)) ?? []
+        let records = (try? await HealthRecord.history(document.uuid, limit: HealthReport.recordsRead)) ?? []
         return StatusDerivation.health(supervision: supervision, records: records, unit: unit)
     }
 

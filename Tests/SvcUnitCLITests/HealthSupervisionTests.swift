@@ -96,6 +96,26 @@ struct HealthSupervisionSettingsTests {
         #expect(try document(root, uuid)["svcunit"] == nil, "removed, with the then empty svcunit object")
     }
 
+    /// A hand-edited document with an out-of-range value is refused by the loader (exit 5, the field
+    /// named), through the same rule as the options.
+    @Test func theLoaderRefusesOutOfRangeSettings() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let created = try svcunit(root, ["create", "command", "--name", "web", "--health-interval", "5"] + Self.http)
+        let uuid = created.stdout.trimmingCharacters(in: .newlines)
+        let text = String(decoding: try bytes(root, uuid), as: UTF8.self)
+        for (from, to, field) in [("\"interval_seconds\": 5", "\"interval_seconds\": 0", "svcunit.health.interval_seconds"),
+                                  ("\"unhealthy_after\": 3", "\"unhealthy_after\": 0", "svcunit.health.unhealthy_after"),
+                                  ("\"on_unhealthy\": \"restart\"", "\"on_unhealthy\": \"reboot\"", "svcunit.health.on_unhealthy")] {
+            #expect(text.contains(from), "\(text)")
+            let file = root.path + "/edited.json"
+            try text.replacingOccurrences(of: from, with: to).write(toFile: file, atomically: true, encoding: .utf8)
+            let run = try svcunit(root, ["inspect", file])
+            #expect(run.status == 5, "\(field): \(run.stderr)")
+            #expect(run.errorLines.first?.contains(field) == true, "\(run.stderr)")
+        }
+    }
+
     func bytes(_ root: TemporaryRoot, _ uuid: String) throws -> Data {
         try Data(contentsOf: URL(fileURLWithPath: "\(root.path)/\(uuid)/service.json"))
     }

@@ -48,9 +48,10 @@ extension SvcUnit {
             let since = try self.since.map { try TimeParsing.time($0) }
             let context = CommandContext(global)
             let target = try context.lookup().resolve(service)
-            let systemd = try await context.services(store: try context.store(create: false))
-            let document = try systemd.service(target.uuid).document
-            let records = try await systemd.healthHistory(target.uuid, limit: count, since: since)
+            // The journal alone: no user manager needed (the history of a service on a machine whose
+            // manager is gone can still be read).
+            let document = try context.store(create: false).load(target.uuid, into: context.registry).document
+            let records = try await HealthRecord.history(target.uuid, limit: count, since: since)
             if json {
                 for record in records { Output.jsonLine(record.json) }
                 return

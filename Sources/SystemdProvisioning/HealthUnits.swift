@@ -80,8 +80,9 @@ public struct HealthUnits: Sendable, Hashable {
         let service = ServiceUnit(uuid).transientUnit
         let interval = Self.duration(health.intervalSeconds)
         let first = health.graceSeconds > 0 ? Self.duration(health.graceSeconds) : interval
+        // Descriptions name the service as its own unit does (control characters made spaces).
         let timerProperties: [UnitProperty] = [
-            .description("svcunit health checks of \(document.config.name) (\(uuid)) every \(HealthSupervision.seconds(health.intervalSeconds))"),
+            .description("health checks every \(HealthSupervision.seconds(health.intervalSeconds)) of \(SystemdProvisioner.describe(document))"),
             .dependency("BindsTo", [service]),
             .dependency("After", [service]),
             // The first check after the grace (or one interval), then one interval after each check
@@ -90,7 +91,7 @@ public struct HealthUnits: Sendable, Hashable {
             .timerAccuracy(Self.accuracy(health.intervalSeconds)),
         ]
         let checkProperties: [UnitProperty] = [
-            .description("svcunit health check of \(document.config.name) (\(uuid))"),
+            .description("health check of \(SystemdProvisioner.describe(document))"),
             .type(.oneshot),
             .execStart(argv: [executable, Self.checkCommand, "--root", root, uuid.rawValue]),
             .slice(ServiceUnit.slice),

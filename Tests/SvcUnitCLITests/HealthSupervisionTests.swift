@@ -240,6 +240,55 @@ struct HealthSupervisionTests {
         #expect(journal.contains("restarted svcunit-\(uuid).service"), "a script can match the record: \(journal)")
     }
 
+    /// A TCP server that stays alive but stops accepting (it closes its listening socket while a file
+    /// exists): the TCP check fails with the connection refused, and svcunit restarts it.
+    @Test func aServiceThatStopsAcceptingIsRestarted() throws {
+        let f = try Fixture()
+        defer { f.root.cleanUp() }
+        let script = f.root.path + "/listener.py"
+        try Self.listener.write(toFile: script, atomically: true, encoding: .utf8)
+        let run = try f.root.svcunit(arguments: ["create", "command", "--name", "deaf", "--protocol", "tcp", "--health-interval", "1",
+                                                 "--unhealthy-after", "2", "--", "/usr/bin/python3", script, "{port}", f.flag])
+        #expect(run.status == 0, "\(run.stderr)")
+        let uuid = run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try f.root.svcunit(arguments: ["start", "deaf"]).status == 0)
+        let pid = try LiveSystemd.show(uuid, "MainPID")
+        #expect(try Self.eventually { try f.history("deaf").contains { $0["result"] as? String == "ok" } })
+        f.setUnhealthy(true)
+        #expect(try Self.eventually { try f.history("deaf").contains { $0["result"] as? String == "restart" } }, "restarted")
+        f.setUnhealthy(false)
+        let fails = try f.history("deaf").filter { $0["result"] as? String == "fail" }
+        #expect(fails.count >= 2)
+        #expect(fails.allSatisfy { ($0["error"] as? String)?.isEmpty == false }, "\(fails)")
+        #expect(try LiveSystemd.show(uuid, "MainPID") != pid)
+        #expect(try Self.eventually { try f.health("deaf")["state"] as? String == "healthy" }, "healthy again")
+    }
+
+    /// A TCP server that closes its listening socket while the file `argv[2]` exists (and stays alive).
+    static let listener = """
+        import os, socket, sys, time
+        port, flag = int(sys.argv[1]), sys.argv[2]
+        server = None
+        while True:
+            if os.path.exists(flag):
+                if server:
+                    server.close()
+                    server = None
+                time.sleep(0.05)
+                continue
+            if server is None:
+                server = socket.socket()
+                server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                server.bind(("127.0.0.1", port))
+                server.listen()
+                server.settimeout(0.05)
+            try:
+                connection, _ = server.accept()
+                connection.close()
+            except socket.timeout:
+                pass
+        """
+
     /// `--on-unhealthy record`: reported unhealthy by status and list, never restarted.
     @Test func recordOnlyReportsUnhealthyAndNeverRestarts() throws {
         let f = try Fixture()

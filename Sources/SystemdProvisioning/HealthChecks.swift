@@ -277,7 +277,13 @@ extension SystemdServices {
                                     latencyMilliseconds: latencyMs, error: error, consecutiveFailures: state.consecutiveFailures,
                                     threshold: supervision.unhealthyAfter, healthRestarts: state.healthRestarts,
                                     unit: unit.name.rawValue, invocation: unit.invocationID, message: text)]
-        try JournalWriter.send(records[0].journalFields(uuid: uuid))
+        // A journal that cannot take the record must not keep an unhealthy service from its restart:
+        // the first such error is thrown once everything else is done.
+        var journalError: JournalError?
+        func write(_ record: HealthRecord) {
+            do { try JournalWriter.send(record.journalFields(uuid: uuid)) } catch { journalError = journalError ?? error }
+        }
+        write(records[0])
 
         if unhealthy, supervision.action == .restart {
             // Enqueued, not waited for: the restart's stop and start (until READY) are systemd's job, and
@@ -292,10 +298,11 @@ extension SystemdServices {
                 healthRestarts: state.healthRestarts, unit: unit.name.rawValue, invocation: unit.invocationID,
                 message: "restarted \(unit.name) of \(document.label): unhealthy after \(supervision.unhealthyAfter) failed health check"
                     + "\(supervision.unhealthyAfter == 1 ? "" : "s") in a row (last: \(error ?? "failed"))")
-            try JournalWriter.send(restart.journalFields(uuid: uuid))
+            write(restart)
             records.append(restart)
         }
         try state.save(stateFile)
+        if let journalError { throw journalError }
         return .checked(records)
     }
 

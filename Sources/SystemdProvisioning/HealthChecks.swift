@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 public import ServiceModel
 public import SystemdManager
 public import SDJournal
@@ -130,13 +129,8 @@ public struct HealthRecord: Sendable, Hashable {
 
     /// UTC ISO-8601 with milliseconds, e.g. `2026-11-30T06:10:01.123Z`.
     static func isoTime(_ microseconds: UInt64) -> String {
-        var seconds = time_t(microseconds / 1_000_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let millis = Int(microseconds / 1000 % 1000)
-        let ms = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(ms)Z"
+        Date(timeIntervalSince1970: Double(microseconds / 1000) / 1000)
+            .formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }
 
@@ -316,7 +310,7 @@ extension SystemdServices {
 
     /// Removes the check's state file of a deleted service (best effort; it lives in tmpfs anyway).
     public static func forgetHealthState(_ uuid: ServiceUUID, environment: [String: String]) {
-        if let file = HealthState.file(uuid, environment: environment) { unlink(file) }
+        if let file = HealthState.file(uuid, environment: environment) { try? FileManager.default.removeItem(atPath: file) }
     }
 }
 

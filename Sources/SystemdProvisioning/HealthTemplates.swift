@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 public import ServiceModel
 import SystemdManager
 
@@ -130,7 +129,8 @@ public enum HealthTemplates {
     /// Removes the service's health drop-ins (best effort: what is not there is already gone).
     static func remove(_ uuid: ServiceUUID, environment: [String: String]) {
         for directory in dropInDirectories(for: uuid, environment: environment) { try? FileManager.default.removeItem(atPath: directory) }
-        unlink(ServiceTemplate.dropInDirectory(for: ServiceUnit(uuid), environment: environment) + "/" + instanceDropInName)
+        try? FileManager.default.removeItem(atPath: ServiceTemplate.dropInDirectory(for: ServiceUnit(uuid), environment: environment)
+                                            + "/" + instanceDropInName)
     }
 
     private static func writeFile(_ path: String, _ text: String) throws {

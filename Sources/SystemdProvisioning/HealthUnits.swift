@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 public import ServiceModel
 public import SystemdManager
 
@@ -46,15 +45,12 @@ public struct HealthUnits: Sendable, Hashable {
         let me = selfExecutable()
         if let me, me.hasSuffix("/svcunit") { return me }
         let beside = [me, entrypoint].compactMap { $0 }.map { directory(of: $0) + "/svcunit" }
-        return beside.first { access($0, X_OK) == 0 } ?? "/usr/bin/svcunit"
+        return beside.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/svcunit"
     }
 
     /// `/proc/self/exe`, resolved.
     static func selfExecutable() -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
     }
 
     static func directory(of path: String) -> String {

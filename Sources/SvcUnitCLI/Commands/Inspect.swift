@@ -132,6 +132,7 @@ extension SvcUnit {
             } else {
                 lines.append(("endpoint", "none"))
             }
+            if let health = document.healthSupervision { lines.append(("supervision", health.summary)) }
             let width = (lines.map(\.0.count).max() ?? 0) + 1
             return lines.map { label, value in
                 (label + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0) + Output.escaped(value) + "\n"

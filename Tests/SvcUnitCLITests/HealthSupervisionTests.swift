@@ -420,6 +420,29 @@ extension HealthSupervisionTests {
     }
 }
 
+extension HealthSupervisionTests {
+    /// The transient timer and check are re-read from their transient unit files at a daemon-reload and
+    /// kept across a daemon-reexec: the checks go on, and a crash restart after it still brings the timer back.
+    @Test func aTransientServiceKeepsItsSupervisionAcrossAReloadAndAReexec() async throws {
+        try await ReloadGate.shared.withExclusive {
+            let f = try Fixture()
+            defer { f.root.cleanUp() }
+            let uuid = try f.create("transient", ["--health-interval", "1", "--restart", "on-failure"])
+            #expect(try f.root.svcunit(arguments: ["start", "transient"]).status == 0)
+            #expect(try Self.eventually { try f.history("transient").contains { $0["result"] as? String == "ok" } })
+            _ = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "daemon-reload"])
+            _ = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "daemon-reexec"])
+            let before = try f.history("transient").count
+            #expect(try Self.eventually { try Self.timerState(uuid) == "active" && f.history("transient").count >= before + 2 },
+                    "checks go on")
+            _ = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "kill", "-s", "KILL", "svcunit-\(uuid).service"])
+            #expect(try Self.eventually {
+                try LiveSystemd.show(uuid, "NRestarts") == "1" && LiveSystemd.show(uuid, "ActiveState") == "active" && Self.timerState(uuid) == "active"
+            }, "the timer comes back with the automatic restart")
+        }
+    }
+}
+
 extension TemporaryRoot {
     /// `svcunit ARGS --root <this root>` with the arguments as an array.
     func svcunit(arguments: [String]) throws -> Run {

@@ -96,6 +96,41 @@ struct HealthSupervisionSettingsTests {
         #expect(try document(root, uuid)["svcunit"] == nil, "removed, with the then empty svcunit object")
     }
 
+    /// A ZenML document (a user's Python class) is supervised through svcunit's own object: its own
+    /// fields stay as ZenML wrote them; one without an endpoint cannot be supervised.
+    @Test func aZenMLDocumentIsSupervisedThroughSvcunitsObject() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        // A user's class (my_project.services.SleepingDaemon) with ZenML's TCP endpoint of another fixture.
+        var zenml = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixturePath("zenml-no-service-type")))) as? [String: Any])
+        let sleeper = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixturePath("zenml-sleeper")))) as? [String: Any])
+        zenml["endpoint"] = sleeper["endpoint"]
+        let file = root.path + "/zenml.json"
+        try JSONSerialization.data(withJSONObject: zenml).write(to: URL(fileURLWithPath: file))
+        let registered = try svcunit(root, ["register", file, "--no-check", "--python", "/bin/sh", "--workdir", "/"])
+        #expect(registered.status == 0, "\(registered.stderr)")
+        let uuid = "0b6f2b4e-5a1d-4c3e-9f8a-7d6c5b4a3921"
+        let before = try document(root, uuid)
+        let set = try svcunit(root, ["set", uuid, "--health-interval", "15", "--on-unhealthy", "record"])
+        #expect(set.status == 0, "\(set.stderr)")
+        let after = try document(root, uuid)
+        let health = try #require((after["svcunit"] as? [String: Any])?["health"] as? [String: Any])
+        #expect(health["interval_seconds"] as? Int == 15 && health["on_unhealthy"] as? String == "record", "\(health)")
+        #expect((after["svcunit"] as? [String: Any])?["python"] as? String == "/bin/sh", "the interpreter is kept")
+        for key in ["type", "uuid", "config", "status", "endpoint"] {
+            let a = try JSONSerialization.data(withJSONObject: after[key] ?? NSNull(), options: [.sortedKeys, .fragmentsAllowed])
+            let b = try JSONSerialization.data(withJSONObject: before[key] ?? NSNull(), options: [.sortedKeys, .fragmentsAllowed])
+            #expect(a == b, "\(key) is ZenML's and unchanged")
+        }
+
+        let bareRoot = try TemporaryRoot()
+        defer { bareRoot.cleanUp() }
+        #expect(try svcunit(bareRoot, ["register", fixturePath("zenml-no-service-type"), "--no-check", "--python", "/bin/sh", "--workdir", "/"]).status == 0)
+        let bare = try svcunit(bareRoot, ["set", uuid, "--health-interval", "15"])
+        #expect(bare.status == 2, "\(bare.stderr)")
+        #expect(bare.stderr.contains("health supervision needs an endpoint"), "\(bare.stderr)")
+    }
+
     /// A hand-edited document with an out-of-range value is refused by the loader (exit 5, the field
     /// named), through the same rule as the options.
     @Test func theLoaderRefusesOutOfRangeSettings() throws {

@@ -28,7 +28,12 @@ extension SvcUnit {
                 restart policy, as in create.)
 
                 A Python service (a ZenML class) has its configuration in the class's own fields: \
-                set changes only what svcunit keeps for it, --python, --workdir and --env/--unset-env.
+                set changes only what svcunit keeps for it, --python, --workdir and --env/--unset-env, \
+                and the health supervision options.
+
+                Health supervision (--health-interval, --unhealthy-after, --on-unhealthy, \
+                --health-grace; --no-health-supervision) applies to every kind of service with an \
+                endpoint monitor and reaches a running service at its next start.
 
                 EXAMPLES
                   svcunit set web --port 9000 --health-path /health
@@ -103,7 +108,7 @@ extension SvcUnit {
                 let refused = options.given + (command.argv.isEmpty ? [] : ["a command after --"])
                 if let first = refused.first {
                     throw CLIError.usage("\(first) is not svcunit's to change: a Python service (\(document.typeName ?? "")) is configured "
-                                         + "by its class's own fields; set changes only --python, --workdir and --env/--unset-env")
+                                         + "by its class's own fields; set changes only --python, --workdir and --env/--unset-env (and the health supervision options)")
                 }
                 var settings = document.svcunit ?? SvcUnitSettings()
                 if let python { settings.python = try Register.interpreter(python, environment: environment) }

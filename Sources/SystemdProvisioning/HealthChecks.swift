@@ -282,7 +282,15 @@ extension SystemdServices {
         if unhealthy, supervision.action == .restart {
             // Enqueued, not waited for: the restart's stop and start (until READY) are systemd's job, and
             // the timer, bound to the unit, is restarted with it.
-            _ = try await manager.restartUnit(unit.name)
+            do { _ = try await manager.restartUnit(unit.name) } catch {
+                // The fail record is written; say whose restart failed and where to look (the check's
+                // own output goes to the journal under svcunit-health).
+                try? state.save(stateFile)
+                var failed = error
+                failed.message = "\(document.label) is unhealthy, but restarting \(unit.name) failed: \(error.message)"
+                failed.hint = error.hint ?? "see systemctl --user status \(unit.name); svcunit restart \(uuid) restarts it by hand"
+                throw failed
+            }
             state.healthRestarts += 1
             state.consecutiveFailures = 0
             state.invocation = nil

@@ -357,12 +357,14 @@ struct HealthSupervisionTests {
     @Test func aHealthyServiceIsNeverRestarted() throws {
         let f = try Fixture()
         defer { f.root.cleanUp() }
-        let uuid = try f.create("steady", ["--health-interval", "1", "--unhealthy-after", "1"])
+        let uuid = try f.create("steady", ["--health-interval", "1", "--unhealthy-after", "3"])
         #expect(try f.root.svcunit(arguments: ["start", "steady"]).status == 0)
         let pid = try LiveSystemd.show(uuid, "MainPID")
-        #expect(try Self.eventually(120) { try f.history("steady").count >= 8 }, "many checks")
+        #expect(try Self.eventually(120) { try f.history("steady").filter { $0["result"] as? String == "ok" }.count >= 8 }, "many checks")
+        // Never restarted. (Not "never a failed check": a probe can time out on a starved machine, and
+        // that is not what this asserts.)
         let history = try f.history("steady")
-        #expect(history.allSatisfy { $0["result"] as? String == "ok" }, "\(history)")
+        #expect(!history.contains { $0["result"] as? String == "restart" }, "\(history)")
         #expect(try LiveSystemd.show(uuid, "MainPID") == pid)
         #expect(try f.health("steady")["health_restarts"] as? Int == 0)
     }

@@ -110,15 +110,22 @@ public struct HealthUnits: Sendable, Hashable {
 extension SystemdProvisioner {
     /// Before a supervised service's unit is created: a timer or check of an earlier run that is still
     /// loaded (a check that was running when its service stopped) would make `StartTransientUnit` fail
-    /// with `UnitExists`. Stop what is left and wait (briefly) until systemd has collected it.
-    func clearHealthUnits(_ units: HealthUnits) async {
+    /// with `UnitExists`. Stop what is left and wait (up to 10 s) until systemd has collected it.
+    /// - Throws: `SystemdError` `.unitExists` naming the unit that stays loaded and how to clear it, so
+    ///   the start fails with that instead of a `UnitExists` that would seem to be about the service.
+    func clearHealthUnits(_ units: HealthUnits) async throws(SystemdError) {
         for name in [units.timer, units.check] {
             guard let status = try? await manager.unitStatus(name), status.isLoaded else { continue }
             if !status.activeState.isFinal { _ = try? await manager.stopUnit(name) }
             if status.activeState == .failed { try? await manager.resetFailedUnit(name) }
             let deadline = ContinuousClock.now + .seconds(10)
             var attempt = 0
-            while ContinuousClock.now < deadline, let again = try? await manager.unitStatus(name), again.isLoaded {
+            while true {
+                guard let again = try? await manager.unitStatus(name), again.isLoaded else { break }
+                if ContinuousClock.now >= deadline {
+                    throw SystemdError(code: .unitExists, message: "\(name) of an earlier run is still loaded (\(again.activeState.rawValue))",
+                                       unit: name, hint: "systemctl --user stop \(name); systemctl --user reset-failed \(name)")
+                }
                 await Backoff.sleep(attempt: attempt, until: deadline)
                 attempt += 1
             }

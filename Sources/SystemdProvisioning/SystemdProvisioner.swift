@@ -183,7 +183,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
         // Health supervision: its timer and check are created with the unit (see `HealthUnits`).
         let health = HealthUnits(service.uuid)
         let aux = try health.auxiliaryUnits(service.document, root: store.root, executable: HealthUnits.executable(entrypoint: entrypoint))
-        if !aux.isEmpty { await clearHealthUnits(health) }
+        if !aux.isEmpty { try await clearHealthUnits(health) }
         try persist(service)
         do {
             _ = try await manager.startTransientUnit(name, mode: .fail, properties: properties, aux: aux)

@@ -402,9 +402,15 @@ struct HealthSupervisionTests {
         #expect(try f.root.svcunit(arguments: ["stop", "crashy"]).status == 0)
         #expect(try Self.eventually { try Self.healthUnits(uuid).isEmpty }, "after the failed unit is reset: \((try? Self.healthUnits(uuid)) ?? [])")
 
-        // Delete of a running supervised service.
+        // A start straight after a crash (the failed unit and its stopped timer still loaded) creates them anew.
         #expect(try f.root.svcunit(arguments: ["start", "crashy"]).status == 0)
+        _ = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "kill", "-s", "KILL", "svcunit-\(uuid).service"])
+        #expect(try Self.eventually { try LiveSystemd.show(uuid, "ActiveState") == "failed" })
+        let restarted = try f.root.svcunit(arguments: ["start", "crashy"])
+        #expect(restarted.status == 0, "\(restarted.stderr)")
         #expect(try Self.timerState(uuid) == "active")
+
+        // Delete of a running supervised service.
         let delete = try f.root.svcunit(arguments: ["delete", "crashy"])
         #expect(delete.status == 0, "\(delete.stderr)")
         #expect(try Self.eventually { try Self.healthUnits(uuid).isEmpty }, "delete: \((try? Self.healthUnits(uuid)) ?? [])")

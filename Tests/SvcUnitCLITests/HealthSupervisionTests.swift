@@ -1,4 +1,5 @@
 import Foundation
+import ServiceModel
 import SystemdManager
 import SystemdTestSupport
 import Testing
@@ -193,9 +194,12 @@ struct HealthSupervisionTests {
             try HealthSupervisionTests.server.write(toFile: script, atomically: true, encoding: .utf8)
         }
 
-        /// Creates the flip server as `name` with these supervision options and returns its UUID.
+        /// Creates the flip server as `name` with these supervision options and returns its UUID. Its
+        /// preferred port is a random free one (as in SystemdProvisioningTests): suites run in parallel,
+        /// and services of other tests take the ports from 8000 up.
         func create(_ name: String, _ options: [String]) throws -> String {
-            let run = try root.svcunit(arguments: ["create", "command", "--name", name, "--health-path", "/health"] + options
+            let run = try root.svcunit(arguments: ["create", "command", "--name", name, "--health-path", "/health",
+                                                   "--port", String(HealthSupervisionTests.randomFreePort())] + options
                                        + ["--", "/usr/bin/python3", script, "{port}", flag])
             #expect(run.status == 0, "\(run.stderr)")
             return run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -220,10 +224,22 @@ struct HealthSupervisionTests {
         }
     }
 
+    static func randomFreePort() -> Int {
+        while true {
+            if let port = TCPPort(Int.random(in: 20000 ... 60000)), PortPolicy.canBindLoopback(port) { return port.value }
+        }
+    }
+
     /// The loaded units of the service's health supervision, as `systemctl --user list-units --all` lists them.
     static func healthUnits(_ uuid: String) throws -> [String] {
         try LiveSystemd.run("/usr/bin/systemctl", ["--user", "list-units", "--all", "--plain", "--no-legend", "svcunit-health-\(uuid).*"])
             .output.split(separator: "\n").map { String($0) }.filter { !$0.isEmpty }
+    }
+
+    /// Whether the service's timer is (or, within a generous deadline, becomes) active: `start` returns
+    /// once the service is up, and systemd runs the timer's start job, ordered after it, right after.
+    static func timerIsActive(_ uuid: String) throws -> Bool {
+        try eventually { try timerState(uuid) == "active" }
     }
 
     static func timerState(_ uuid: String) throws -> String {
@@ -246,7 +262,7 @@ struct HealthSupervisionTests {
         #expect(start.status == 0, "\(start.stderr)")
         let firstPID = try LiveSystemd.show(uuid, "MainPID")
         #expect(try Self.eventually { try f.history("flaky").contains { $0["result"] as? String == "ok" } }, "checks run and pass")
-        #expect(try Self.timerState(uuid) == "active")
+        #expect(try Self.timerIsActive(uuid))
 
         f.setUnhealthy(true)
         #expect(try Self.eventually { try f.history("flaky").contains { $0["result"] as? String == "restart" } }, "restarted when unhealthy")
@@ -270,7 +286,7 @@ struct HealthSupervisionTests {
         #expect((health["health_restarts"] as? Int ?? 0) >= 1)
         #expect(try LiveSystemd.show(uuid, "MainPID") != firstPID, "a new process runs")
         #expect(try LiveSystemd.show(uuid, "NRestarts") == "0", "not one of systemd's crash restarts")
-        #expect(try Self.timerState(uuid) == "active", "the restart did not lose the timer")
+        #expect(try Self.timerIsActive(uuid), "the restart did not lose the timer")
         let journal = try LiveSystemd.run("/usr/bin/journalctl", ["SVCUNIT_UUID=\(uuid)", "SVCUNIT_HEALTH=restart", "-o", "cat", "--no-pager"]).output
         #expect(journal.contains("restarted svcunit-\(uuid).service"), "a script can match the record: \(journal)")
     }
@@ -282,7 +298,8 @@ struct HealthSupervisionTests {
         defer { f.root.cleanUp() }
         let script = f.root.path + "/listener.py"
         try Self.listener.write(toFile: script, atomically: true, encoding: .utf8)
-        let run = try f.root.svcunit(arguments: ["create", "command", "--name", "deaf", "--protocol", "tcp", "--health-interval", "1",
+        let run = try f.root.svcunit(arguments: ["create", "command", "--name", "deaf", "--protocol", "tcp", "--port", String(Self.randomFreePort()),
+                                                 "--health-interval", "1",
                                                  "--unhealthy-after", "2", "--", "/usr/bin/python3", script, "{port}", f.flag])
         #expect(run.status == 0, "\(run.stderr)")
         let uuid = run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -376,7 +393,7 @@ struct HealthSupervisionTests {
         defer { f.root.cleanUp() }
         let uuid = try f.create("crashy", ["--health-interval", "1", "--restart", "on-failure", "--restart-delay", "0.2"])
         #expect(try f.root.svcunit(arguments: ["start", "crashy"]).status == 0)
-        #expect(try Self.timerState(uuid) == "active")
+        #expect(try Self.timerIsActive(uuid))
 
         // A crash with an automatic restart: the timer is back once the service is.
         let pid = try LiveSystemd.show(uuid, "MainPID")
@@ -393,7 +410,7 @@ struct HealthSupervisionTests {
         // A crash with no restart: the service fails; its timer stops at once and fires no more.
         #expect(try f.root.svcunit(arguments: ["set", "crashy", "--restart", "no"]).status == 0)
         #expect(try f.root.svcunit(arguments: ["start", "crashy"]).status == 0)
-        #expect(try Self.timerState(uuid) == "active")
+        #expect(try Self.timerIsActive(uuid))
         _ = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "kill", "-s", "KILL", "svcunit-\(uuid).service"])
         #expect(try Self.eventually { try LiveSystemd.show(uuid, "ActiveState") == "failed" })
         #expect(try Self.eventually { try Self.timerState(uuid) == "inactive" }, "the timer stops with the failed service")
@@ -403,12 +420,13 @@ struct HealthSupervisionTests {
         #expect(try Self.eventually { try Self.healthUnits(uuid).isEmpty }, "after the failed unit is reset: \((try? Self.healthUnits(uuid)) ?? [])")
 
         // A start straight after a crash (the failed unit and its stopped timer still loaded) creates them anew.
-        #expect(try f.root.svcunit(arguments: ["start", "crashy"]).status == 0)
+        let again = try f.root.svcunit(arguments: ["start", "crashy"])
+        #expect(again.status == 0, "\(again.stderr)")
         _ = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "kill", "-s", "KILL", "svcunit-\(uuid).service"])
         #expect(try Self.eventually { try LiveSystemd.show(uuid, "ActiveState") == "failed" })
         let restarted = try f.root.svcunit(arguments: ["start", "crashy"])
         #expect(restarted.status == 0, "\(restarted.stderr)")
-        #expect(try Self.timerState(uuid) == "active")
+        #expect(try Self.timerIsActive(uuid))
 
         // Delete of a running supervised service.
         let delete = try f.root.svcunit(arguments: ["delete", "crashy"])
@@ -436,7 +454,7 @@ extension HealthSupervisionTests {
             let enable = try f.root.svcunit(arguments: ["enable", "keeper", "--timeout", "30"])
             #expect(enable.status == 0, "\(enable.stderr)")
             let timer = try UnitName(validating: "svcunit-health@\(uuid).timer")
-            #expect(try LiveSystemd.systemctlShow(timer, "ActiveState") == "active", "the template's timer runs")
+            #expect(try Self.eventually { try LiveSystemd.systemctlShow(timer, "ActiveState") == "active" }, "the template's timer runs")
             #expect(try Self.eventually { try f.history("keeper").contains { $0["result"] as? String == "ok" } })
 
             _ = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "daemon-reexec"])
@@ -452,7 +470,7 @@ extension HealthSupervisionTests {
             let restart = try #require(try f.history("keeper").last { $0["result"] as? String == "restart" })
             #expect(restart["unit"] as? String == "svcunit@\(uuid).service")
             #expect(try Self.eventually { try f.health("keeper")["state"] as? String == "healthy" }, "healthy again")
-            #expect(try LiveSystemd.systemctlShow(timer, "ActiveState") == "active")
+            #expect(try Self.eventually { try LiveSystemd.systemctlShow(timer, "ActiveState") == "active" })
 
             let disable = try f.root.svcunit(arguments: ["disable", "keeper", "--timeout", "30"])
             #expect(disable.status == 0, "\(disable.stderr)")

@@ -365,6 +365,12 @@ struct HealthSupervisionTests {
         let json = try f.root.svcunit(arguments: ["list", "--json"]).array()
         #expect(json.first { $0["uuid"] as? String == uuid }?["health"] as? String == "unhealthy")
 
+        // --since bounds the history by time (a unix time an hour ahead: nothing; the last hour: all).
+        let later = try f.root.svcunit(arguments: ["health", "watched", "--json", "--since", String(Int(Date().timeIntervalSince1970) + 3600)])
+        #expect(later.status == 0 && later.stdout.isEmpty, "\(later.stdout) \(later.stderr)")
+        let lastHour = try f.root.svcunit(arguments: ["health", "watched", "--json", "-n", "1000", "--since", "-1h"])
+        #expect(try lastHour.jsonLines().count >= 6)
+
         let human = try f.root.svcunit(arguments: ["health", "watched", "-n", "3"])
         #expect(human.status == 0)
         #expect(human.lines.count == 3 && human.lines.allSatisfy { $0.contains("fail") && $0.contains("(unhealthy)") }, "\(human.stdout)")

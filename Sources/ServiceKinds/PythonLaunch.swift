@@ -4,7 +4,7 @@ import FoundationEssentials
 import Glibc
 #endif
 
-/// What `svcunit-entrypoint` does for a user's Python service (`PythonService`), which it cannot
+/// What `svcunit entrypoint` does for a user's Python service (`PythonService`), which it cannot
 /// run in-process: hand the process to the service's own interpreter and clean up after it.
 ///
 /// Transient units run the interpreter directly; this is for units that start through the

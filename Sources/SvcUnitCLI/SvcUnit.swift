@@ -42,7 +42,7 @@ public struct SvcUnit: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Create.self, Register.self, Start.self, Stop.self, Restart.self, Status.self, List.self, Logs.self,
-            SetCommand.self, Edit.self, Delete.self, Enable.self, Disable.self, Inspect.self,
+            SetCommand.self, Edit.self, Delete.self, Enable.self, Disable.self, Inspect.self, Health.self, HealthCheck.self,
         ]
     )
 

@@ -62,6 +62,8 @@ public struct UnitProperty: Sendable, Hashable {
     public static func restart(_ policy: UnitRestart) -> UnitProperty { .init(name: "Restart", value: .string(policy.rawValue)) }
     /// `RestartSec=` (systemd.service), as `RestartUSec`.
     public static func restartDelay(_ d: Duration) -> UnitProperty { .init(name: "RestartUSec", value: .uint64(d.microseconds)) }
+    /// `TimeoutStartSec=` (systemd.service); nil means infinity.
+    public static func startTimeout(_ d: Duration?) -> UnitProperty { .init(name: "TimeoutStartUSec", value: .uint64(d?.microseconds ?? .max)) }
     /// `TimeoutStopSec=` (systemd.service); after it, systemd sends SIGKILL. nil means infinity.
     public static func stopTimeout(_ d: Duration?) -> UnitProperty { .init(name: "TimeoutStopUSec", value: .uint64(d?.microseconds ?? .max)) }
     /// `MemoryMax=` in bytes (systemd.resource-control); needs the memory controller delegated.

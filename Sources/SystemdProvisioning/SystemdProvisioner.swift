@@ -124,6 +124,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
         }
         if let bytes = document.config.memoryMax, bytes > 0 { properties.append(.memoryMax(bytes: UInt64(bytes))) }
         if let percent = document.config.cpuQuota, percent > 0 { properties.append(.cpuQuota(percent: percent)) }
+        properties += HealthUnits(document.uuid).serviceUnitProperties(document)
         return properties
     }
 
@@ -188,10 +189,14 @@ public final class SystemdProvisioner: ServiceProvisioner {
         try Self.checkRoundTrips(entrypoint, what: "the entrypoint path")
         try Self.checkRoundTrips(service.document.status.configFile ?? store.file(for: service.uuid), what: "the service file's path")
         let properties = try unitProperties(for: service.document)
+        // Health supervision: its timer and check are created with the unit (see `HealthUnits`).
+        let health = HealthUnits(service.uuid)
+        let aux = try health.auxiliaryUnits(service.document, root: store.root, executable: HealthUnits.executable(entrypoint: entrypoint))
+        if !aux.isEmpty { try await clearHealthUnits(health) }
         try persist(service)
         _ = try store.ensureSupportFile(RunEndClaim.scriptName, RunEndClaim.stopPostScript)  // ExecStopPost's script
         do {
-            _ = try await manager.startTransientUnit(name, mode: .fail, properties: properties)
+            _ = try await manager.startTransientUnit(name, mode: .fail, properties: properties, aux: aux)
         } catch {
             // UnitExists: another svcunit started this service a moment ago: one unit, both succeed,
             // but only if it is this store's service (the same UUID in another store names the same unit).

@@ -101,3 +101,21 @@ enum JournalCalls {
     }
     static func process(_ j: JournalPointer) { _ = sd_journal_process(j) }
 }
+
+extension JournalCalls {
+    /// `sd_journal_sendv`: one entry of `FIELD=value` items, sent to journald's socket at once (no
+    /// reader or handle involved, so it runs on the caller's thread).
+    static func send(_ items: [[UInt8]]) throws(JournalError) {
+        let buffers = items.map { item -> UnsafeMutableRawBufferPointer in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(item.count, 1), alignment: 1)
+            buffer.copyBytes(from: item)
+            return buffer
+        }
+        defer { for buffer in buffers { buffer.deallocate() } }
+        var vectors = zip(buffers.indices, items).map { index, item in
+            iovec(iov_base: buffers[index].baseAddress, iov_len: item.count)
+        }
+        let r = vectors.withUnsafeMutableBufferPointer { sd_journal_sendv($0.baseAddress, Int32($0.count)) }
+        try journalCheck(r, "write to the journal", code: .unavailable)
+    }
+}

@@ -31,6 +31,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
     private let starts = Mutex<[ServiceUUID: StartAttempt]>([:])
     /// Services whose run end this command recorded itself (`recordEnd`), until `persist` writes it.
     private let claimedEnds = Mutex<Set<ServiceUUID>>([])
+    /// Ends recorded before the stop job finished, whose claim stays for the unit's ExecStopPost.
+    private let keptClaims = Mutex<Set<ServiceUUID>>([])
+    /// Services whose `svcunit stop` may return once the run has ended (`returningOnceEnded`).
+    private let earlyEnds = Mutex<Set<ServiceUUID>>([])
     /// The unit's state when this command's stop job completed, for the next `checkStatus` of the
     /// service: the watch saw the end, and a unit systemd has already forgotten would otherwise cost
     /// two fresh lookups (the transient unit and the template instance) to read as stopped.
@@ -241,8 +245,24 @@ public final class SystemdProvisioner: ServiceProvisioner {
         if let claimed { RunEndClaim.claim(claimed, of: uuid, in: store) }
         let jobs = manager.subscribeJobs()
         defer { jobs.cancel() }
+        let early = claimed != nil && earlyEnds.withLock { $0.contains(uuid) }
         do {
             let job = try await manager.stopUnit(name)
+            if let claimed, let service, early {
+                // `svcunit stop`: done once the run has ended cleanly and is recorded here; systemd's
+                // clean-up (the claimed ExecStopPost, which exits at once) goes on without us.
+                let seen = try await watch.wait(before: .now + stopTimeout + .seconds(5)) {
+                    $0.isFinished || Self.endedCleanly($0, invocation: claimed)
+                }
+                if !seen.isFinished, Self.endedCleanly(seen, invocation: claimed) {
+                    recordEnd(of: claimed, seen: seen, into: service, keepingClaim: true)
+                    var stopped = seen
+                    stopped.activeState = .inactive
+                    stopped.subState = .dead
+                    stoppedStates.withLock { $0[uuid] = stopped }
+                    return
+                }
+            }
             _ = try await jobs.wait(for: job, unit: name, before: .now + stopTimeout + .seconds(5))
         } catch {
             if claimed != nil { RunEndClaim.release(of: uuid, in: store) }
@@ -263,8 +283,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// The record `svcunit entrypoint --record-exit` would have written for run `invocationID`,
     /// from the unit's final properties on this command's watch. Nothing when the watch did not see
     /// that run end (then the claim is released, and an ExecStopPost still to come records it).
-    private func recordEnd(of invocationID: String, seen final: UnitStatus, into service: Service) {
-        guard final.invocationID == invocationID, final.activeState.isFinal, let exit = final.exitDescription else {
+    private func recordEnd(of invocationID: String, seen final: UnitStatus, into service: Service, keepingClaim: Bool = false) {
+        guard final.invocationID == invocationID, final.activeState.isFinal || keepingClaim, let exit = final.exitDescription else {
             RunEndClaim.release(of: service.uuid, in: store)
             return
         }
@@ -275,7 +295,29 @@ public final class SystemdProvisioner: ServiceProvisioner {
             document.status.lastRun = run
             if run.succeeded { document.status.updateState(.inactive) } else { document.status.updateState(.error, error: run.summary) }
         }
-        claimedEnds.withLock { _ = $0.insert(service.uuid) }
+        // A claim the unit's ExecStopPost may still be about to read stays (it names this run only).
+        if !keepingClaim { claimedEnds.withLock { _ = $0.insert(service.uuid) } } else { keptClaims.withLock { _ = $0.insert(service.uuid) } }
+    }
+
+    /// The run `invocation` has ended the way systemd counts as clean (exit 0, or SIGHUP, SIGINT,
+    /// SIGTERM or SIGPIPE, its default `SuccessExitStatus=`) and only `ExecStopPost=` remains: the
+    /// unit will become inactive, not failed, so nothing is left for this command to reset.
+    static func endedCleanly(_ status: UnitStatus, invocation: String) -> Bool {
+        guard status.invocationID == invocation, status.subState.rawValue == "stop-post",
+              let code = status.execMainCode, let exit = status.execMainStatus else { return false }
+        switch code {
+        case .exited: return exit == 0
+        case .killed: return [SIGHUP, SIGINT, SIGTERM, SIGPIPE].contains(exit)
+        default: return false
+        }
+    }
+
+    /// Lets `svcunit stop` of `uuid` return once the run has ended and is recorded (see `stopUnit`),
+    /// for the duration of `body`. Other stops (delete, restart) wait for systemd's stop job.
+    public func returningOnceEnded<T>(_ uuid: ServiceUUID, _ body: () async throws -> T) async rethrows -> T {
+        earlyEnds.withLock { _ = $0.insert(uuid) }
+        defer { earlyEnds.withLock { _ = $0.remove(uuid) } }
+        return try await body()
     }
 
     public func checkStatus(_ service: Service) async -> (ServiceState, String) {
@@ -441,7 +483,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// Writes the service JSON under the store lock, keeping a `last_run` that the unit's
     /// `ExecStopPost` wrote meanwhile (it is newer than anything this process knows).
     public func persist(_ service: Service) throws {
-        let claimed = claimedEnds.withLock { $0.remove(service.uuid) } != nil
+        let kept = keptClaims.withLock { $0.remove(service.uuid) } != nil
+        let claimed = claimedEnds.withLock { $0.remove(service.uuid) } != nil || kept
         try store.withLock(service.uuid) {
             if let recorded = recordedLastRun(service.uuid) {
                 service.update { document in
@@ -455,7 +498,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
             }
             try store.save(service)
             if claimed {
-                RunEndClaim.release(of: service.uuid, in: store)
+                if !kept { RunEndClaim.release(of: service.uuid, in: store) }
                 PythonService.removeStalePIDFile(service.document)
             }
         }

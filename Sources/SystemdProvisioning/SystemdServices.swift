@@ -192,6 +192,9 @@ public final class SystemdServices: Sendable {
     }
 
     /// Stops the service and waits until its unit is gone (`force`: SIGKILL instead of SIGTERM).
+    /// With `returnOnceEnded` (`svcunit stop`), it returns as soon as the run has ended cleanly and
+    /// is recorded, while systemd finishes the stop job (the unit's ExecStopPost, which then exits
+    /// at once): the stop costs no second process start. Delete and restart wait for the job.
     ///
     /// A unit that runs this store's document for the UUID is stopped even when that document cannot
     /// be used (missing, broken, another UUID inside): every running unit can be stopped by its UUID.
@@ -200,7 +203,12 @@ public final class SystemdServices: Sendable {
     ///   service (it is left alone); `StoppedButNotRecordedError` when the unit stopped but the
     ///   store could not record it.
     @discardableResult
-    public func stop(_ uuid: ServiceUUID, timeout: Duration, force: Bool = false) async throws -> String? {
+    public func stop(_ uuid: ServiceUUID, timeout: Duration, force: Bool = false, returnOnceEnded: Bool = false) async throws -> String? {
+        guard returnOnceEnded else { return try await stopService(uuid, timeout: timeout, force: force) }
+        return try await provisioner.returningOnceEnded(uuid) { try await stopService(uuid, timeout: timeout, force: force) }
+    }
+
+    private func stopService(_ uuid: ServiceUUID, timeout: Duration, force: Bool) async throws -> String? {
         let service: Service
         do { service = try self.service(uuid) } catch {
             guard let unit = try await orphanUnit(uuid, unusable: error) else { throw error }

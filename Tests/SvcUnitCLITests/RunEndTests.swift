@@ -3,8 +3,9 @@ import SystemdManager
 import SystemdTestSupport
 import Testing
 
-/// Issue 12 item 4: `svcunit stop` records how the run ended itself, so the unit's ExecStopPost
-/// exits at once instead of starting a second svcunit; ends nobody watches are still recorded by it.
+/// Issue 12 item 4: `svcunit stop` records how the run ended itself and returns once it has, so
+/// the unit's ExecStopPost exits at once instead of starting a second svcunit, and the stop does not
+/// wait for it; ends nobody watches are still recorded by it.
 @Suite("who records a run's end (built binary)", .serialized,
        .enabled(if: LiveSystemd.shouldRun, "needs a systemd user manager"))
 struct RunEndTests {
@@ -32,7 +33,16 @@ struct RunEndTests {
         #expect(lastRun["result"] as? String == "success")
         #expect(lastRun["exit"] as? String == "killed by signal TERM")
         #expect(status["state"] as? String == "inactive")
-        #expect(!FileManager.default.fileExists(atPath: "\(root.path)/\(uuid)/.stopping"), "the claim is released")
+        // `stop` returned once the run had ended; systemd then finishes the job (the claimed
+        // ExecStopPost exits at once) and forgets the unit. The claim names that run only.
+        var gone = false
+        for _ in 0 ..< 600 where !gone {
+            gone = try LiveSystemd.show(uuid, "LoadState") == "not-found"
+            if !gone { usleep(50_000) }
+        }
+        #expect(gone, "the unit is gone once systemd finished the stop job")
+        let claim = try? String(contentsOfFile: "\(root.path)/\(uuid)/.stopping", encoding: .utf8)
+        #expect(claim == nil || claim == invocation + "\n", "a claim left names the stopped run only")
         let lines = try LiveSystemd.journalctlLines(try UnitName(validating: "svcunit-\(uuid).service"))
         #expect(!lines.contains { $0.contains("not found") }, "ExecStopPost ran no svcunit: \(lines)")
     }

@@ -37,7 +37,7 @@ extension SvcUnit {
             let force = force
             // A full UUID reaches a running unit even when its document is broken or gone.
             try await Batch.run(global, selection, verb: "stopping", allowingMissing: true) { target, systemd, timeout in
-                if let orphan = try await systemd.stop(target.uuid, timeout: timeout, force: force) {
+                if let orphan = try await systemd.stop(target.uuid, timeout: timeout, force: force, returnOnceEnded: true) {
                     return "\(orphan) (\(target.uuid))"
                 }
                 return "stopped \(target.label)"

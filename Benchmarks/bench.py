@@ -9,6 +9,7 @@ reader, are timed here with time.perf_counter around the same subprocess calls f
 Usage: bench.py --svcunit BIN --delayserver BIN --json OUT [--markdown OUT] [--scale quick|full]
 """
 import argparse
+import glob
 import concurrent.futures
 import json
 import os
@@ -52,6 +53,7 @@ def stats(values):
 
 class Bench:
     def __init__(self, args):
+        self.args = args
         self.svc = args.svcunit
         self.delayserver = args.delayserver
         self.scale = args.scale
@@ -686,6 +688,24 @@ class Bench:
                  {"median": round(record_bytes * 360), "min": round(record_bytes * 360), "max": round(record_bytes * 360), "n": 1},
                  unit="bytes", target="-", extra={"bytes_per_record": round(record_bytes)})
 
+    # --- 10. the Debian package ------------------------------------------------------------------------------
+    def bench_package(self):
+        """The .deb's size and its Installed-Size (issue 12: <= 8 MB and <= 25 MB). Reads the newest
+        dist/svcunit_*.deb (packaging/build-deb or scripts/test-package builds it), or --deb."""
+        debs = [self.args.deb] if self.args.deb else sorted(glob.glob(os.path.join(self.args.dist, "svcunit_*.deb")),
+                                                             key=os.path.getmtime)
+        if not debs or not os.path.isfile(debs[-1]):
+            self.notes.append("package: skipped (no dist/svcunit_*.deb: run packaging/build-deb first)")
+            return
+        deb = debs[-1]
+        size = os.path.getsize(deb) / 1e6
+        installed = int(self.run(["dpkg-deb", "-f", deb, "Installed-Size"]).stdout.strip()) / 1024  # KiB -> MiB
+        one = lambda v: {"median": round(v, 2), "min": round(v, 2), "max": round(v, 2), "n": 1}
+        self.row("deb_size", f"10. .deb size ({os.path.basename(deb)})", one(size), unit="MB", target="<= 8 MB",
+                 ok=size <= 8)
+        self.row("deb_installed", "10b. installed size (dpkg Installed-Size)", one(installed), unit="MiB",
+                 target="<= 25 MB", ok=installed * 1.048576 <= 25)
+
     # --- cleanup --------------------------------------------------------------------------------------------
     def cleanup(self):
         units = sorted(self.units)
@@ -756,16 +776,19 @@ def main():
     ap.add_argument("--scale", choices=("quick", "full"), default="full")
     ap.add_argument("--swift-version", default="?")
     ap.add_argument("--source", default="working tree")
-    ap.add_argument("--only", help="comma-separated: start,status,many,list,logs,memory,version,python,health")
+    ap.add_argument("--only", help="comma-separated: start,status,many,list,logs,memory,version,python,health,package")
     ap.add_argument("--zenml-python", help="a venv interpreter with zenml (row 8)")
     ap.add_argument("--zenml-scripts", help="the directory of write_zenml_document.py and the test service classes")
     ap.add_argument("--python-runner", help="svcunit_zenml_runner.py")
+    ap.add_argument("--deb", help="the .deb for row 10 (default: the newest dist/svcunit_*.deb)")
+    ap.add_argument("--dist", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dist"))
     args = ap.parse_args()
     b = Bench(args)
     t0 = time.perf_counter()
     steps = [("version", b.bench_version), ("start", b.bench_start), ("status", b.bench_status),
              ("many", b.bench_start_many), ("list", b.bench_list), ("memory", b.bench_memory),
-             ("logs", b.bench_logs), ("python", b.bench_python), ("health", b.bench_health)]
+             ("logs", b.bench_logs), ("python", b.bench_python), ("health", b.bench_health),
+             ("package", b.bench_package)]
     only = set(args.only.split(",")) if args.only else None
     try:
         for name, step in steps:
@@ -783,7 +806,7 @@ def main():
     order = ["start_tcp", "start_http", "stop_http", "status", "status_json", "list", "list_json", "dbus_calls",
              "start_many", "logs_tail", "logs_follow", "rss_status", "rss_list", "rss_start", "procs_per_service",
              "rss_daemon", "version", "start_python", "stop_python", "health_check", "health_cpu", "health_cpu_hour",
-             "health_journal_hour", "crashes"]
+             "health_journal_hour", "deb_size", "deb_installed", "crashes"]
     rows = sorted(b.rows, key=lambda r: order.index(r["key"]) if r["key"] in order else 99)
     result = {"machine": machine(args.swift_version), "svcunit": b.run([args.svcunit, "--version"]).stdout.strip(),
               "scale": args.scale, "source": args.source, "elapsed_seconds": round(elapsed, 1),

@@ -150,11 +150,13 @@ final class BusLoop: @unchecked Sendable {
         let key: UInt64
         unowned(unsafe) let loop: BusLoop
         let operation: String
+        let replyKeys: Set<String>?
         let continuation: CheckedContinuation<[BusValue], any Error>
-        init(key: UInt64, loop: BusLoop, operation: String, continuation: CheckedContinuation<[BusValue], any Error>) {
+        init(key: UInt64, loop: BusLoop, operation: String, replyKeys: Set<String>?, continuation: CheckedContinuation<[BusValue], any Error>) {
             self.key = key
             self.loop = loop
             self.operation = operation
+            self.replyKeys = replyKeys
             self.continuation = continuation
         }
     }
@@ -179,7 +181,8 @@ final class BusLoop: @unchecked Sendable {
         if let deadError { return continuation.resume(throwing: deadError.with(operation: call.operationDescription)) }
         let key = nextKey
         nextKey += 1
-        let pending = PendingCall(key: key, loop: self, operation: call.operationDescription, continuation: continuation)
+        let pending = PendingCall(key: key, loop: self, operation: call.operationDescription, replyKeys: call.replyKeys,
+                                  continuation: continuation)
         do {
             let m = try BusMessages.newMethodCall(bus, call)
             defer { BusMessages.unref(m) }
@@ -206,7 +209,11 @@ final class BusLoop: @unchecked Sendable {
             return
         }
         do {
-            pending.continuation.resume(returning: try BusMessages.readAll(m))
+            if let keys = pending.replyKeys {
+                pending.continuation.resume(returning: try BusMessages.readPropertyMap(m, keeping: keys))
+            } else {
+                pending.continuation.resume(returning: try BusMessages.readAll(m))
+            }
         } catch {
             pending.continuation.resume(throwing: error.with(operation: pending.operation))
         }

@@ -208,16 +208,38 @@ struct LogPrinter: Sendable {
     let all: Bool
 
     func print(_ entries: [JournalEntry]) {
-        var text = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(entries.count * 96)
+        // Lines of one second share their time text: formatted once per second, not per line.
+        var second = UInt64.max
+        var time: [UInt8] = []
         for entry in entries {
             if mode == .json {
-                text += JSONText.formatCompact(Self.json(entry)) + "\n"
-            } else {
-                text += line(entry) + "\n"
+                out += Array((JSONText.formatCompact(Self.json(entry)) + "\n").utf8)
+                continue
             }
+            // The common line (one printable line, not an error) is copied as bytes; the rest goes
+            // through `line`, which handles continuation lines, blobs, escapes and colour.
+            let bytes = entry.messageBytes
+            guard (entry.priority ?? 6) > 3, !bytes.contains(UInt8(ascii: "\n")), Output.isPrintable(utf8: bytes) else {
+                out += Array((line(entry) + "\n").utf8)
+                continue
+            }
+            if mode != .cat {
+                if entry.realtimeMicroseconds / 1_000_000 != second {
+                    second = entry.realtimeMicroseconds / 1_000_000
+                    time = Array(Output.journalTime(microseconds: entry.realtimeMicroseconds, iso: mode == .shortISO).utf8)
+                }
+                out += time
+                out.append(UInt8(ascii: " "))
+                out += Array(Output.escaped(entry.identifier ?? "").utf8)
+                if let pid = entry.pid { out += Array("[\(pid)]".utf8) }
+                out += Array(": ".utf8)
+            }
+            out += bytes
+            out.append(UInt8(ascii: "\n"))
         }
-        Swift.print(text, terminator: "")
-        Output.flush()
+        Output.writeStandardOutput(out)
     }
 
     /// One entry for people: the prefix of the mode, then the message shown safely (see `message`).

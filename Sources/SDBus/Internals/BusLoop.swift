@@ -135,7 +135,7 @@ final class BusLoop: @unchecked Sendable {
         }
         let calls = pendingCalls
         pendingCalls.removeAll()
-        for (_, call) in calls { call.continuation.resume(throwing: error) }
+        for (_, call) in calls { call.complete(.failure(error)) }
         let subs = subscriptions
         subscriptions.removeAll()
         for (_, sub) in subs {
@@ -151,13 +151,14 @@ final class BusLoop: @unchecked Sendable {
         unowned(unsafe) let loop: BusLoop
         let operation: String
         let replyKeys: Set<String>?
-        let continuation: CheckedContinuation<[BusValue], any Error>
-        init(key: UInt64, loop: BusLoop, operation: String, replyKeys: Set<String>?, continuation: CheckedContinuation<[BusValue], any Error>) {
+        /// Called once, on the bus thread, with the reply's arguments or the error.
+        let complete: Completion
+        init(key: UInt64, loop: BusLoop, operation: String, replyKeys: Set<String>?, complete: @escaping Completion) {
             self.key = key
             self.loop = loop
             self.operation = operation
             self.replyKeys = replyKeys
-            self.continuation = continuation
+            self.complete = complete
         }
     }
 
@@ -176,13 +177,15 @@ final class BusLoop: @unchecked Sendable {
         }
     }
 
+    typealias Completion = @Sendable (Result<[BusValue], any Error>) -> Void
+
     func startCall(_ call: MethodCall, timeoutMicroseconds: UInt64,
-                   continuation: CheckedContinuation<[BusValue], any Error>) {
-        if let deadError { return continuation.resume(throwing: deadError.with(operation: call.operationDescription)) }
+                   complete: @escaping Completion) {
+        if let deadError { return complete(.failure(deadError.with(operation: call.operationDescription))) }
         let key = nextKey
         nextKey += 1
         let pending = PendingCall(key: key, loop: self, operation: call.operationDescription, replyKeys: call.replyKeys,
-                                  continuation: continuation)
+                                  complete: complete)
         do {
             let m = try BusMessages.newMethodCall(bus, call)
             defer { BusMessages.unref(m) }
@@ -192,7 +195,7 @@ final class BusLoop: @unchecked Sendable {
                                       userdata: Unmanaged.passUnretained(pending).toOpaque())
         } catch {
             pendingCalls[key] = nil
-            continuation.resume(throwing: error.with(operation: call.operationDescription))
+            complete(.failure(error.with(operation: call.operationDescription)))
         }
     }
 
@@ -205,17 +208,17 @@ final class BusLoop: @unchecked Sendable {
     private func finishCall(_ pending: PendingCall, reply m: MessagePointer) {
         guard pendingCalls.removeValue(forKey: pending.key) != nil else { return }
         if let error = BusMessages.error(of: m) {
-            pending.continuation.resume(throwing: error.with(operation: pending.operation))
+            pending.complete(.failure(error.with(operation: pending.operation)))
             return
         }
         do {
             if let keys = pending.replyKeys {
-                pending.continuation.resume(returning: try BusMessages.readPropertyMap(m, keeping: keys))
+                pending.complete(.success(try BusMessages.readPropertyMap(m, keeping: keys)))
             } else {
-                pending.continuation.resume(returning: try BusMessages.readAll(m))
+                pending.complete(.success(try BusMessages.readAll(m)))
             }
         } catch {
-            pending.continuation.resume(throwing: error.with(operation: pending.operation))
+            pending.complete(.failure(error.with(operation: pending.operation)))
         }
     }
 

@@ -240,23 +240,22 @@ extension SvcUnit {
         /// The unit named for the service runs something else: this store's service is not running.
         static let foreign = "foreign"
 
-        /// The document file each unit runs (nil inside: it runs no svcunit document), read
-        /// concurrently over the one connection; a unit that cannot be read is left out.
+        /// The document file each unit runs (nil inside: it runs no svcunit document), read in one
+        /// batch over the one connection (`SystemdManager.execStarts`); a unit that cannot be read is
+        /// left out.
+        ///
+        /// Not obvious: this is one `Get` per running unit (D-Bus has no call that reads a property of
+        /// many objects, and nothing `ListUnitsByPatterns` returns tells two stores' units for one UUID
+        /// apart), but sent back to back and collected at once, not as a task and a round trip each.
         static func documentFiles(of entries: [UnitListEntry], _ manager: SystemdManager) async -> [String: String?] {
-            await withTaskGroup(of: (String, String??).self) { group in
-                for entry in entries {
-                    group.addTask {
-                        guard let name = try? UnitName(validating: entry.name),
-                              let execStart = try? await manager.execStart(name) else { return (entry.name, nil) }
-                        // Only a template instance takes its document's path from its environment.
-                        let environment = entry.name.hasPrefix("svcunit@") ? (try? await manager.environment(name)) ?? [] : []
-                        return (entry.name, .some(UnitOwnership.documentFile(execStart: execStart, environment: environment)))
-                    }
-                }
-                var out: [String: String?] = [:]
-                for await (name, file) in group { if let file { out[name] = file } }
-                return out
+            let names = entries.compactMap { try? UnitName(validating: $0.name) }
+            // Only a template instance takes its document's path from its environment.
+            let read = await manager.execStarts(names, environmentOf: Set(names.filter { $0.rawValue.hasPrefix("svcunit@") }))
+            var out: [String: String?] = [:]
+            for (name, unit) in read {
+                out[name.rawValue] = .some(UnitOwnership.documentFile(execStart: unit.execStart, environment: unit.environment))
             }
+            return out
         }
 
         static func json(_ row: Row) -> JSONValue {

@@ -122,9 +122,9 @@ extension SvcUnit {
                 }
                 selection.invocationID = id
             }
-            let logs = try await ServiceLogs(unit: unit, selection: selection)
-            defer { logs.close() }
             let printer = LogPrinter(mode: json ? .json : output ?? .short, all: all)
+            let logs = try await ServiceLogs(unit: unit, selection: selection, extraFields: printer.extraFields)
+            defer { logs.close() }
             let count = lines ?? (follow && sinceMicroseconds == nil && !thisRun ? 10 : nil)
             let inRange = try await logs.read(last: count, since: sinceMicroseconds, until: untilMicroseconds) { printer.print($0) }
             guard follow, inRange else { return }
@@ -207,6 +207,16 @@ struct LogPrinter: Sendable {
     /// Show non-printable messages escaped instead of as `[N blob data]`.
     let all: Bool
 
+    /// The journal fields this mode shows besides message, time, priority, PID and identifier:
+    /// all for json; the command name (the identifier when a line has none) for short; none for cat.
+    var extraFields: [String] {
+        switch mode {
+        case .json: ServiceLogFilter.extraFields
+        case .short, .shortISO: ["_COMM"]
+        case .cat: []
+        }
+    }
+
     func print(_ entries: [JournalEntry]) {
         var out: [UInt8] = []
         out.reserveCapacity(entries.count * 96)
@@ -218,10 +228,10 @@ struct LogPrinter: Sendable {
                 out += Array((JSONText.formatCompact(Self.json(entry)) + "\n").utf8)
                 continue
             }
-            // The common line (one printable line, not an error) is copied as bytes; the rest goes
-            // through `line`, which handles continuation lines, blobs, escapes and colour.
+            // The common line (one printable line) is copied as bytes, an error's painted red as
+            // `line` would; the rest goes through `line` (continuation lines, blobs, escapes).
             let bytes = entry.messageBytes
-            guard (entry.priority ?? 6) > 3, !bytes.contains(UInt8(ascii: "\n")), Output.isPrintable(utf8: bytes) else {
+            guard !bytes.contains(UInt8(ascii: "\n")), Output.isPrintable(utf8: bytes) else {
                 out += Array((line(entry) + "\n").utf8)
                 continue
             }
@@ -236,7 +246,11 @@ struct LogPrinter: Sendable {
                 if let pid = entry.pid { out += Array("[\(pid)]".utf8) }
                 out += Array(": ".utf8)
             }
-            out += bytes
+            if (entry.priority ?? 6) <= 3, Output.fancy {
+                out += Array(Output.paint(String(decoding: bytes, as: UTF8.self), .red).utf8)
+            } else {
+                out += bytes
+            }
             out.append(UInt8(ascii: "\n"))
         }
         Output.writeStandardOutput(out)

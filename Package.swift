@@ -22,6 +22,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The C boundary: libsystemd's headers through pkg-config. Only SDBus and SDJournal import it.
@@ -30,50 +31,59 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        .target(name: "SDBus", dependencies: ["CSystemd"]),
-        .target(name: "SDJournal", dependencies: ["CSystemd"]),
+        // The thread that owns an sd-bus or sd-journal object, written once for both wrappers.
+        .target(name: "SDWorker"),
+        // swift-log, bootstrapped once per executable: --verbose / SVCUNIT_LOG_LEVEL (silent by default).
+        .target(name: "Diagnostics", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "SDBus", dependencies: ["CSystemd", "SDWorker", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "SDJournal", dependencies: ["CSystemd", "SDWorker", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
         // sd_notify only, for the entrypoint of Type=notify units.
         .target(name: "SDDaemon", dependencies: ["CSystemd"]),
         .target(name: "SystemdManager", dependencies: ["SDBus"]),
         // The service model: pure Swift + FoundationEssentials, no systemd.
         .target(name: "ServiceModel"),
-        .target(name: "ServiceHealth", dependencies: ["ServiceModel"]),
+        .target(name: "ServiceHealth", dependencies: ["ServiceModel", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ServiceKinds", dependencies: ["ServiceModel"]),
         // Services on systemd: the model meets the sd-bus and sd-journal wrappers.
         .target(name: "SystemdProvisioning", dependencies: [
             "ServiceModel", "ServiceHealth", "SystemdManager", "SDJournal",
         ]),
         .target(name: "SvcUnitCLI", dependencies: [
-            "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdProvisioning", "SystemdManager", "SDJournal",
+            "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdProvisioning", "SystemdManager", "SDJournal", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // What units run (`svcunit entrypoint`): re-creates a service from its JSON and runs it; no sd-bus.
         .target(name: "Entrypoint", dependencies: [
-            "ServiceModel", "ServiceKinds", "ServiceHealth", "SDDaemon",
+            "ServiceModel", "ServiceKinds", "ServiceHealth", "SDDaemon", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The one executable: the CLI, and the entrypoint as its hidden `entrypoint` subcommand.
         .executableTarget(name: "svcunit", dependencies: ["SvcUnitCLI", "Entrypoint"]),
         // Test support, not product: finds the live user manager, names test units, runs witnesses.
-        .target(name: "SystemdTestSupport", dependencies: ["SDBus", "SystemdManager"], path: "Tests/SystemdTestSupport"),
+        .target(name: "SystemdTestSupport", dependencies: ["SystemdManager"], path: "Tests/SystemdTestSupport"),
+        // Compiles against the public surface of the libsystemd wrappers only: no C type may leak.
+        .testTarget(name: "APIBoundaryTests", dependencies: ["SDBus", "SDJournal", "SDDaemon"]),
 
         .testTarget(name: "SDBusTests", dependencies: ["SDBus", "SystemdManager", "SystemdTestSupport"]),
         .testTarget(name: "SDJournalTests", dependencies: ["SDJournal", "SystemdManager", "SystemdTestSupport"]),
         .testTarget(name: "SystemdManagerTests", dependencies: ["SystemdManager", "SDBus", "SystemdTestSupport"]),
         .testTarget(name: "ServiceModelTests", dependencies: ["ServiceModel", "ServiceKinds"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ServiceHealthTests", dependencies: ["ServiceHealth", "ServiceModel"]),
+        // Test targets declare exactly the modules they import ("svcunit": the executable they run).
         .testTarget(name: "SvcUnitCLITests", dependencies: [
-            "SvcUnitCLI", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport", "svcunit",
+            "SvcUnitCLI", "ServiceModel", "SystemdManager", "SDJournal", "SystemdTestSupport", "svcunit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ReliabilityTests", dependencies: [
-            "SystemdProvisioning", "ServiceModel", "ServiceKinds", "SystemdManager", "SDJournal", "SystemdTestSupport",
+            "SystemdProvisioning", "ServiceModel", "ServiceKinds", "ServiceHealth", "SvcUnitCLI", "SystemdManager", "SystemdTestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "svcunit",
         ]),
         // Issue 15: ZenML's own Python services, against the real zenml from PyPI (scripts/test installs it).
         .testTarget(name: "ZenMLServiceTests", dependencies: ["SystemdTestSupport", "svcunit"],
                     exclude: ["python"]),
         .testTarget(name: "SystemdProvisioningTests", dependencies: [
-            "SystemdProvisioning", "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdManager", "SDJournal", "SystemdTestSupport",
+            "SystemdProvisioning", "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdManager", "SDBus", "SDJournal", "SystemdTestSupport",
             "svcunit",
         ]),
     ]

@@ -623,6 +623,108 @@ class Bench:
                  target="<= 2x baseline", ok=s["median"] <= 2 * b["median"],
                  python="ZenML's own stop(): >= 1 s poll, and its daemon keeps serving")
 
+    # --- 9. health supervision (issue 13) --------------------------------------------------------------------
+    @staticmethod
+    def cpu_seconds(pid):
+        """utime + stime of a process so far (/proc/PID/stat, in clock ticks)."""
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def own_manager_and_journald():
+        """The user manager and journald this run talks to: in this mount namespace (a sandbox has its own)."""
+        mine = os.readlink("/proc/self/ns/mnt")
+        found = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                comm = open(f"/proc/{pid}/comm").read().strip()
+                if comm not in ("systemd", "systemd-journal") or os.readlink(f"/proc/{pid}/ns/mnt") != mine:
+                    continue
+                cmdline = open(f"/proc/{pid}/cmdline").read().split("\0")
+                if comm == "systemd" and ("--user" not in cmdline or os.stat(f"/proc/{pid}").st_uid != os.getuid()):
+                    continue
+                found[comm] = int(pid)
+            except OSError:
+                continue
+        return found
+
+    def bench_health(self):
+        """What health supervision costs, on timer-triggered checks of an HTTP service (checks every second
+        here, to collect many quickly; a 10 s interval is 360 checks an hour):
+        - the check's own run time, as systemd saw it: the check unit's ExecMainStart..ExecMainExit;
+        - its CPU time: CPUUsageNSec of the check unit where the manager has CPU accounting for it (turned on
+          for that unit only), else user+system time of the same command run directly (/usr/bin/time);
+        - what the user manager and journald spend on it (their /proc CPU time over the timer-driven checks);
+        - the journal bytes of its records (journalctl -o export: the fields journald stores, trusted ones too).
+        In a login session the manager also journals "Starting/Finished" lines per run; the sandbox drops them."""
+        n = 10 if self.quick else 40
+        root = self.root("health")
+        uuid = self.create(root, "--name", "health", "--health-path", "/", "--health-interval", "1",
+                           "--unhealthy-after", "3", "--", self.delayserver, "0", "{port}", "http")
+        check, timer = f"svcunit-health-{uuid}.service", f"svcunit-health-{uuid}.timer"
+        self.units.update((check, timer))
+        self.run(self.sv(root, "start", uuid, "--timeout", "20"))
+        self.run(["systemctl", "--user", "set-property", "--runtime", check, "CPUAccounting=yes"], check=False)
+        daemons = self.own_manager_and_journald()
+        before = {name: self.cpu_seconds(pid) for name, pid in daemons.items()}
+        walls, cpus, seen, loops = [], [], set(), 0
+        deadline = time.perf_counter() + 5 * n + 60
+        while len(walls) < n and time.perf_counter() < deadline:
+            loops += 1
+            out = self.run(["systemctl", "--user", "show", check, "-p", "ExecMainStartTimestampMonotonic",
+                            "-p", "ExecMainExitTimestampMonotonic", "-p", "CPUUsageNSec", "-p", "ActiveState"]).stdout
+            p = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+            start, end = int(p.get("ExecMainStartTimestampMonotonic") or 0), int(p.get("ExecMainExitTimestampMonotonic") or 0)
+            if p.get("ActiveState") == "inactive" and end > start > 0 and start not in seen:
+                seen.add(start)
+                walls.append((end - start) / 1e6)
+                if p.get("CPUUsageNSec", "").isdigit():
+                    cpus.append(int(p["CPUUsageNSec"]) / 1e9)
+            time.sleep(0.2)
+        # The daemons' share, less what this loop's own `systemctl show` calls cost the manager (measured
+        # the same way, on as many calls with no check running: the timer stopped).
+        spent = {name: self.cpu_seconds(pid) - before[name] for name, pid in daemons.items()}
+        self.run(["systemctl", "--user", "stop", timer])
+        quiet = {name: self.cpu_seconds(pid) for name, pid in daemons.items()}
+        for _ in range(loops):
+            self.run(["systemctl", "--user", "show", check, "-p", "ExecMainStartTimestampMonotonic",
+                      "-p", "ExecMainExitTimestampMonotonic", "-p", "CPUUsageNSec", "-p", "ActiveState"])
+        polling = {name: self.cpu_seconds(pid) - quiet[name] for name, pid in daemons.items()}
+        source = "CPUUsageNSec of the check unit"
+        if not cpus:
+            source = "user+system time of the same check run directly (wait4 rusage; no CPU accounting for the unit here)"
+            # The timer was stopped, so run the service's checks by hand (they journal records as usual).
+            for _ in range(n):
+                child = subprocess.Popen(self.sv(root, "health-check", uuid), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                _, status, usage = os.wait4(child.pid, 0)
+                child.returncode = os.waitstatus_to_exitcode(status)
+                if child.returncode != 0:
+                    raise RuntimeError(f"svcunit health-check exited {child.returncode}")
+                cpus.append(usage.ru_utime + usage.ru_stime)
+        export = self.run(["journalctl", "-o", "export", f"SVCUNIT_UUID={uuid}"]).stdout
+        records = export.count("\n__CURSOR=") + export.startswith("__CURSOR=")
+        record_bytes = len(export.encode()) / max(records, 1)
+        self.run(self.sv(root, "delete", uuid))
+        if not walls:
+            self.notes.append("health: no timer-triggered check was seen")
+            return
+        self.row("health_check", "9. health check's own run time (check unit exec to exit, timer-triggered, HTTP)",
+                 stats(walls), target="-", extra={"checks": len(walls)})
+        cpu = stats(cpus)
+        self.row("health_cpu", f"9b. CPU time per health check ({source})", cpu, target="-")
+        daemons_per_check = sum(max(0.0, spent[name] - polling[name]) for name in spent) / len(walls)
+        per_check = cpu["median"] + daemons_per_check
+        self.row("health_cpu_hour", "9c. one supervised service per hour at a 10 s interval: CPU seconds "
+                 "(360 x (check + manager and journald per check))",
+                 {"median": round(per_check * 360, 2), "min": round(per_check * 360, 2), "max": round(per_check * 360, 2), "n": 1},
+                 unit="s", target="-", extra={"check_cpu_ms": round(cpu["median"] * 1000, 2),
+                                              "manager_journald_cpu_ms_per_check": round(daemons_per_check * 1000, 2),
+                                              "daemons": sorted(daemons)})
+        self.row("health_journal_hour", "9d. one supervised service per hour at a 10 s interval: journal bytes (360 records, export size)",
+                 {"median": round(record_bytes * 360), "min": round(record_bytes * 360), "max": round(record_bytes * 360), "n": 1},
+                 unit="bytes", target="-", extra={"bytes_per_record": round(record_bytes)})
+
     # --- cleanup --------------------------------------------------------------------------------------------
     def cleanup(self):
         units = sorted(self.units)
@@ -693,7 +795,7 @@ def main():
     ap.add_argument("--scale", choices=("quick", "full"), default="full")
     ap.add_argument("--swift-version", default="?")
     ap.add_argument("--source", default="working tree")
-    ap.add_argument("--only", help="comma-separated: create,start,status,many,list,logs,memory,version,python")
+    ap.add_argument("--only", help="comma-separated: create,start,status,many,list,logs,memory,version,python,health")
     ap.add_argument("--zenml-python", help="a venv interpreter with zenml (row 8)")
     ap.add_argument("--zenml-scripts", help="the directory of write_zenml_document.py and the test service classes")
     ap.add_argument("--python-runner", help="svcunit_zenml_runner.py")
@@ -702,7 +804,7 @@ def main():
     t0 = time.perf_counter()
     steps = [("version", b.bench_version), ("create", b.bench_create), ("start", b.bench_start), ("status", b.bench_status),
              ("many", b.bench_start_many), ("list", b.bench_list), ("memory", b.bench_memory),
-             ("logs", b.bench_logs), ("python", b.bench_python)]
+             ("logs", b.bench_logs), ("python", b.bench_python), ("health", b.bench_health)]
     only = set(args.only.split(",")) if args.only else None
     try:
         for name, step in steps:
@@ -719,7 +821,8 @@ def main():
     elapsed = time.perf_counter() - t0
     order = ["create", "start_tcp", "start_http", "stop_http", "status", "status_json", "list", "list_json", "dbus_calls",
              "start_many", "logs_tail", "logs_follow", "rss_status", "rss_list", "rss_start", "procs_per_service",
-             "rss_daemon", "version", "start_python", "stop_python", "crashes"]
+             "rss_daemon", "version", "start_python", "stop_python", "health_check", "health_cpu", "health_cpu_hour",
+             "health_journal_hour", "crashes"]
     rows = sorted(b.rows, key=lambda r: order.index(r["key"]) if r["key"] in order else 99)
     result = {"machine": machine(args.swift_version), "svcunit": b.run([args.svcunit, "--version"]).stdout.strip(),
               "scale": args.scale, "source": args.source, "elapsed_seconds": round(elapsed, 1),

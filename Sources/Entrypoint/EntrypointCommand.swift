@@ -10,6 +10,7 @@
 // One binary with the CLI (issue 12): the package ships svcunit once, and the `svcunit` main
 // dispatches `entrypoint` before anything of the CLI runs.
 public import ArgumentParser
+import Diagnostics
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
@@ -79,6 +80,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let configFile = self.configFile
+        Diagnostics.bootstrap(verbose: false, environment: ProcessInfo.processInfo.environment)
         let registry = BuiltinKinds.registry()
         let recordExit = self.recordExit, notify = self.notify, awaitReady = self.awaitReady
         let awaitExec = self.awaitExec  // `detach` was done before run() (`detachIfAsked`)
@@ -86,6 +88,11 @@ public struct EntrypointCommand: AsyncParsableCommand {
         if recordExit {
             // systemd hands ExecStopPost the outcome of the run in these variables (systemd.exec(5)).
             let env = ProcessInfo.processInfo.environment
+            // The `svcunit stop` that stopped this run records its end (see RunEndClaim).
+            if let invocation = env["INVOCATION_ID"], RunEndClaim.isClaimed(invocation, configFile: configFile),
+               RunEndClaim.honoursClaim(exitCode: env["EXIT_CODE"], exitStatus: env["EXIT_STATUS"], result: env["SERVICE_RESULT"]) {
+                Glibc.exit(0)
+            }
             let result = env["SERVICE_RESULT"] ?? "unknown"
             let exitText: String? = {
                 guard let code = env["EXIT_CODE"], let status = env["EXIT_STATUS"] else { return nil }
@@ -126,7 +133,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
                         }
                     }
                     try store.save(service)
-                    PythonLaunch.removeStalePIDFile(service.document)
+                    PythonService.removeStalePIDFile(service.document)
                 }
             } catch {
                 fail("cannot record the end of the run in \(configFile): \(error)", EntrypointExit.failed)

@@ -1,4 +1,6 @@
+import Diagnostics
 import Glibc
+import Logging
 import Synchronization
 
 /// A connection to a D-Bus bus (a dbus-daemon broker or systemd's direct socket), safe to share.
@@ -50,6 +52,12 @@ public final class BusConnection: Sendable {
     /// - Throws: `BusError`: `.methodError` with the peer's D-Bus error name, `.timedOut`,
     ///   `.disconnected`, or `.invalidArgument` when the call cannot be built.
     public func call(_ call: MethodCall, timeout: Duration? = nil) async throws -> [BusValue] {
+        try await busLog.timed("D-Bus \(call.operationDescription)") { () async throws -> [BusValue] in
+            try await send(call, timeout: timeout)
+        }
+    }
+
+    private func send(_ call: MethodCall, timeout: Duration?) async throws -> [BusValue] {
         let usec = Self.microseconds(timeout)
         return try await withCheckedThrowingContinuation { continuation in
             let accepted = loop.submit { loop in
@@ -71,7 +79,13 @@ public final class BusConnection: Sendable {
     public func callAll(_ calls: [MethodCall], timeout: Duration? = nil) async -> [Result<[BusValue], any Error>] {
         if calls.isEmpty { return [] }
         let usec = Self.microseconds(timeout)
-        return await withCheckedContinuation { continuation in
+        return await busLog.timed("D-Bus \(calls.count) calls, the first \(calls[0].operationDescription)") { () async -> [Result<[BusValue], any Error>] in
+            await send(calls, timeoutMicroseconds: usec)
+        }
+    }
+
+    private func send(_ calls: [MethodCall], timeoutMicroseconds usec: UInt64) async -> [Result<[BusValue], any Error>] {
+        await withCheckedContinuation { continuation in
             let replies = ReplyCollector(count: calls.count, continuation)
             let accepted = loop.submit { loop in
                 for (index, call) in calls.enumerated() {
@@ -148,6 +162,9 @@ final class SubscriptionKey: @unchecked Sendable {
     var keys: [UInt64] = []
 }
 
+
+/// Every method call with its duration, at debug level (`Diagnostics`).
+let busLog = Logger(label: "svcunit.bus")
 
 /// The replies of `callAll`, filled in by the bus thread; resumes the caller with all of them once
 /// the last has arrived.

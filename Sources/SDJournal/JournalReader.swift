@@ -1,4 +1,7 @@
+import Diagnostics
 import Glibc
+import Logging
+import SDWorker
 import Synchronization
 
 /// A reader of the local journal: filter, tail, read forward, and wait for new entries.
@@ -24,6 +27,7 @@ public final class JournalReader: Sendable {
 
     /// Replaces the filter; an empty filter matches every entry. Resets the read position.
     public func setFilter(_ filter: JournalFilter) async throws(JournalError) {
+        journalLog.debug("journal filter: \(filter.groups.map { $0.map(\.description).joined(separator: " + ") }.joined(separator: " | "))")
         try await worker.run { j, _ throws(JournalError) in try JournalCalls.setFilter(j, filter) }
     }
 
@@ -31,6 +35,7 @@ public final class JournalReader: Sendable {
     /// last ones at or before that time, as `journalctl -n N --until T`. Afterwards the position is on
     /// the newest one returned, so `readForward` returns only the entries after it.
     public func tail(_ count: Int, notAfter: UInt64? = nil) async throws(JournalError) -> [JournalEntry] {
+        try await journalLog.timed("journal tail \(count)\(notAfter.map { " until \($0)" } ?? "")") { () async throws(JournalError) -> [JournalEntry] in
         try await worker.run { j, fields throws(JournalError) in
             if let notAfter {
                 // Before the first entry later than notAfter: moving back lands on entries <= notAfter.
@@ -55,6 +60,7 @@ public final class JournalReader: Sendable {
             }
             return out
         }
+        }
     }
 
     /// Positions before the first entry at or after `realtimeMicroseconds` (µs since the epoch).
@@ -67,19 +73,9 @@ public final class JournalReader: Sendable {
         try await worker.run { j, _ throws(JournalError) in try JournalCalls.seekHead(j) }
     }
 
-    /// Positions just after the entry at `cursor`, so reading resumes with the next one.
-    public func seek(after cursor: String) async throws(JournalError) {
-        try await worker.run { j, _ throws(JournalError) in
-            try JournalCalls.seekCursor(j, cursor)
-            if try JournalCalls.next(j), !JournalCalls.testCursor(j, cursor) {
-                // The cursor's entry is gone (rotated away): we are already on the next one; step back.
-                _ = try JournalCalls.previous(j)
-            }
-        }
-    }
-
     /// Up to `limit` entries after the current position, oldest first (empty at the end).
     public func readForward(limit: Int = 1000) async throws(JournalError) -> [JournalEntry] {
+        try await journalLog.timed("journal read up to \(limit)") { () async throws(JournalError) -> [JournalEntry] in
         try await worker.run { j, fields throws(JournalError) in
             var out: [JournalEntry] = []
             while out.count < limit, try JournalCalls.next(j) {
@@ -87,6 +83,7 @@ public final class JournalReader: Sendable {
             }
             if out.isEmpty { JournalCalls.process(j) }  // release rotated files during long follows
             return out
+        }
         }
     }
 
@@ -102,19 +99,11 @@ public final class JournalReader: Sendable {
                     let fd = try JournalCalls.fd(j)
                     while true {
                         if worker.isInterrupted(ticket) { return false }
-                        let remaining = ContinuousClock.now.duration(to: deadline)
-                        if remaining <= .zero { return false }
-                        let (s, atto) = remaining.components
-                        var ms = Int32(clamping: s * 1000 + atto / 1_000_000_000_000_000 + 1)
+                        if deadline <= .now { return false }
                         let journalTimeout = JournalCalls.timeoutMilliseconds(j)
-                        if journalTimeout >= 0 { ms = min(ms, journalTimeout) }
-                        var fds = [
-                            pollfd(fd: fd, events: Int16(truncatingIfNeeded: JournalCalls.events(j)), revents: 0),
-                            pollfd(fd: worker.wakeFD, events: Int16(POLLIN), revents: 0),
-                        ]
-                        _ = poll(&fds, 2, ms)
-                        worker.drainWake()
-                        if fds[0].revents != 0 || journalTimeout == 0 {
+                        let polled = worker.thread.poll([(fd, Int16(truncatingIfNeeded: JournalCalls.events(j)))],
+                                                        timeout: PollTimeout.earlier(PollTimeout.until(deadline), journalTimeout))
+                        if polled.revents[0] != 0 || journalTimeout == 0 {
                             JournalCalls.process(j)
                             return true
                         }
@@ -155,133 +144,71 @@ public final class JournalReader: Sendable {
     public func close() { worker.shutdown() }
 }
 
-/// The thread that owns one `sd_journal`.
-final class JournalWorker: @unchecked Sendable {
+/// The owner of one `sd_journal`: its loop runs on an `OwnerThread` (SDWorker, shared with SDBus).
+final class JournalWorker: Sendable {
     typealias Job = @Sendable (JournalPointer?, [String]) -> Void
 
     private struct State {
-        var jobs: [Job] = []
-        var closed = false
         var nextTicket: UInt64 = 1
         var interrupted: Set<UInt64> = []
         var openError: JournalError?
     }
     private let state = Mutex(State())
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
-
-    var wakeFD: Int32 { wakeRead }
+    let thread: OwnerThread<Job>
 
     init(scope: JournalScope, extraFields: [String]) throws(JournalError) {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else {
-            throw JournalError(code: .unavailable, message: "cannot create a wake pipe", errno: errno)
+        do throws(OwnerThreadError) {
+            thread = try OwnerThread<Job>()
+        } catch {
+            throw JournalError(code: .unavailable, message: "cannot \(error.operation) for the journal", errno: error.errno)
         }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
         // The handle is opened on the worker thread itself: sd-journal binds it to the opening thread.
-        let context = Unmanaged.passRetained(Box(worker: self, scope: scope, fields: extraFields))
-        var thread = pthread_t()
-        let r = pthread_create(&thread, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.worker.main(scope: box.scope, fields: box.fields)
-            return nil
-        }, context.toOpaque())
-        guard r == 0 else {
-            context.release()
-            Glibc.close(fds[0]); Glibc.close(fds[1])
-            throw JournalError(code: .unavailable, message: "cannot start the journal thread", errno: r)
-        }
-        pthread_detach(thread)
-    }
-
-    private final class Box {
-        let worker: JournalWorker
-        let scope: JournalScope
-        let fields: [String]
-        init(worker: JournalWorker, scope: JournalScope, fields: [String]) {
-            self.worker = worker
-            self.scope = scope
-            self.fields = fields
+        do throws(OwnerThreadError) {
+            try thread.start { [self] owner in main(owner, scope: scope, fields: extraFields) }
+        } catch {
+            throw JournalError(code: .unavailable, message: "cannot start the journal thread", errno: error.errno)
         }
     }
 
-    private func main(scope: JournalScope, fields: [String]) {
+    private func main(_ owner: OwnerThread<Job>, scope: JournalScope, fields: [String]) {
         let j: JournalPointer
         do {
             j = try JournalCalls.open(scope)
         } catch {
-            failAll(error)
+            failAll(owner, error)
             return
         }
         while true {
-            let (jobs, closed) = state.withLock { s -> ([Job], Bool) in
-                defer { s.jobs.removeAll() }
-                return (s.jobs, s.closed)
-            }
+            let (jobs, closed) = owner.takeJobs()
             for job in jobs { job(j, fields) }
             if closed && jobs.isEmpty { break }
             if !jobs.isEmpty { continue }
-            var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-            _ = poll(&fds, 1, -1)
-            drainWake()
+            _ = owner.poll([], timeout: -1)
         }
         JournalCalls.close(j)
-        state.withLock { _ in
-            Glibc.close(wakeRead)
-            Glibc.close(wakeWrite)
-        }
+        owner.finish()
     }
 
     /// The journal could not be opened: pending jobs fail with that error, and so do later ones.
-    private func failAll(_ error: JournalError) {
-        let jobs = state.withLock { s -> [Job] in
-            s.closed = true
-            s.openError = error
-            defer { s.jobs.removeAll() }
-            return s.jobs
-        }
-        for job in jobs { job(nil, []) }
-        state.withLock { _ in
-            Glibc.close(wakeRead)
-            Glibc.close(wakeWrite)
-        }
-    }
-
-    func drainWake() {
-        var buf = [UInt8](repeating: 0, count: 64)
-        while Glibc.read(wakeRead, &buf, buf.count) > 0 {}
-    }
-
-    private func wakeLocked() {
-        var one: UInt8 = 1
-        _ = Glibc.write(wakeWrite, &one, 1)
+    private func failAll(_ owner: OwnerThread<Job>, _ error: JournalError) {
+        state.withLock { $0.openError = error }
+        owner.close()
+        for job in owner.takeJobs().jobs { job(nil, []) }
+        owner.finish()
     }
 
     func newInterruptTicket() -> UInt64 {
         state.withLock { s in defer { s.nextTicket += 1 }; return s.nextTicket }
     }
     func interrupt(_ ticket: UInt64) {
-        state.withLock { s in
-            s.interrupted.insert(ticket)
-            if !s.closed { wakeLocked() }
-        }
+        state.withLock { s in _ = s.interrupted.insert(ticket) }
+        thread.wake()
     }
     func isInterrupted(_ ticket: UInt64) -> Bool {
         state.withLock { s in s.interrupted.remove(ticket) != nil }
     }
 
-    func shutdown() {
-        state.withLock { s in
-            if s.closed { return }
-            s.closed = true
-            wakeLocked()
-        }
-    }
+    func shutdown() { thread.close() }
 
     /// Runs `body` on the journal thread and returns its result.
     func run<T: Sendable>(_ body: @escaping @Sendable (JournalPointer, [String]) throws(JournalError) -> T) async throws(JournalError) -> T {
@@ -294,14 +221,14 @@ final class JournalWorker: @unchecked Sendable {
                 do throws(JournalError) { continuation.resume(returning: .success(try body(j, fields))) }
                 catch { continuation.resume(returning: .failure(error)) }
             }
-            let refused = state.withLock { s -> JournalError? in
-                if s.closed { return s.openError ?? JournalError(code: .closed, message: "the journal reader is closed") }
-                s.jobs.append(job)
-                wakeLocked()
-                return nil
+            if !thread.submit(job) {
+                let error = state.withLock { $0.openError }
+                continuation.resume(returning: .failure(error ?? JournalError(code: .closed, message: "the journal reader is closed")))
             }
-            if let refused { continuation.resume(returning: .failure(refused)) }
         }
         return try result.get()
     }
 }
+
+/// Journal queries with their durations, at debug level (`Diagnostics`).
+let journalLog = Logger(label: "svcunit.journal")

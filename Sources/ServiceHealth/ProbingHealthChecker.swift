@@ -1,4 +1,6 @@
 public import ServiceModel
+import Diagnostics
+import Logging
 
 /// The health checker that really probes: dispatches a monitor description to the HTTP or TCP
 /// monitor. This is what the lifecycle uses outside tests.
@@ -13,9 +15,21 @@ public struct ProbingHealthChecker: EndpointHealthChecker {
     }
 
     public func checkEndpoint(_ endpoint: ServiceEndpoint, monitor: HealthMonitorSpec) async -> (ServiceState, String) {
+        guard probeLog.logLevel <= .debug else { return await probe(endpoint, monitor: monitor) }
+        let start = ContinuousClock.now
+        let (state, message) = await probe(endpoint, monitor: monitor)
+        let elapsed = ContinuousClock.now - start
+        probeLog.debug("probe \(monitor.summary) of \(endpoint.status.uri ?? "the endpoint"): \(state) in \(elapsed): \(message)")
+        return (state, message)
+    }
+
+    private func probe(_ endpoint: ServiceEndpoint, monitor: HealthMonitorSpec) async -> (ServiceState, String) {
         switch monitor.config {
         case .http(let config): await HTTPEndpointHealthMonitor(config: config).check(endpoint)
         case .tcp: await TCPEndpointHealthMonitor(timeout: tcpTimeout).check(endpoint)
         }
     }
 }
+
+/// Health probes, with their durations, at debug level (`Diagnostics`).
+let probeLog = Logger(label: "svcunit.probe")

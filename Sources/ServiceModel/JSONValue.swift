@@ -78,13 +78,6 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         members.append((key: key, value: value))
     }
 
-    /// Appends the members of `other` whose keys are not already present, keeping their order.
-    public mutating func merge(_ other: JSONObject) {
-        for member in other.members where self[member.key] == nil {
-            members.append(member)
-        }
-    }
-
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {
         members.makeIterator()
     }

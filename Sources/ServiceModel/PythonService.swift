@@ -16,10 +16,10 @@ public enum PythonService: ServiceKind {
     /// ZenML's config fields are the class's own: svcunit's supervision fields are not read from them.
     public static let readsSupervisionFields = false
 
-    /// The runner loads and runs the class; `svcunit-entrypoint` has nothing to run.
+    /// The runner loads and runs the class; `svcunit entrypoint` has nothing to run.
     public static func run(_ document: ServiceDocument) async throws {
         throw ServiceModelError(
-            .invalidField, "\(document.typeName ?? "this Python service") runs in its own Python interpreter, not in svcunit-entrypoint",
+            .invalidField, "\(document.typeName ?? "this Python service") runs in its own Python interpreter, not in svcunit entrypoint",
             fieldPath: "type", hint: "start it with `svcunit start`, which runs svcunit_zenml_runner.py")
     }
 
@@ -69,6 +69,8 @@ public struct SvcUnitSettings: Sendable, Hashable {
     /// What the class's own `_get_daemon_cmd()` adds to the environment (ZenML's local server adds
     /// `ZENML_*` settings there), asked of ZenML at register time.
     public var daemonEnvironment: [(key: String, value: String)]
+    /// Periodic health supervision (`health`), for every kind of service; nil when off.
+    public var health: HealthSupervision?
     public var unknownFields: UnknownFields
 
     public init(python: String? = nil, workdir: String? = nil, environment: [(key: String, value: String)] = [],
@@ -77,6 +79,7 @@ public struct SvcUnitSettings: Sendable, Hashable {
         self.workdir = workdir
         self.environment = environment
         self.daemonEnvironment = daemonEnvironment
+        self.health = nil
         self.unknownFields = unknownFields
     }
 
@@ -90,6 +93,11 @@ public struct SvcUnitSettings: Sendable, Hashable {
         daemonEnvironment = try reader.optionalStringMap("daemon_env") ?? []
         for (name, _) in environment + daemonEnvironment where !Self.isEnvironmentName(name) {
             throw reader.invalid("env", "has the variable name \(name.debugDescription); expected letters, digits and _ (not starting with a digit)")
+        }
+        if var healthReader = try reader.optionalObject(HealthSupervision.key) {
+            health = try HealthSupervision(reading: &healthReader)
+        } else {
+            health = nil
         }
         unknownFields = UnknownFields(from: reader)
     }
@@ -118,6 +126,7 @@ public struct SvcUnitSettings: Sendable, Hashable {
         if !daemonEnvironment.isEmpty {
             known.append(("daemon_env", .object(JSONObject(daemonEnvironment.map { ($0.key, JSONValue.string($0.value)) }))))
         }
+        if let health { known.append((HealthSupervision.key, health.json)) }
         return unknownFields.object(known: known)
     }
 }

@@ -136,11 +136,6 @@ public final class ServiceRegistry: Sendable {
         try load(JSONText.parse(text), refresh: refresh)
     }
 
-    /// Loads a service from UTF-8 JSON.
-    public func load(data: Data, refresh: Bool = false) throws(ServiceModelError) -> Service {
-        try load(JSONText.parse(data), refresh: refresh)
-    }
-
     /// Makes `document` a live service (the existing object if its UUID is loaded).
     /// - Throws: `.invalidField` if the UUID is loaded with a different service class.
     public func adopt(_ document: ServiceDocument, refresh: Bool = false) throws(ServiceModelError) -> Service {

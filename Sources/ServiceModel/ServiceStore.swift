@@ -68,7 +68,6 @@ public struct ServiceStore: Sendable {
     }
 
     public func directory(for uuid: ServiceUUID) -> String { "\(root)/\(uuid.rawValue)" }
-    public func fileURL(for uuid: ServiceUUID) -> URL { URL(fileURLWithPath: file(for: uuid)) }
     public func file(for uuid: ServiceUUID) -> String { "\(directory(for: uuid))/\(Self.fileName)" }
 
     /// Makes sure `<root>/<uuid>` is a real directory of ours (creating it 0700).
@@ -128,6 +127,25 @@ public struct ServiceStore: Sendable {
     /// Writes the live service's current document.
     public func save(_ service: Service) throws(ServiceModelError) { try save(service.document) }
 
+    /// `<root>/<name>` holding exactly `text` (0600, written atomically when missing or different),
+    /// for files svcunit's units read, such as `RunEndClaim.stopPostScript`. Returns its path.
+    public func ensureSupportFile(_ name: String, _ text: String) throws(ServiceModelError) -> String {
+        let path = "\(root)/\(name)"
+        if POSIX.readText(path, limit: 1 << 16) == text { return path }
+        let temporary = "\(root)/.\(name).\(UUID().uuidString.lowercased()).tmp"
+        do throws(POSIXCallError) {
+            let fd = try POSIX.openNoFollow(temporary, flags: POSIX.createExclusiveWrite, mode: 0o600)
+            defer { POSIX.closeFD(fd) }
+            try POSIX.writeAll(fd, Data(text.utf8))
+            try POSIX.sync(fd)
+            try POSIX.renameFile(temporary, path)
+        } catch {
+            POSIX.unlinkFile(temporary)
+            throw ioError("write", path, error)
+        }
+        return path
+    }
+
     /// Writes raw bytes atomically as the service's file: temporary file, fsync, rename, fsync directory.
     /// Call it inside `withLock(uuid)`: the lock is what lets the next writer know a leftover temporary
     /// file is abandoned.
@@ -161,6 +179,9 @@ public struct ServiceStore: Sendable {
             defer { POSIX.closeFD(directoryFD) }
             try POSIX.sync(directoryFD)
         } catch { throw ioError("sync", directory, error) }
+        // What the units of this store's services run after each run (RunEndClaim): kept with
+        // every document write (best effort here: the document is written; a start checks it).
+        _ = try? ensureSupportFile(RunEndClaim.scriptName, RunEndClaim.stopPostScript)
     }
 
     /// A writer killed between creating its temporary file and renaming it leaves the file behind.

@@ -23,11 +23,6 @@ public struct ServiceType: Hashable, Sendable, CustomStringConvertible {
     /// The registry key: (type, flavor) only.
     public var key: ServiceTypeKey { ServiceTypeKey(type: type, flavor: flavor) }
 
-    /// ZenML's spelling, used in error messages: `type='daemon' flavor='sleeping' name='sleeper'`.
-    public var zenmlDescription: String {
-        "type='\(type)' flavor='\(flavor)' name='\(name)' description='\(description)'"
-    }
-
     public var json: JSONValue {
         .object([
             "type": .string(type), "flavor": .string(flavor), "name": .string(name), "description": .string(description),

@@ -18,6 +18,10 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         valueName: "path"))
     public var entrypoint: String?
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Print each D-Bus call, journal query and health probe with its duration to standard error (env SVCUNIT_LOG_LEVEL=debug does the same)."))
+    public var verbose = false
+
     public init() {}
 
     /// The store directory: `--root`, `$SVCUNIT_ROOT`, `$XDG_DATA_HOME/svcunit`, `~/.local/share/svcunit`.

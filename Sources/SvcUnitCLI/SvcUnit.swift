@@ -42,7 +42,7 @@ public struct SvcUnit: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Create.self, Register.self, Start.self, Stop.self, Restart.self, Status.self, List.self, Logs.self,
-            SetCommand.self, Edit.self, Delete.self, Enable.self, Disable.self, Inspect.self,
+            SetCommand.self, Edit.self, Delete.self, Enable.self, Disable.self, Inspect.self, Health.self, HealthCheck.self,
         ]
     )
 
@@ -73,18 +73,20 @@ public struct SvcUnit: AsyncParsableCommand {
 
     /// The options of `GlobalOptions`, which may also be written before the subcommand.
     static let globalOptionNames: Set<String> = ["--root", "--entrypoint"]
+    /// The flags of `GlobalOptions` (no value follows them).
+    static let globalFlagNames: Set<String> = ["--verbose"]
 
-    /// Moves `--root DIR`/`--entrypoint PATH` written before the subcommand (`svcunit --root D list`)
+    /// Moves `--root DIR`/`--entrypoint PATH`/`--verbose` written before the subcommand (`svcunit --root D list`)
     /// to just after the subcommand path, where argument-parser looks for the leaf command's options.
     static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
         var leading: [String] = []
         var rest = arguments[...]
         while let first = rest.first {
             let name = first.split(separator: "=", maxSplits: 1).first.map(String.init) ?? first
-            guard globalOptionNames.contains(name) else { break }
+            guard globalOptionNames.contains(name) || globalFlagNames.contains(first) else { break }
             leading.append(first)
             rest = rest.dropFirst()
-            if !first.contains("="), let value = rest.first {
+            if globalOptionNames.contains(name), !first.contains("="), let value = rest.first {
                 leading.append(value)
                 rest = rest.dropFirst()
             }

@@ -58,8 +58,6 @@ public struct UnitProperty: Sendable, Hashable {
     public static func environment(_ env: [String: String]) -> UnitProperty {
         .init(name: "Environment", value: .stringArray(env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }))
     }
-    /// `WorkingDirectory=` (systemd.exec): an absolute path.
-    public static func workingDirectory(_ path: String) -> UnitProperty { .init(name: "WorkingDirectory", value: .string(path)) }
     /// `Restart=` (systemd.service).
     public static func restart(_ policy: UnitRestart) -> UnitProperty { .init(name: "Restart", value: .string(policy.rawValue)) }
     /// `RestartSec=` (systemd.service), as `RestartUSec`.
@@ -74,24 +72,12 @@ public struct UnitProperty: Sendable, Hashable {
     public static func cpuQuota(percent: Double) -> UnitProperty {
         .init(name: "CPUQuotaPerSecUSec", value: .uint64(UInt64(max(1, (percent * 10_000).rounded()))))
     }
-    /// `RemainAfterExit=` (systemd.service).
-    public static func remainAfterExit(_ b: Bool) -> UnitProperty { .init(name: "RemainAfterExit", value: .bool(b)) }
     /// `CollectMode=` (systemd.unit): `inactive-or-failed` unloads failed units at once.
     public static func collectMode(inactiveOrFailed: Bool) -> UnitProperty {
         .init(name: "CollectMode", value: .string(inactiveOrFailed ? "inactive-or-failed" : "inactive"))
     }
-    /// `KillSignal=` (systemd.kill).
-    public static func killSignal(_ signal: Int32) -> UnitProperty { .init(name: "KillSignal", value: .int32(signal)) }
-    /// `SendSIGKILL=` (systemd.kill).
-    public static func sendSIGKILL(_ b: Bool) -> UnitProperty { .init(name: "SendSIGKILL", value: .bool(b)) }
     /// `NotifyAccess=` (systemd.service): `none`, `main`, `exec` or `all`.
     public static func notifyAccess(_ s: String) -> UnitProperty { .init(name: "NotifyAccess", value: .string(s)) }
-    /// `StartLimitBurst=` (systemd.unit).
-    public static func startLimitBurst(_ n: UInt32) -> UnitProperty { .init(name: "StartLimitBurst", value: .uint32(n)) }
-    /// `StartLimitIntervalSec=` (systemd.unit).
-    public static func startLimitInterval(_ d: Duration) -> UnitProperty {
-        .init(name: "StartLimitIntervalUSec", value: .uint64(d.microseconds))
-    }
     /// `AddRef=`: pins the unit while this client's bus name exists. Broker connections only.
     public static func addRef(_ b: Bool) -> UnitProperty { .init(name: "AddRef", value: .bool(b)) }
     /// A dependency such as `Wants=`, `After=`, `PartOf=` (systemd.unit).

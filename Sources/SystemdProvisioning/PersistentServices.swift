@@ -13,7 +13,7 @@ extension SystemdServices {
     /// - Returns: the enablement changes systemd made (symlinks).
     @discardableResult
     public func enable(_ uuid: ServiceUUID, timeout: Duration) async throws -> [SystemdManager.UnitFileChange] {
-        _ = try self.service(uuid)
+        let service = try self.service(uuid)
         let unit = ServiceUnit(uuid)
         let directory = ServiceTemplate.userUnitDirectory()
         let fm = FileManager.default
@@ -26,6 +26,8 @@ extension SystemdServices {
         try fm.createDirectory(atPath: dropInDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         try Data(ServiceTemplate.dropIn(root: store.root, entrypoint: provisioner.entrypoint).utf8)
             .write(to: URL(fileURLWithPath: dropInDirectory + "/50-svcunit.conf"), options: .atomic)
+        try HealthTemplates.write(service.document, root: store.root, executable: HealthUnits.executable(entrypoint: provisioner.entrypoint),
+                                  environment: ProcessInfo.processInfo.environment)
         try await manager.reload()
 
         // One unit per service: hand over from a running transient unit.
@@ -50,6 +52,7 @@ extension SystemdServices {
         _ = try await manager.disableUnitFiles([unit.templateInstance])
         let dropInDirectory = ServiceTemplate.dropInDirectory(for: unit)
         try? FileManager.default.removeItem(atPath: dropInDirectory)
+        HealthTemplates.remove(uuid, environment: ProcessInfo.processInfo.environment)
         try await manager.reload()
         try provisioner.persist(service)
     }

@@ -29,6 +29,12 @@ public final class SystemdProvisioner: ServiceProvisioner {
     private let observed = Mutex<[ServiceUUID: Observation]>([:])
     /// The starts under way in this process (see `beginStart`).
     private let starts = Mutex<[ServiceUUID: StartAttempt]>([:])
+    /// Services whose run end this command recorded itself (`recordEnd`), until `persist` writes it.
+    private let claimedEnds = Mutex<Set<ServiceUUID>>([])
+    /// The unit's state when this command's stop job completed, for the next `checkStatus` of the
+    /// service: the watch saw the end, and a unit systemd has already forgotten would otherwise cost
+    /// two fresh lookups (the transient unit and the template instance) to read as stopped.
+    private let stoppedStates = Mutex<[ServiceUUID: UnitStatus]>([:])
 
     /// A start under way: when it began and the run (if any) the unit had then, so that a run that
     /// ended since is known to be this start's.
@@ -107,7 +113,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
             .standardOutput(silent ? .null : .journal),
             .standardError(silent ? .null : .journal),
             // Record how every run ended into the JSON, even when no svcunit command is watching.
-            .execStopPost(argv: entrypointCommand + ["--record-exit", "--config-file", configFile], ignoreFailure: true),
+            // Through sh, which exits at once when the stopping svcunit records the end (RunEndClaim).
+            .execStopPost(argv: ["/bin/sh", store.root + "/" + RunEndClaim.scriptName, configFile, entrypoint], ignoreFailure: true),
             .stopTimeout(document.config.stopTimeout.map { Self.duration($0) } ?? Self.defaultStopTimeout),
         ]
         let restart = document.config.effectiveRestart
@@ -117,6 +124,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
         }
         if let bytes = document.config.memoryMax, bytes > 0 { properties.append(.memoryMax(bytes: UInt64(bytes))) }
         if let percent = document.config.cpuQuota, percent > 0 { properties.append(.cpuQuota(percent: percent)) }
+        properties += HealthUnits(document.uuid).serviceUnitProperties(document)
         return properties
     }
 
@@ -181,9 +189,14 @@ public final class SystemdProvisioner: ServiceProvisioner {
         try Self.checkRoundTrips(entrypoint, what: "the entrypoint path")
         try Self.checkRoundTrips(service.document.status.configFile ?? store.file(for: service.uuid), what: "the service file's path")
         let properties = try unitProperties(for: service.document)
+        // Health supervision: its timer and check are created with the unit (see `HealthUnits`).
+        let health = HealthUnits(service.uuid)
+        let aux = try health.auxiliaryUnits(service.document, root: store.root, executable: HealthUnits.executable(entrypoint: entrypoint))
+        if !aux.isEmpty { try await clearHealthUnits(health) }
         try persist(service)
+        _ = try store.ensureSupportFile(RunEndClaim.scriptName, RunEndClaim.stopPostScript)  // ExecStopPost's script
         do {
-            _ = try await manager.startTransientUnit(name, mode: .fail, properties: properties)
+            _ = try await manager.startTransientUnit(name, mode: .fail, properties: properties, aux: aux)
         } catch {
             // UnitExists: another svcunit started this service a moment ago: one unit, both succeed,
             // but only if it is this store's service (the same UUID in another store names the same unit).
@@ -195,13 +208,18 @@ public final class SystemdProvisioner: ServiceProvisioner {
 
     public func deprovision(_ service: Service, force: Bool) async throws {
         let stopTimeout = service.document.config.stopTimeout.map { Self.duration($0) } ?? Self.defaultStopTimeout
-        try await stopUnit(of: service.uuid, force: force, stopTimeout: stopTimeout)
+        try await stopUnit(of: service.uuid, force: force, stopTimeout: stopTimeout, recordingInto: service)
     }
 
     /// Stops whichever unit runs the service now (SIGKILL first with `force`) and waits for the stop
     /// job; a failed unit is reset so the service reads as stopped. Needs no document: `stop` of a unit
     /// whose document is broken or missing uses it too (after checking what the unit runs).
-    public func stopUnit(of uuid: ServiceUUID, force: Bool, stopTimeout: Duration) async throws {
+    ///
+    /// With `recordingInto`, this command records how the run ended into that service (see
+    /// `RunEndClaim`): the unit's `ExecStopPost=` then exits at once instead of loading and writing
+    /// the document itself, so the stop does not wait for a second svcunit process. The caller
+    /// persists the service.
+    public func stopUnit(of uuid: ServiceUUID, force: Bool, stopTimeout: Duration, recordingInto service: Service? = nil) async throws {
         let name = try await unitStatus(uuid).name
         let watch = try await takeWatch(for: uuid, name)
         defer { keep(watch, for: uuid) }
@@ -218,16 +236,22 @@ public final class SystemdProvisioner: ServiceProvisioner {
                 throw error
             }
         }
+        // A forced stop SIGKILLs: only the unit's own ExecStopPost can tell an OOM kill from it.
+        let claimed = service != nil && !force ? watch.current.invocationID.flatMap { $0.isEmpty ? nil : $0 } : nil
+        if let claimed { RunEndClaim.claim(claimed, of: uuid, in: store) }
         let jobs = manager.subscribeJobs()
         defer { jobs.cancel() }
         do {
             let job = try await manager.stopUnit(name)
             _ = try await jobs.wait(for: job, unit: name, before: .now + stopTimeout + .seconds(5))
         } catch {
+            if claimed != nil { RunEndClaim.release(of: uuid, in: store) }
             if error.code == .noSuchUnit { return }
             throw error
         }
         watch.drain()
+        if let claimed, let service { recordEnd(of: claimed, seen: watch.current, into: service) }
+        defer { if !watch.current.isLoaded { stoppedStates.withLock { $0[uuid] = watch.current } } }
         if watch.current.isLoaded, watch.current.activeState == .failed {
             // It ended badly while stopping (e.g. a non-zero exit on SIGTERM); ExecStopPost recorded
             // the run, so clear the unit and let the service read as stopped.
@@ -236,10 +260,32 @@ public final class SystemdProvisioner: ServiceProvisioner {
         }
     }
 
+    /// The record `svcunit entrypoint --record-exit` would have written for run `invocationID`,
+    /// from the unit's final properties on this command's watch. Nothing when the watch did not see
+    /// that run end (then the claim is released, and an ExecStopPost still to come records it).
+    private func recordEnd(of invocationID: String, seen final: UnitStatus, into service: Service) {
+        guard final.invocationID == invocationID, final.activeState.isFinal, let exit = final.exitDescription else {
+            RunEndClaim.release(of: service.uuid, in: store)
+            return
+        }
+        let result = final.result?.rawValue ?? "success"
+        let run = LastRun(unit: final.name.rawValue, invocationID: invocationID, result: result, exit: exit,
+                          finishedAt: Double(SystemdServices.realtimeMicroseconds()) / 1_000_000)
+        service.update { document in
+            document.status.lastRun = run
+            if run.succeeded { document.status.updateState(.inactive) } else { document.status.updateState(.error, error: run.summary) }
+        }
+        claimedEnds.withLock { _ = $0.insert(service.uuid) }
+    }
+
     public func checkStatus(_ service: Service) async -> (ServiceState, String) {
         let status: UnitStatus
-        do { status = try await unitStatus(service.uuid) } catch {
-            return (.error, "cannot read the state of \(ServiceUnit(service.uuid).transientUnit): \(error)")
+        if let stopped = stoppedStates.withLock({ $0.removeValue(forKey: service.uuid) }), manager.lostConnection == nil {
+            status = stopped
+        } else {
+            do { status = try await unitStatus(service.uuid) } catch {
+                return (.error, "cannot read the state of \(ServiceUnit(service.uuid).transientUnit): \(error)")
+            }
         }
         // A failed run's record is written by the unit's ExecStopPost, possibly after this command loaded
         // the document: read it from disk so that what only the record knows (an OOM kill) is reported.
@@ -400,13 +446,23 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// Writes the service JSON under the store lock, keeping a `last_run` that the unit's
     /// `ExecStopPost` wrote meanwhile (it is newer than anything this process knows).
     public func persist(_ service: Service) throws {
+        let claimed = claimedEnds.withLock { $0.remove(service.uuid) } != nil
         try store.withLock(service.uuid) {
             if let recorded = recordedLastRun(service.uuid) {
                 service.update { document in
-                    if document.status.lastRun != recorded { document.status.lastRun = recorded }
+                    // An end this command recorded itself stays, unless the unit recorded that very
+                    // run too (a SIGKILLed run, which only the unit can check for OOM kills).
+                    let mine = claimed ? document.status.lastRun : nil
+                    if mine == nil || recorded.invocationID == mine?.invocationID, document.status.lastRun != recorded {
+                        document.status.lastRun = recorded
+                    }
                 }
             }
             try store.save(service)
+            if claimed {
+                RunEndClaim.release(of: service.uuid, in: store)
+                PythonService.removeStalePIDFile(service.document)
+            }
         }
     }
 

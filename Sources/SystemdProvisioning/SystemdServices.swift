@@ -373,6 +373,7 @@ public final class SystemdServices: Sendable {
             throw error
         }
         registry.forget(uuid)
+        Self.forgetHealthState(uuid, environment: ProcessInfo.processInfo.environment)
         return nil
     }
 }

@@ -1,4 +1,4 @@
-public import ServiceModel
+import ServiceModel
 public import SystemdManager
 import Glibc
 

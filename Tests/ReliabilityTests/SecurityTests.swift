@@ -217,7 +217,8 @@ struct SecurityTests {
         endpoint.status = ServiceEndpointStatus(protocol: .http, hostname: "127.0.0.1", port: tcpPort)
         let monitor = HTTPEndpointHealthMonitor(config: HTTPHealthMonitorConfig(healthcheckURIPath: "/health", httpTimeout: 2))
         var result: (ServiceState, String) = (.inactive, "")
-        let answered = await waitUntil(.seconds(10), every: .milliseconds(100)) {
+        // 60 s: how long python3 may take to start listening on a loaded machine (a timeout, not the behaviour).
+        let answered = await waitUntil(.seconds(60), every: .milliseconds(100)) {
             result = await monitor.check(endpoint)
             return !result.1.contains("connection refused")
         }

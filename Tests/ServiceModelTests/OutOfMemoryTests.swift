@@ -1,5 +1,4 @@
 import Foundation
-import ServiceKinds
 import ServiceModel
 import Testing
 

@@ -22,7 +22,7 @@ struct ParsingTests {
         #expect(SvcUnit.configuration.commandName == "svcunit")
         #expect(SvcUnit.configuration.version == "0.1.0")
         #expect(SvcUnit.configuration.subcommands.map { $0._commandName }
-            == ["create", "register", "start", "stop", "restart", "status", "list", "logs", "set", "edit", "delete", "enable", "disable", "inspect"])
+            == ["create", "register", "start", "stop", "restart", "status", "list", "logs", "set", "edit", "delete", "enable", "disable", "inspect", "health", "health-check"])
     }
 
     @Test func exitCodeTable() {

@@ -12,6 +12,11 @@ import Testing
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let shipped = try String(contentsOf: repo.appendingPathComponent("units/svcunit@.service"), encoding: .utf8)
         #expect(shipped == ServiceTemplate.text())
+        // Issue 13: the health supervision templates, shipped as svcunit writes them.
+        let timer = try String(contentsOf: repo.appendingPathComponent("units/svcunit-health@.timer"), encoding: .utf8)
+        #expect(timer == HealthTemplates.timerText())
+        let check = try String(contentsOf: repo.appendingPathComponent("units/svcunit-health@.service"), encoding: .utf8)
+        #expect(check == HealthTemplates.checkText())
     }
 
     @Test func dropInsQuoteTheStoreAndNameTheEntrypoint() {

@@ -27,7 +27,8 @@ struct ZenMLServiceTests {
         #expect(settings["python"] as? String == store.python, "the venv's interpreter, symlink not resolved")
         #expect(settings["workdir"] as? String == ZenML.scripts)
         #expect((settings["env"] as? [String: String])?["ZENML_CONFIG_PATH"] == store.config, "the caller's ZENML_* travel along")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: store.root) == [uuid], "no copy was made")
+        // No copy was made; the store's one file of its own is the script its units' ExecStopPost runs.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.root).sorted() == [".record-exit.sh", uuid], "no copy was made")
 
         let start = try store.svcunit("start", uuid, "--timeout", "120")
         #expect(start.status == 0, "\(start)")
@@ -134,7 +135,12 @@ struct ZenMLServiceTests {
 
     /// `enable` runs a Python service through the svcunit@ template: the entrypoint chooses the port
     /// and hands the process to the same runner, so the instance's main process is the interpreter.
-    @Test func anEnabledPythonServiceRunsThroughTheTemplate() throws {
+    @Test func anEnabledPythonServiceRunsThroughTheTemplate() async throws {
+        // enable and disable reload the user manager: exclusive, as every reloading test (ReloadGate).
+        try await ReloadGate.shared.withExclusive { try self.enabledPythonServiceRunsThroughTheTemplate() }
+    }
+
+    private func enabledPythonServiceRunsThroughTheTemplate() throws {
         let store = try ZenMLStore()
         defer { store.cleanUp() }
         let (uuid, file, _) = try store.write("HttpDaemon", name: "persistent", "--http", "/health")

@@ -1,11 +1,8 @@
-// The thread that owns one sd_bus and everything made from it.
-//
-// Why a dedicated thread and not an actor: the bus must be polled while nobody is calling (signals
-// arrive unprompted), and a blocking poll() on Swift's cooperative pool would starve it (this machine
-// has 2 cores, so 2 pool threads). Callers hand closures over through a mutex-guarded queue and an
-// eventfd wakes the poll; every sd_bus_* call then happens on this one thread.
+// The owner of one sd_bus and everything made from it: its loop runs on an `OwnerThread` (SDWorker,
+// shared with SDJournal), and every sd_bus_* call happens there.
 internal import CSystemd
 import Glibc
+import SDWorker
 import Synchronization
 
 final class BusLoop: @unchecked Sendable {
@@ -18,78 +15,37 @@ final class BusLoop: @unchecked Sendable {
     private var nextKey: UInt64 = 1
     private var deadError: BusError?
 
-    // Shared between threads.
-    private let queue = Mutex<(jobs: [Job], closed: Bool)>(([], false))
     /// Why the connection died (set once, on the loop thread), readable from any thread.
     let disconnection = Mutex<BusError?>(nil)
-    // A self-pipe: the write end wakes poll(); the read end is drained by the loop.
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    private let thread: OwnerThread<Job>
 
     init(bus: BusPointer) throws(BusError) {
         self.bus = bus
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else {
+        do throws(OwnerThreadError) {
+            thread = try OwnerThread<Job>()
+        } catch {
             BusOpen.close(bus)
-            throw BusError.fromErrno(errno, operation: "create the bus loop's wake pipe")
+            throw BusError.fromErrno(error.errno, operation: "create the bus loop's \(error.operation)")
         }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
-        self.wakeRead = fds[0]
-        self.wakeWrite = fds[1]
-        let unmanaged = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        let r = pthread_create(&thread, nil, { raw in
-            let loop = Unmanaged<BusLoop>.fromOpaque(raw!).takeRetainedValue()
-            loop.run()
-            return nil
-        }, unmanaged.toOpaque())
-        guard r == 0 else {
-            unmanaged.release()
-            Glibc.close(fds[0])
-            Glibc.close(fds[1])
+        do throws(OwnerThreadError) {
+            try thread.start { [self] owner in run(owner) }
+        } catch {
             BusOpen.close(bus)
-            throw BusError.fromErrno(r, operation: "start the bus thread")
+            throw BusError.fromErrno(error.errno, operation: "start the bus thread")
         }
-        pthread_detach(thread)
     }
 
     /// Runs `job` on the loop thread. Returns false when the loop has shut down (the job is dropped).
     @discardableResult
-    func submit(_ job: @escaping Job) -> Bool {
-        // The wake write happens under the lock so it can never hit the pipe after the loop closed it.
-        queue.withLock { state -> Bool in
-            if state.closed { return false }
-            state.jobs.append(job)
-            wake()
-            return true
-        }
-    }
+    func submit(_ job: @escaping Job) -> Bool { thread.submit(job) }
 
     /// Asks the loop to flush, fail what is pending, close the bus and end the thread.
-    func shutdown() {
-        queue.withLock { state in
-            if state.closed { return }
-            state.closed = true
-            wake()
-        }
-    }
+    func shutdown() { thread.close() }
 
-    private func wake() {
-        var one: UInt8 = 1
-        _ = Glibc.write(wakeWrite, &one, 1)  // a full pipe already means "awake": ignore EAGAIN
-    }
-
-    private func run() {
+    private func run(_ owner: OwnerThread<Job>) {
         let busFD = BusIO.fd(bus)
         while true {
-            let (jobs, closed) = queue.withLock { state -> ([Job], Bool) in
-                let jobs = state.jobs
-                state.jobs.removeAll(keepingCapacity: true)
-                return (jobs, state.closed)
-            }
+            let (jobs, closed) = owner.takeJobs()
             for job in jobs { job(self) }
             if closed { break }
             if deadError == nil {
@@ -99,32 +55,17 @@ final class BusLoop: @unchecked Sendable {
                     markDead(error)
                 }
             }
-            var fds = [
-                pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: busFD, events: deadError == nil ? Int16(truncatingIfNeeded: BusIO.events(bus)) : 0, revents: 0),
-            ]
+            let events = deadError == nil ? Int16(truncatingIfNeeded: BusIO.events(bus)) : 0
             let timeout = deadError == nil ? BusIO.pollTimeoutMilliseconds(bus) : -1
-            let r = poll(&fds, nfds_t(fds.count), timeout)
-            if r < 0 && errno != EINTR { markDead(BusError.fromErrno(errno, operation: "poll the bus")) }
-            if fds[0].revents & Int16(POLLIN) != 0 {
-                var buf = [UInt8](repeating: 0, count: 64)
-                while Glibc.read(wakeRead, &buf, buf.count) > 0 {}
-            }
+            let polled = owner.poll([(busFD, events)], timeout: timeout)
+            if let failure = polled.errno { markDead(BusError.fromErrno(failure, operation: "poll the bus")) }
         }
         // Jobs that raced with shutdown still run so their continuations resume.
-        let late = queue.withLock { state -> [Job] in
-            let jobs = state.jobs
-            state.jobs.removeAll()
-            return jobs
-        }
-        for job in late { job(self) }
+        for job in owner.takeJobs().jobs { job(self) }
         if deadError == nil { BusIO.flush(bus) }
         markDead(BusError(code: .disconnected, message: "the bus connection was closed"))
         BusOpen.close(bus)
-        queue.withLock { _ in
-            Glibc.close(wakeRead)
-            Glibc.close(wakeWrite)
-        }
+        owner.finish()
     }
 
     /// Fails every pending call and ends every subscription; later jobs fail at once.

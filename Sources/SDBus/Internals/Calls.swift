@@ -5,6 +5,7 @@
 // use non-atomic reference counts and must never be touched from two threads at once.
 internal import CSystemd
 import Glibc
+import SDWorker
 
 typealias BusPointer = OpaquePointer
 typealias MessagePointer = OpaquePointer
@@ -66,13 +67,8 @@ enum BusIO {
     /// Relative poll timeout in ms from sd-bus's absolute CLOCK_MONOTONIC deadline; -1 for none.
     static func pollTimeoutMilliseconds(_ bus: BusPointer) -> Int32 {
         var usec: UInt64 = 0
-        guard sd_bus_get_timeout(bus, &usec) >= 0, usec != UInt64.max else { return -1 }
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let nowUsec = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
-        if usec <= nowUsec { return 0 }
-        let ms = (usec - nowUsec + 999) / 1000
-        return Int32(clamping: ms)
+        guard sd_bus_get_timeout(bus, &usec) >= 0 else { return -1 }
+        return PollTimeout.untilMonotonic(microseconds: usec)
     }
 
     /// One `sd_bus_process` step: > 0 processed something, 0 nothing to do, throws on a dead connection.
@@ -84,7 +80,6 @@ enum BusIO {
 
     static func flush(_ bus: BusPointer) { _ = sd_bus_flush(bus) }
 
-    static func isOpen(_ bus: BusPointer) -> Bool { sd_bus_is_open(bus) > 0 }
 }
 
 // MARK: - Messages

@@ -1,6 +1,7 @@
 // The only file in SDJournal that calls sd_journal_* functions; runs on the reader's own thread.
 internal import CSystemd
 import Glibc
+import SDWorker
 
 typealias JournalPointer = OpaquePointer
 
@@ -43,9 +44,6 @@ enum JournalCalls {
     static func seekRealtime(_ j: JournalPointer, _ usec: UInt64) throws(JournalError) {
         try journalCheck(sd_journal_seek_realtime_usec(j, usec), "seek to a time")
     }
-    static func seekCursor(_ j: JournalPointer, _ cursor: String) throws(JournalError) {
-        try journalCheck(cursor.withCString { sd_journal_seek_cursor(j, $0) }, "seek to a cursor", code: .invalidArgument)
-    }
     /// Moves back up to `n` entries; returns how many it moved. The position is then ON the first one.
     static func previousSkip(_ j: JournalPointer, _ n: UInt64) throws(JournalError) -> Int {
         let r = sd_journal_previous_skip(j, n)
@@ -56,14 +54,6 @@ enum JournalCalls {
         let r = sd_journal_next(j)
         try journalCheck(r, "read the next entry")
         return r > 0
-    }
-    static func previous(_ j: JournalPointer) throws(JournalError) -> Bool {
-        let r = sd_journal_previous(j)
-        try journalCheck(r, "read the previous entry")
-        return r > 0
-    }
-    static func testCursor(_ j: JournalPointer, _ cursor: String) -> Bool {
-        cursor.withCString { sd_journal_test_cursor(j, $0) } > 0
     }
 
     /// The pseudo-field name that asks `entry` for the cursor too.
@@ -123,11 +113,26 @@ enum JournalCalls {
     static func events(_ j: JournalPointer) -> Int32 { sd_journal_get_events(j) }
     static func timeoutMilliseconds(_ j: JournalPointer) -> Int32 {
         var usec: UInt64 = 0
-        guard sd_journal_get_timeout(j, &usec) >= 0, usec != .max else { return -1 }
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let nowUsec = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
-        return usec <= nowUsec ? 0 : Int32(clamping: (usec - nowUsec + 999) / 1000)
+        guard sd_journal_get_timeout(j, &usec) >= 0 else { return -1 }
+        return PollTimeout.untilMonotonic(microseconds: usec)
     }
     static func process(_ j: JournalPointer) { _ = sd_journal_process(j) }
+}
+
+extension JournalCalls {
+    /// `sd_journal_sendv`: one entry of `FIELD=value` items, sent to journald's socket at once (no
+    /// reader or handle involved, so it runs on the caller's thread).
+    static func send(_ items: [[UInt8]]) throws(JournalError) {
+        let buffers = items.map { item -> UnsafeMutableRawBufferPointer in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(item.count, 1), alignment: 1)
+            buffer.copyBytes(from: item)
+            return buffer
+        }
+        defer { for buffer in buffers { buffer.deallocate() } }
+        var vectors = zip(buffers.indices, items).map { index, item in
+            iovec(iov_base: buffers[index].baseAddress, iov_len: item.count)
+        }
+        let r = vectors.withUnsafeMutableBufferPointer { sd_journal_sendv($0.baseAddress, Int32($0.count)) }
+        try journalCheck(r, "write to the journal", code: .unavailable)
+    }
 }

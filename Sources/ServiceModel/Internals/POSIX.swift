@@ -192,6 +192,9 @@ enum POSIX {
 
     static func unlinkFile(_ path: String) { _ = unlink(path) }
 
+    /// Whether a process `pid` exists (signal 0; EPERM means it exists but is not ours).
+    static func processExists(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
+
     /// Takes an exclusive `flock`, retrying on EINTR. Blocks until the lock is free.
     static func lockExclusive(_ fd: Int32) throws(POSIXCallError) {
         while flock(fd, LOCK_EX) != 0 {

@@ -27,6 +27,7 @@ extension SvcUnit {
 
         @OptionGroup public var global: GlobalOptions
         @OptionGroup public var options: CreateOptions
+        @OptionGroup(title: "Health supervision") public var health: HealthOptions
 
         @OptionGroup public var command: CommandOptions
 
@@ -40,8 +41,10 @@ extension SvcUnit {
             var flavor = CommandService.Config(command: command.argv)
             try command.apply(to: &flavor)
             let config = try options.makeConfig(flavor: flavor)
-            let document = ServiceDocument(kind: CommandService.self, config: config, endpoint: try options.makeEndpoint())
+            var document = ServiceDocument(kind: CommandService.self, config: config, endpoint: try options.makeEndpoint())
+            document.healthSupervision = try health.apply(to: nil)
             try CommandOptions.checkPortPlaceholder(document)
+            try HealthOptions.checkSupervisable(document)
             try options.store(document, context: context)
         }
     }

@@ -20,6 +20,7 @@ extension SvcUnit {
 
         @OptionGroup public var global: GlobalOptions
         @OptionGroup public var options: CreateOptions
+        @OptionGroup(title: "Health supervision") public var health: HealthOptions
 
         @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to sleep before exiting.", valueName: "seconds"))
         public var wakeUpAfter: String
@@ -34,7 +35,9 @@ extension SvcUnit {
             }
             let config = try options.makeConfig(flavor: SleepingDaemon.Config(wakeUpAfter: seconds))
             let endpoint = try options.makeEndpoint()
-            let document = ServiceDocument(kind: SleepingDaemon.self, config: config, endpoint: endpoint)
+            var document = ServiceDocument(kind: SleepingDaemon.self, config: config, endpoint: endpoint)
+            document.healthSupervision = try health.apply(to: nil)
+            try HealthOptions.checkSupervisable(document)
             try options.store(document, context: context)
         }
     }

@@ -130,6 +130,7 @@ extension SvcUnit {
             } else {
                 lines.append(("endpoint", "none"))
             }
+            if let health = document.healthSupervision { lines.append(("supervision", health.summary)) }
             return Output.fields(lines.map { ($0.0, Output.escaped($0.1)) })
         }
     }

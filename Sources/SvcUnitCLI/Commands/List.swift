@@ -25,8 +25,10 @@ extension SvcUnit {
                 service.json is gone): stop it with `svcunit stop UUID`. "foreign": the unit named \
                 for the service runs another store's service.json (unit names are per user). \
                 --json prints an array of objects with uuid, name, type, flavor, state, unit, \
-                active_state, sub_state, endpoint (uri, protocol, healthy, error) and error. An enabled \
-                service (svcunit enable) is read from its svcunit@<uuid>.service unit.
+                active_state, sub_state, endpoint (uri, protocol, healthy, error), health and error. An \
+                enabled service (svcunit enable) is read from its svcunit@<uuid>.service unit. A running \
+                service under health supervision whose last check found it unhealthy shows the state \
+                "unhealthy" (JSON: "health": "unhealthy"; state stays ZenML's).
 
                 EXAMPLES
                   svcunit list
@@ -76,6 +78,8 @@ extension SvcUnit {
             var subState: SubState?
             var healthy: Bool?
             var healthError: String?
+            /// A supervised service's health state (issue 13), from its last check's record.
+            var health: HealthReport.State?
         }
 
         public func run() async throws {
@@ -149,7 +153,9 @@ extension SvcUnit {
                 let manager = try await SystemdManager.connectUser()
                 let listed = try await manager.listUnitsByPatterns(patterns: ["svcunit-*.service", "svcunit@*.service"])
                 units = Dictionary(listed.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-                runs = await documentFiles(of: listed.filter { $0.isLoaded && $0.activeState != .inactive }, manager)
+                // A running health check (svcunit-health-<uuid>.service) runs no document of its own.
+                runs = await documentFiles(of: listed.filter { $0.isLoaded && $0.activeState != .inactive && !$0.name.hasPrefix("svcunit-health") },
+                                           manager)
             } catch {
                 if rows.contains(where: { $0.document != nil }) {
                     Output.warning("cannot read service states from systemd: \(ExitCodes.oneLine(error)); states are shown as unknown")
@@ -233,6 +239,7 @@ extension SvcUnit {
                 rows[index].healthy = state == .active
                 if state != .active { rows[index].healthError = message.isEmpty ? "endpoint is \(state)" : message }
             }
+            await observeHealth(&rows)
         }
 
         /// A unit runs this store's document for a UUID that has no usable document.
@@ -278,6 +285,7 @@ extension SvcUnit {
             } else {
                 o["endpoint"] = .null
             }
+            o["health"] = row.health.map { .string($0.rawValue) } ?? .null
             o["error"] = row.error.map(JSONValue.string) ?? .null
             return .object(o)
         }
@@ -301,7 +309,7 @@ extension SvcUnit {
                 if row.state == foreign { endpoint = Output.escaped(row.error ?? "") }
                 return [row.uuid.rawValue, Output.escaped(document.config.name),
                         Output.escaped("\(document.serviceType.type)/\(document.serviceType.flavor)"),
-                        Output.state(row.state), endpoint]
+                        Output.state(row.health == .unhealthy ? "unhealthy" : row.state), endpoint]
             }
             return Output.table(header: ["UUID", "NAME", "TYPE", "STATE", "ENDPOINT"], rows: cells)
         }

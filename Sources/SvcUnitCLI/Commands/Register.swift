@@ -93,6 +93,7 @@ extension SvcUnit {
             if document.isPython {
                 let environment = ProcessInfo.processInfo.environment
                 var settings = try pythonSettings(environment)
+                settings.health = document.svcunit?.health  // re-registering keeps the health supervision
                 if !noCheck {
                     settings.daemonEnvironment = try PythonCheck.run(file: file, settings: settings, environment: environment)
                 }

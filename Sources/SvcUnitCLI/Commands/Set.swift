@@ -28,7 +28,12 @@ extension SvcUnit {
                 restart policy, as in create.)
 
                 A Python service (a ZenML class) has its configuration in the class's own fields: \
-                set changes only what svcunit keeps for it, --python, --workdir and --env/--unset-env.
+                set changes only what svcunit keeps for it, --python, --workdir and --env/--unset-env, \
+                and the health supervision options.
+
+                Health supervision (--health-interval, --unhealthy-after, --on-unhealthy, \
+                --health-grace; --no-health-supervision) applies to every kind of service with an \
+                endpoint monitor and reaches a running service at its next start.
 
                 EXAMPLES
                   svcunit set web --port 9000 --health-path /health
@@ -45,6 +50,11 @@ extension SvcUnit {
         @OptionGroup public var options: CreateOptions
 
         @OptionGroup public var command: CommandOptions
+
+        @OptionGroup(title: "Health supervision") public var health: HealthOptions
+
+        @Flag(help: "Turn health supervision off.")
+        public var noHealthSupervision = false
 
         @Option(name: .customLong("unset-env"), help: ArgumentHelp("Remove this environment variable (repeatable).", valueName: "name"))
         public var unsetEnvironment: [String] = []
@@ -69,6 +79,7 @@ extension SvcUnit {
                 do {
                     var document = stored
                     try apply(to: &document, environment: ProcessInfo.processInfo.environment)
+                    try HealthOptions.checkSupervisable(document)
                     let checked = try ServiceChange.validated(document, previous: stored, uuid: target.uuid, context: context, store: store)
                     guard checked.encoded() != stored.encoded() else { return (stored, false) }
                     try store.save(checked)
@@ -92,11 +103,12 @@ extension SvcUnit {
             for name in unsetEnvironment where !SvcUnitSettings.isEnvironmentName(name) {
                 throw CLIError.usage("--unset-env \(name.debugDescription) is not a variable name (letters, digits and _)")
             }
+            try applyHealth(to: &document)
             if document.isPython {
                 let refused = options.given + (command.argv.isEmpty ? [] : ["a command after --"])
                 if let first = refused.first {
                     throw CLIError.usage("\(first) is not svcunit's to change: a Python service (\(document.typeName ?? "")) is configured "
-                                         + "by its class's own fields; set changes only --python, --workdir and --env/--unset-env")
+                                         + "by its class's own fields; set changes only --python, --workdir and --env/--unset-env (and the health supervision options)")
                 }
                 var settings = document.svcunit ?? SvcUnitSettings()
                 if let python { settings.python = try Register.interpreter(python, environment: environment) }

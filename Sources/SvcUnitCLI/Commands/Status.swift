@@ -16,7 +16,9 @@ extension SvcUnit {
                 --json prints one object with the fields uuid, name, type, flavor, admin_state, \
                 state, last_state, error, unit, active_state, sub_state, main_pid, restarts, \
                 active_since, uptime_seconds, memory_bytes, endpoint (uri, protocol, state, healthy, \
-                error, monitor), last_run, and the whole document under service. error is what is \
+                error, monitor), last_run, health (null unless supervised: interval_seconds, \
+                unhealthy_after, on_unhealthy, grace_seconds, state, last_check, consecutive_failures, \
+                health_restarts, transitions), and the whole document under service. error is what is \
                 wrong now (null when nothing is); how an earlier run ended is in last_run, with its \
                 time; the document keeps ZenML's last_error (the last error ever recorded).
 
@@ -41,7 +43,8 @@ extension SvcUnit {
             let target = try context.lookup().resolve(service)
             let systemd = try await context.services(store: try context.store(create: false))
             let report = try await systemd.status(target.uuid)
-            let facts = StatusFacts(report, now: Output.nowMicroseconds())
+            var facts = StatusFacts(report, now: Output.nowMicroseconds())
+            facts.health = await systemd.healthReport(report.document, unit: report.unit)
             if json { Output.json(facts.json) } else { print(facts.text, terminator: "") }
         }
     }
@@ -52,6 +55,8 @@ struct StatusFacts {
     let report: SystemdServices.Report
     let unit: UnitStatus?
     let uptime: Double?
+    /// The health supervision (issue 13), when the service has it.
+    var health: HealthReport?
 
     init(_ report: SystemdServices.Report, now: UInt64) {
         self.report = report
@@ -118,6 +123,7 @@ struct StatusFacts {
             o["endpoint"] = .null
         }
         o["last_run"] = document.status.lastRun?.json ?? .null
+        o["health"] = health?.json ?? .null
         o["service"] = document.json
         return .object(o)
     }
@@ -144,6 +150,7 @@ struct StatusFacts {
             lines.append(("endpoint", value))
             if let monitor = endpoint.monitor { lines.append(("health check", Output.escaped(monitor.summary))) }
         }
+        if let health { lines += Self.healthLines(health) }
         if let error { lines.append(("error", Output.escaped(error.split(whereSeparator: \.isNewline).joined(separator: " | ")))) }
         if let unit { lines.append(("restarts", String(unit.nRestarts))) }
         if let uptime, let since = unit?.activeEnterTimestamp {

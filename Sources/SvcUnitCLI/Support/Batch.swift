@@ -20,9 +20,10 @@ enum Batch {
         _ operation: @escaping @Sendable (ServiceLookup.Candidate) async throws -> String
     ) async throws {
         let spinner = Spinner(Output.escaped("\(verb) \(targets.count == 1 ? targets[0].label : "\(targets.count) services")…"))
-        // One task per service, awaited in command-line order. Not a task group: with Swift 6.3.1's
-        // optimizer, withTaskGroup here lost results in release builds (seen: a bounds trap on the
-        // collected array, then only one of five lines printed), while debug builds were right.
+        // One task per service, awaited in command-line order, so lines come out in the order the
+        // user named the services without re-sorting. (An earlier task-group version lost results
+        // in release builds; the cause was never pinned down, so this is not a claim about task
+        // groups: `list` uses one.)
         let tasks = targets.map { target in
             Task { () -> Result<String, any Error> in
                 do { return .success(try await operation(target)) } catch { return .failure(error) }

@@ -1,3 +1,4 @@
+import Diagnostics
 import FoundationEssentials
 import ServiceKinds
 import ServiceModel
@@ -16,6 +17,7 @@ struct CommandContext {
     let registry: ServiceRegistry
 
     init(_ global: GlobalOptions) {
+        Diagnostics.bootstrap(verbose: global.verbose, environment: ProcessInfo.processInfo.environment)
         root = global.resolvedRoot()
         entrypointOverride = global.resolvedEntrypoint()
         registry = BuiltinKinds.registry()

@@ -35,10 +35,6 @@ enum Output {
         }
     }
 
-    static func line(_ text: String) {
-        print(text)
-    }
-
     /// `svcunit: error: TEXT` on stderr; TEXT may hold a service's output or a document's values,
     /// so it is escaped (`escaped`).
     /// `svcunit: error: TEXT` on stderr. A multi-line report (a failed start's indented detail lines)

@@ -291,6 +291,45 @@ class Bench:
                  "systemctl --user show UNIT -p ActiveState", target="<= 30 ms and <= 2x",
                  ok=rj["svcunit"]["median"] <= 0.030 and rj["svcunit"]["median"] <= 2 * b["median"])
 
+    # --- 0. create, one after another ----------------------------------------------------------------------
+    def bench_create(self):
+        """`svcunit create command --name NAME` of many services in a loop, one process each, against the
+        floor of writing the same document: one `install -D -m 600 DOC ROOT/UUID/service.json` process per
+        file (an exec, a directory and a file per service, as svcunit; no fsync, which svcunit does)."""
+        import uuid as uuidlib
+        n = 200 if self.quick else 1000
+        root, base = self.root("create"), self.root("create-base")
+        svc, floor = [], []
+        template = None
+        t_all = time.perf_counter()
+        for i in range(n):
+            def svcunit_side():
+                svc.append(self.timed(self.sv(root, "create", "command", "--name", f"create-{i}", "--",
+                                              "/bin/sleep", "100000")))
+
+            def baseline_side():
+                nonlocal template
+                if template is None:
+                    template = os.path.join(self.tmp, "create-template.json")
+                    first = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))[0]
+                    shutil.copyfile(os.path.join(root, first, "service.json"), template)
+                floor.append(self.timed(["install", "-D", "-m", "600", template,
+                                         os.path.join(base, str(uuidlib.uuid4()), "service.json")]))
+
+            # alternate which side goes first (svcunit first at 0: the floor copies its first document)
+            for side in ((svcunit_side, baseline_side) if i % 2 == 0 else (baseline_side, svcunit_side)):
+                side()
+        total = time.perf_counter() - t_all
+        s, b = stats(svc), stats(floor)
+        self.row("create", f"0. svcunit create --name of {n} services, one after another (each create; the store grows to {n})",
+                 s, b, "install -D -m 600 of the same document, one process per file",
+                 target=f"<= 10 ms each, all {n} in seconds", ok=s["median"] <= 0.010,
+                 extra={"svcunit_total_s": round(sum(svc), 2), "floor_total_s": round(sum(floor), 2),
+                        "last_100_median_ms": statistics.median(svc[-100:]) * 1000})
+        self.notes.append(f"create: {n} creates took {sum(svc):.2f} s in svcunit processes "
+                          f"({sum(floor):.2f} s for the install floor; {total:.1f} s with the harness); "
+                          f"median of the last 100 (store nearly full): {statistics.median(svc[-100:]) * 1000:.1f} ms")
+
     # --- 4. start many (also builds the store of bench 3) -------------------------------------------------
     def create_many(self, root, specs):
         """specs: list of argv tails for `create command`; two at a time (2 cores). Returns UUIDs in order."""
@@ -776,7 +815,7 @@ def main():
     ap.add_argument("--scale", choices=("quick", "full"), default="full")
     ap.add_argument("--swift-version", default="?")
     ap.add_argument("--source", default="working tree")
-    ap.add_argument("--only", help="comma-separated: start,status,many,list,logs,memory,version,python,health,package")
+    ap.add_argument("--only", help="comma-separated: create,start,status,many,list,logs,memory,version,python,health,package")
     ap.add_argument("--zenml-python", help="a venv interpreter with zenml (row 8)")
     ap.add_argument("--zenml-scripts", help="the directory of write_zenml_document.py and the test service classes")
     ap.add_argument("--python-runner", help="svcunit_zenml_runner.py")
@@ -785,7 +824,7 @@ def main():
     args = ap.parse_args()
     b = Bench(args)
     t0 = time.perf_counter()
-    steps = [("version", b.bench_version), ("start", b.bench_start), ("status", b.bench_status),
+    steps = [("version", b.bench_version), ("create", b.bench_create), ("start", b.bench_start), ("status", b.bench_status),
              ("many", b.bench_start_many), ("list", b.bench_list), ("memory", b.bench_memory),
              ("logs", b.bench_logs), ("python", b.bench_python), ("health", b.bench_health),
              ("package", b.bench_package)]
@@ -803,7 +842,7 @@ def main():
           {"median": n_crash, "min": n_crash, "max": n_crash, "n": 1}, unit="crashes", target="0",
           ok=n_crash == 0, extra={"invocations": b.invocations})
     elapsed = time.perf_counter() - t0
-    order = ["start_tcp", "start_http", "stop_http", "status", "status_json", "list", "list_json", "dbus_calls",
+    order = ["create", "start_tcp", "start_http", "stop_http", "status", "status_json", "list", "list_json", "dbus_calls",
              "start_many", "logs_tail", "logs_follow", "rss_status", "rss_list", "rss_start", "procs_per_service",
              "rss_daemon", "version", "start_python", "stop_python", "health_check", "health_cpu", "health_cpu_hour",
              "health_journal_hour", "deb_size", "deb_installed", "crashes"]

@@ -58,19 +58,53 @@ public final class BusConnection: Sendable {
     }
 
     private func send(_ call: MethodCall, timeout: Duration?) async throws -> [BusValue] {
-        let usec: UInt64 = timeout.map { d in
-            let (s, atto) = d.components
-            return UInt64(max(0, s)) * 1_000_000 + UInt64(max(0, atto)) / 1_000_000_000_000
-        } ?? 0
+        let usec = Self.microseconds(timeout)
         return try await withCheckedThrowingContinuation { continuation in
             let accepted = loop.submit { loop in
-                loop.startCall(call, timeoutMicroseconds: usec, continuation: continuation)
+                loop.startCall(call, timeoutMicroseconds: usec) { continuation.resume(with: $0) }
             }
             if !accepted {
                 continuation.resume(throwing: BusError(code: .disconnected, message: "the bus connection is closed",
                                                        operation: call.operationDescription))
             }
         }
+    }
+
+    /// Sends all `calls` at once and returns each one's reply arguments or error, in order.
+    ///
+    /// Not obvious: this is `call` for many, without a task and a continuation each: the calls are
+    /// handed to the bus thread in one job and sent back to back (the peer answers them as they come),
+    /// and the caller resumes once, when the last reply is in. For reads of one property of many
+    /// objects, which D-Bus has no single call for.
+    public func callAll(_ calls: [MethodCall], timeout: Duration? = nil) async -> [Result<[BusValue], any Error>] {
+        if calls.isEmpty { return [] }
+        let usec = Self.microseconds(timeout)
+        return await busLog.timed("D-Bus \(calls.count) calls, the first \(calls[0].operationDescription)") { () async -> [Result<[BusValue], any Error>] in
+            await send(calls, timeoutMicroseconds: usec)
+        }
+    }
+
+    private func send(_ calls: [MethodCall], timeoutMicroseconds usec: UInt64) async -> [Result<[BusValue], any Error>] {
+        await withCheckedContinuation { continuation in
+            let replies = ReplyCollector(count: calls.count, continuation)
+            let accepted = loop.submit { loop in
+                for (index, call) in calls.enumerated() {
+                    loop.startCall(call, timeoutMicroseconds: usec) { replies.set(index, $0) }
+                }
+            }
+            if !accepted {
+                continuation.resume(returning: calls.map { .failure(BusError(code: .disconnected, message: "the bus connection is closed",
+                                                                             operation: $0.operationDescription)) })
+            }
+        }
+    }
+
+    /// libsystemd's call timeout for `timeout` (0: its default).
+    static func microseconds(_ timeout: Duration?) -> UInt64 {
+        timeout.map { d in
+            let (s, atto) = d.components
+            return UInt64(max(0, s)) * 1_000_000 + UInt64(max(0, atto)) / 1_000_000_000_000
+        } ?? 0
     }
 
     /// Starts receiving the signals that `match` selects.
@@ -131,3 +165,29 @@ final class SubscriptionKey: @unchecked Sendable {
 
 /// Every method call with its duration, at debug level (`Diagnostics`).
 let busLog = Logger(label: "svcunit.bus")
+
+/// The replies of `callAll`, filled in by the bus thread; resumes the caller with all of them once
+/// the last has arrived.
+final class ReplyCollector: Sendable {
+    private struct State {
+        var replies: [Result<[BusValue], any Error>?]
+        var missing: Int
+    }
+    private let state: Mutex<State>
+    private let continuation: CheckedContinuation<[Result<[BusValue], any Error>], Never>
+
+    init(count: Int, _ continuation: CheckedContinuation<[Result<[BusValue], any Error>], Never>) {
+        state = Mutex(State(replies: Array(repeating: nil, count: count), missing: count))
+        self.continuation = continuation
+    }
+
+    func set(_ index: Int, _ reply: Result<[BusValue], any Error>) {
+        let done = state.withLock { state -> [Result<[BusValue], any Error>]? in
+            guard state.replies[index] == nil else { return nil }
+            state.replies[index] = reply
+            state.missing -= 1
+            return state.missing == 0 ? state.replies.map { $0! } : nil
+        }
+        if let done { continuation.resume(returning: done) }
+    }
+}

@@ -8,13 +8,18 @@ public struct MethodCall: Sendable, Hashable {
     public var interface: String
     public var member: String
     public var arguments: [BusValue]
+    /// For a call whose reply is one `a{sv}` (`GetAll`): the keys to read; the others are skipped in
+    /// the message, never decoded. nil reads the whole reply.
+    public var replyKeys: Set<String>?
 
-    public init(destination: String?, path: ObjectPath, interface: String, member: String, arguments: [BusValue] = []) {
+    public init(destination: String?, path: ObjectPath, interface: String, member: String, arguments: [BusValue] = [],
+                replyKeys: Set<String>? = nil) {
         self.destination = destination
         self.path = path
         self.interface = interface
         self.member = member
         self.arguments = arguments
+        self.replyKeys = replyKeys
     }
 
     /// `interface.member on path`, for error context.
@@ -26,10 +31,12 @@ public struct MethodCall: Sendable, Hashable {
                    arguments: [.string(interface), .string(property)])
     }
 
-    /// `org.freedesktop.DBus.Properties.GetAll(interface)`; the reply is one `a{sv}`.
-    public static func getAllProperties(destination: String, path: ObjectPath, interface: String) -> MethodCall {
+    /// `org.freedesktop.DBus.Properties.GetAll(interface)`; the reply is one `a{sv}` (with `keeping`,
+    /// only those keys: an object with hundreds of properties costs little more than the few read).
+    public static func getAllProperties(destination: String, path: ObjectPath, interface: String,
+                                        keeping: Set<String>? = nil) -> MethodCall {
         MethodCall(destination: destination, path: path, interface: "org.freedesktop.DBus.Properties", member: "GetAll",
-                   arguments: [.string(interface)])
+                   arguments: [.string(interface)], replyKeys: keeping)
     }
 }
 

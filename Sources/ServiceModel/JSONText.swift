@@ -209,7 +209,6 @@ private struct Parser {
         defer { depth -= 1 }
         index += 1  // {
         var object = JSONObject()
-        var seen = Set<String>()
         skipWhitespace()
         guard index < bytes.count else { throw truncated("inside an object") }
         if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
@@ -221,15 +220,15 @@ private struct Parser {
             }
             let keyStart = index
             let key = try parseString()
-            if !seen.insert(key).inserted { throw malformed("duplicate key \"\(key)\"", at: keyStart) }
+            // A linear search: a document's objects have a handful of keys (hashing them cost more).
+            if object[key] != nil { throw malformed("duplicate key \"\(key)\"", at: keyStart) }
             skipWhitespace()
             guard index < bytes.count else { throw truncated("after the key \"\(key)\"") }
             guard bytes[index] == UInt8(ascii: ":") else {
                 throw malformed("expected ':' after the key \"\(key)\", found \(describe(bytes[index]))")
             }
             index += 1
-            let value = try parseValue()
-            object[key] = value
+            object.append(newKey: key, try parseValue())
             skipWhitespace()
             guard index < bytes.count else { throw truncated("inside an object") }
             switch bytes[index] {

@@ -72,6 +72,12 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         }
     }
 
+    /// Appends a member whose key the caller knows is not present (the parser, which refuses
+    /// duplicates as it reads the key): no second search.
+    mutating func append(newKey key: String, _ value: JSONValue) {
+        members.append((key: key, value: value))
+    }
+
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {
         members.makeIterator()
     }

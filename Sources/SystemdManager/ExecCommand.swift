@@ -93,6 +93,30 @@ extension SystemdManager {
         ExecCommand.list(try await unitProperty(name, interface: Self.serviceInterface, property: "ExecStart"))
     }
 
+    /// What each of many service units runs: its `ExecStart`, and for the units in `environmentOf`
+    /// also its `Environment`, in one batch of `Get` calls (`BusConnection.callAll`: sent back to
+    /// back, one hand-over, one resumption). A unit whose `ExecStart` cannot be read is left out; an
+    /// `Environment` that cannot be read is empty.
+    public func execStarts(_ names: [UnitName], environmentOf: Set<UnitName> = []) async
+        -> [UnitName: (execStart: [ExecCommand], environment: [String])] {
+        let withEnvironment = names.filter { environmentOf.contains($0) }
+        let calls = names.map { MethodCall.getProperty(destination: Self.destination, path: $0.objectPath,
+                                                       interface: Self.serviceInterface, property: "ExecStart") }
+            + withEnvironment.map { MethodCall.getProperty(destination: Self.destination, path: $0.objectPath,
+                                                           interface: Self.serviceInterface, property: "Environment") }
+        let replies = await bus.callAll(calls)
+        var environments: [UnitName: [String]] = [:]
+        for (name, reply) in zip(withEnvironment, replies[names.count...]) {
+            environments[name] = (try? reply.get())?.first?.unwrappedVariant.arrayValue?.compactMap(\.stringValue) ?? []
+        }
+        var out: [UnitName: (execStart: [ExecCommand], environment: [String])] = [:]
+        for (name, reply) in zip(names, replies) {
+            guard let value = (try? reply.get())?.first else { continue }
+            out[name] = (ExecCommand.list(value.unwrappedVariant), environments[name] ?? [])
+        }
+        return out
+    }
+
     /// The `Environment` property of a service unit (`as`: its `Environment=` assignments), read now.
     public func environment(_ name: UnitName) async throws(SystemdError) -> [String] {
         try await unitProperty(name, interface: Self.serviceInterface, property: "Environment").arrayValue?.compactMap(\.stringValue) ?? []

@@ -41,8 +41,19 @@ public struct UnitStatus: UnitStateFacts, Hashable {
     public var statusText: String?
     public var controlGroup: String?
 
-    /// All properties as received, for callers that need more than the typed fields.
+    /// The properties as received, for callers that need more than the typed fields: from
+    /// `SystemdManager.unitStatus`, those named in `propertyNames`; from a watch, also what its
+    /// signals carried.
     public var properties: [String: BusValue]
+
+    /// What a status read keeps of a unit's properties: the typed fields' and `ExecStart` and
+    /// `Environment` (what a unit runs, for `UnitOwnership`).
+    public static let propertyNames: Set<String> = [
+        "LoadState", "ActiveState", "SubState", "Description", "Result", "MainPID", "ExecMainCode", "ExecMainStatus",
+        "ExecMainPID", "NRestarts", "Restart", "UnitFileState", "InvocationID", "Job", "ActiveEnterTimestamp",
+        "InactiveEnterTimestamp", "InactiveExitTimestamp", "StateChangeTimestamp", "MemoryCurrent", "TasksCurrent",
+        "StatusText", "ControlGroup", "ExecStart", "Environment",
+    ]
 
     /// Parses a merged property map (`Unit` + `Service` interfaces).
     public init(name: UnitName, properties: [String: BusValue]) {

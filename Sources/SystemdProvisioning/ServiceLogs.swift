@@ -57,7 +57,7 @@ public enum ServiceLogFilter {
     public static let serviceInvocationField = "_SYSTEMD_INVOCATION_ID"
 
     /// The fields `ServiceLogs` reads besides message, time, priority, PID and identifier.
-    static let extraFields = [managerUnitField, serviceInvocationField] + managerInvocationFields + ["_COMM"]
+    public static let extraFields = [managerUnitField, serviceInvocationField] + managerInvocationFields + ["_COMM"]
 }
 
 extension JournalEntry {
@@ -86,10 +86,14 @@ public final class ServiceLogs: Sendable {
     /// How many entries one read hands over.
     public static let batchSize = 512
 
+    /// - Parameter extraFields: what to read of each entry besides message, time, priority, PID and
+    ///   identifier; by default everything `JournalEntry`'s accessors here use (`isFromManager`,
+    ///   `invocationID`, `identifier`'s `_COMM`). A reader that shows less reads less.
     /// - Throws: `JournalError` when the journal cannot be opened.
-    public init(unit: ServiceUnit, selection: ServiceLogSelection = ServiceLogSelection()) async throws(JournalError) {
+    public init(unit: ServiceUnit, selection: ServiceLogSelection = ServiceLogSelection(),
+                extraFields: [String] = ServiceLogFilter.extraFields) async throws(JournalError) {
         self.unit = unit
-        reader = try await JournalReader(scope: .localOnly, extraFields: ServiceLogFilter.extraFields)
+        reader = try await JournalReader(scope: .localOnly, extraFields: extraFields)
         try await reader.setFilter(ServiceLogFilter.filter(for: unit, selection: selection))
     }
 

@@ -476,6 +476,11 @@ public final class SystemdProvisioner: ServiceProvisioner {
         return try await manager.watchUnit(name)
     }
 
+    /// Whether this provisioner holds a watch on the service's unit (then `unitStatus` answers from it).
+    public func isWatching(_ uuid: ServiceUUID) -> Bool {
+        watches.withLock { $0[uuid] != nil }
+    }
+
     private func keep(_ watch: UnitWatch, for uuid: ServiceUUID) {
         watches.withLock { $0[uuid] = watch }
     }

@@ -262,12 +262,22 @@ public final class SystemdServices: Sendable {
     /// Observes the service now (unit state and endpoint health) and records the result.
     public func status(_ uuid: ServiceUUID) async throws -> Report {
         let service = try self.service(uuid)
+        let watched = provisioner.isWatching(uuid)
         await lifecycle.updateStatus(service)
         if let lost = provisioner.lostConnection { throw lost }
         // The facts the state was derived from, not a second read that could straddle a restart.
         let observation = provisioner.lastObservation(uuid)
         if let unit = observation?.unit {
-            try await provisioner.checkOwnership(unit, of: service.document, refusing: "reporting on")
+            // Without a watch that read was a fresh GetAll, which holds ExecStart too: no second call.
+            if !watched, !provisioner.isWatching(uuid) {
+                let owner = provisioner.ownership(ofFreshlyRead: unit, uuid: uuid)
+                if owner != .ours {
+                    throw UnitOwnershipError(label: service.document.label, unit: unit.name, ownership: owner,
+                                             ownFile: store.file(for: uuid), refused: "reporting on")
+                }
+            } else {
+                try await provisioner.checkOwnership(unit, of: service.document, refusing: "reporting on")
+            }
         }
         try? persistObservation(service)
         return Report(document: service.document, unit: observation?.unit, unitName: observation?.unit.name ?? ServiceUnit(uuid).transientUnit,

@@ -76,7 +76,7 @@ final class BusLoop: @unchecked Sendable {
         }
         let calls = pendingCalls
         pendingCalls.removeAll()
-        for (_, call) in calls { call.continuation.resume(throwing: error) }
+        for (_, call) in calls { call.complete(.failure(error)) }
         let subs = subscriptions
         subscriptions.removeAll()
         for (_, sub) in subs {
@@ -91,12 +91,15 @@ final class BusLoop: @unchecked Sendable {
         let key: UInt64
         unowned(unsafe) let loop: BusLoop
         let operation: String
-        let continuation: CheckedContinuation<[BusValue], any Error>
-        init(key: UInt64, loop: BusLoop, operation: String, continuation: CheckedContinuation<[BusValue], any Error>) {
+        let replyKeys: Set<String>?
+        /// Called once, on the bus thread, with the reply's arguments or the error.
+        let complete: Completion
+        init(key: UInt64, loop: BusLoop, operation: String, replyKeys: Set<String>?, complete: @escaping Completion) {
             self.key = key
             self.loop = loop
             self.operation = operation
-            self.continuation = continuation
+            self.replyKeys = replyKeys
+            self.complete = complete
         }
     }
 
@@ -115,12 +118,15 @@ final class BusLoop: @unchecked Sendable {
         }
     }
 
+    typealias Completion = @Sendable (Result<[BusValue], any Error>) -> Void
+
     func startCall(_ call: MethodCall, timeoutMicroseconds: UInt64,
-                   continuation: CheckedContinuation<[BusValue], any Error>) {
-        if let deadError { return continuation.resume(throwing: deadError.with(operation: call.operationDescription)) }
+                   complete: @escaping Completion) {
+        if let deadError { return complete(.failure(deadError.with(operation: call.operationDescription))) }
         let key = nextKey
         nextKey += 1
-        let pending = PendingCall(key: key, loop: self, operation: call.operationDescription, continuation: continuation)
+        let pending = PendingCall(key: key, loop: self, operation: call.operationDescription, replyKeys: call.replyKeys,
+                                  complete: complete)
         do {
             let m = try BusMessages.newMethodCall(bus, call)
             defer { BusMessages.unref(m) }
@@ -130,7 +136,7 @@ final class BusLoop: @unchecked Sendable {
                                       userdata: Unmanaged.passUnretained(pending).toOpaque())
         } catch {
             pendingCalls[key] = nil
-            continuation.resume(throwing: error.with(operation: call.operationDescription))
+            complete(.failure(error.with(operation: call.operationDescription)))
         }
     }
 
@@ -143,13 +149,17 @@ final class BusLoop: @unchecked Sendable {
     private func finishCall(_ pending: PendingCall, reply m: MessagePointer) {
         guard pendingCalls.removeValue(forKey: pending.key) != nil else { return }
         if let error = BusMessages.error(of: m) {
-            pending.continuation.resume(throwing: error.with(operation: pending.operation))
+            pending.complete(.failure(error.with(operation: pending.operation)))
             return
         }
         do {
-            pending.continuation.resume(returning: try BusMessages.readAll(m))
+            if let keys = pending.replyKeys {
+                pending.complete(.success(try BusMessages.readPropertyMap(m, keeping: keys)))
+            } else {
+                pending.complete(.success(try BusMessages.readAll(m)))
+            }
         } catch {
-            pending.continuation.resume(throwing: error.with(operation: pending.operation))
+            pending.complete(.failure(error.with(operation: pending.operation)))
         }
     }
 

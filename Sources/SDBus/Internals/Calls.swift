@@ -228,6 +228,31 @@ enum BusMessages {
         return out
     }
 
+    /// A reply that is one `a{sv}`, with only the entries whose key is in `keys` decoded; the other
+    /// values are skipped inside the message (`sd_bus_message_skip`), never built. Same shape as
+    /// `readAll`'s: one array of dict entries.
+    static func readPropertyMap(_ m: MessagePointer, keeping keys: Set<String>) throws(BusError) -> [BusValue] {
+        try check(sd_bus_message_enter_container(m, CChar(bitPattern: UInt8(ascii: "a")), "{sv}"), "enter container a{sv}")
+        var entries: [BusValue] = []
+        entries.reserveCapacity(keys.count)
+        while true {
+            let r = sd_bus_message_enter_container(m, CChar(bitPattern: UInt8(ascii: "e")), "sv")
+            try check(r, "enter container {sv}")
+            if r == 0 { break }
+            var p: UnsafePointer<CChar>?
+            try check(sd_bus_message_read_basic(m, CChar(bitPattern: UInt8(ascii: "s")), &p), "read s")
+            let key = p.map { String(cString: $0) } ?? ""
+            if keys.contains(key), let value = try readNext(m) {
+                entries.append(.dictEntry(.string(key), value))
+            } else {
+                try check(sd_bus_message_skip(m, "v"), "skip v")
+            }
+            try check(sd_bus_message_exit_container(m), "exit container")
+        }
+        try check(sd_bus_message_exit_container(m), "exit container")
+        return [.array(of: BusSignature(unchecked: "{sv}"), entries)]
+    }
+
     static func readNext(_ m: MessagePointer) throws(BusError) -> BusValue? {
         var type: CChar = 0
         var contentsPointer: UnsafePointer<CChar>?

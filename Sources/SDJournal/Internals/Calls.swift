@@ -56,20 +56,19 @@ enum JournalCalls {
         return r > 0
     }
 
-    /// The value of `field` in the current entry, without the `FIELD=` prefix; nil when absent.
-    static func data(_ j: JournalPointer, _ field: String) -> [UInt8]? {
-        var ptr: UnsafeRawPointer?
-        var len = 0
-        let r = field.withCString { sd_journal_get_data(j, $0, &ptr, &len) }
-        guard r >= 0, let ptr else { return nil }
-        let prefix = field.utf8.count + 1
-        guard len >= prefix else { return [] }
-        return Array(UnsafeRawBufferPointer(start: ptr + prefix, count: len - prefix))
-    }
-
     /// The pseudo-field name that asks `entry` for the cursor too.
     static let cursorField = "__CURSOR"
 
+    /// The fields every entry is read with, in `standardFields` order: message, priority, PID, identifier.
+    static let standardFields = ["MESSAGE", "PRIORITY", "_PID", "SYSLOG_IDENTIFIER"]
+
+    /// The current entry: its time, the standard fields and `extraFields`, in ONE pass over its data.
+    ///
+    /// Not obvious: `sd_journal_get_data` walks the entry's data objects until the field is found, and
+    /// to the end for a field the entry lacks (most of the extra ones, on a service's own lines); a
+    /// message is usually the entry's newest object, so the last. Nine lookups cost about as many
+    /// passes; enumerating once and picking the wanted fields costs one, as `journalctl -o short`
+    /// does. The first occurrence of a field wins, as with `sd_journal_get_data`.
     static func entry(_ j: JournalPointer, extraFields: [String]) throws(JournalError) -> JournalEntry {
         var usec: UInt64 = 0
         try journalCheck(sd_journal_get_realtime_usec(j, &usec), "read an entry's time")
@@ -80,12 +79,30 @@ enum JournalCalls {
             cursor = String(cString: cursorPtr!)
             free(cursorPtr)
         }
-        func text(_ f: String) -> String? { data(j, f).map { String(decoding: $0, as: UTF8.self) } }
+        let wanted = standardFields + extraFields.filter { $0 != cursorField }
+        let names = wanted.map { Array($0.utf8) }
+        var values = [[UInt8]?](repeating: nil, count: wanted.count)
+        var missing = wanted.count
+        var ptr: UnsafeRawPointer?
+        var len = 0
+        sd_journal_restart_data(j)
+        while missing > 0, sd_journal_enumerate_available_data(j, &ptr, &len) > 0, let ptr {
+            let item = UnsafeRawBufferPointer(start: ptr, count: len)
+            guard let eq = item.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            for index in names.indices where values[index] == nil && names[index].count == eq {
+                if names[index].withUnsafeBytes({ $0.elementsEqual(item[..<eq]) }) {
+                    values[index] = Array(item[(eq + 1)...])
+                    missing -= 1
+                    break
+                }
+            }
+        }
+        func text(_ index: Int) -> String? { values[index].map { String(decoding: $0, as: UTF8.self) } }
         var fields: [String: [UInt8]] = [:]
-        for f in extraFields where f != cursorField { if let v = data(j, f) { fields[f] = v } }
-        return JournalEntry(cursor: cursor, realtimeMicroseconds: usec, messageBytes: data(j, "MESSAGE") ?? [],
-                            priority: text("PRIORITY").flatMap { Int($0) }, pid: text("_PID").flatMap { Int32($0) },
-                            syslogIdentifier: text("SYSLOG_IDENTIFIER"), fields: fields)
+        for index in standardFields.count..<wanted.count { if let v = values[index] { fields[wanted[index]] = v } }
+        return JournalEntry(cursor: cursor, realtimeMicroseconds: usec, messageBytes: values[0] ?? [],
+                            priority: text(1).flatMap { Int($0) }, pid: text(2).flatMap { Int32($0) },
+                            syslogIdentifier: text(3), fields: fields)
     }
 
     static func fd(_ j: JournalPointer) throws(JournalError) -> Int32 {

@@ -241,7 +241,7 @@ public struct CreateOptions: ParsableArguments, Sendable {
     static func checkNameIsFree(_ name: String, for uuid: ServiceUUID, option: String, store: ServiceStore,
                                 context: CommandContext) throws {
         let lookup = ServiceLookup(store: store, root: context.root, registry: context.registry)
-        if let taken = try lookup.candidates().first(where: { $0.name == name && $0.uuid != uuid }) {
+        if let taken = lookup.named(name, among: try lookup.candidates()).first(where: { $0.uuid != uuid }) {
             throw CLIError("a service named \"\(name)\" already exists: \(taken.uuid); choose another \(option)", status: .failure)
         }
     }

@@ -48,6 +48,8 @@ extension SvcUnit {
 
         /// How long an endpoint probe may take in `list`.
         static let probeTimeout = 2
+        /// How many endpoint probes `list` runs at once.
+        static let probeConcurrency = 32
 
         /// One row of the table.
         struct Row: Sendable {
@@ -90,19 +92,7 @@ extension SvcUnit {
                     Output.warning("skipping \(entry.path): \(entry.reason); "
                                    + (entry.removable ? "`svcunit delete --force \(entry.uuid)` removes it" : "svcunit never follows or removes it"))
                 }
-                for uuid in services {
-                    do {
-                        let data = try store.read(uuid)
-                        let document: ServiceDocument
-                        do { document = try context.registry.decode(data: data) } catch { throw error.inFile(store.file(for: uuid)) }
-                        guard document.uuid == uuid else {
-                            throw ServiceModelError(.invalidField, "\(store.file(for: uuid)) holds service \(document.uuid), not \(uuid)")
-                        }
-                        rows.append(Row(uuid: uuid, document: document))
-                    } catch {
-                        rows.append(Row(uuid: uuid, error: ExitCodes.oneLine(error), state: "invalid"))
-                    }
-                }
+                rows = await Self.load(services, store: store, registry: context.registry)
             }
             if let store = try context.existingStore() {
                 await Self.observe(&rows, store: store)
@@ -116,6 +106,37 @@ extension SvcUnit {
                 rows = rows.filter { $0.state == ServiceState.active.rawValue }
             }
             if json { Output.json(.array(rows.map(Self.json))) } else { print(Self.table(rows), terminator: "") }
+        }
+
+        /// The rows of `uuids`, in order: each document read and decoded in full (a broken one is an
+        /// `invalid` row with the error), in a few concurrent slices, so decoding 1,000 documents (the
+        /// bulk of `list`'s own work) uses every core.
+        static func load(_ uuids: [ServiceUUID], store: ServiceStore, registry: ServiceRegistry) async -> [Row] {
+            let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, uuids.count / 64))
+            let size = (uuids.count + slices - 1) / max(slices, 1)
+            // One task per slice, awaited in order (as `Batch`: no results collected out of a group).
+            let tasks = (0..<slices).map { slice in
+                let part = Array(uuids[min(slice * size, uuids.count)..<min((slice + 1) * size, uuids.count)])
+                return Task { part.map { load($0, store: store, registry: registry) } }
+            }
+            var rows: [Row] = []
+            rows.reserveCapacity(uuids.count)
+            for task in tasks { rows += await task.value }
+            return rows
+        }
+
+        static func load(_ uuid: ServiceUUID, store: ServiceStore, registry: ServiceRegistry) -> Row {
+            do {
+                let data = try store.read(uuid)
+                let document: ServiceDocument
+                do { document = try registry.decode(data: data) } catch { throw error.inFile(store.file(for: uuid)) }
+                guard document.uuid == uuid else {
+                    throw ServiceModelError(.invalidField, "\(store.file(for: uuid)) holds service \(document.uuid), not \(uuid)")
+                }
+                return Row(uuid: uuid, document: document)
+            } catch {
+                return Row(uuid: uuid, error: ExitCodes.oneLine(error), state: "invalid")
+            }
         }
 
         /// Fills states from one ListUnitsByPatterns call, then probes active endpoints concurrently.
@@ -195,15 +216,23 @@ extension SvcUnit {
                 }
                 return (index, endpoint, monitor)
             }
+            // At most `probeConcurrency` probes at a time: each holds a socket (and an https probe a
+            // TLS context), and hundreds at once would only queue in the kernel and the pool.
             let results = await withTaskGroup(of: (Int, ServiceState, String).self) { group in
-                for (index, endpoint, monitor) in probes {
+                var pending = probes[...]
+                func next() {
+                    guard let (index, endpoint, monitor) = pending.popFirst() else { return }
                     group.addTask {
                         let (state, message) = await checker.checkEndpoint(endpoint, monitor: monitor)
                         return (index, state, message)
                     }
                 }
+                for _ in 0..<probeConcurrency { next() }
                 var out: [(Int, ServiceState, String)] = []
-                for await result in group { out.append(result) }
+                for await result in group {
+                    out.append(result)
+                    next()
+                }
                 return out
             }
             for (index, state, message) in results {
@@ -218,23 +247,22 @@ extension SvcUnit {
         /// The unit named for the service runs something else: this store's service is not running.
         static let foreign = "foreign"
 
-        /// The document file each unit runs (nil inside: it runs no svcunit document), read
-        /// concurrently over the one connection; a unit that cannot be read is left out.
+        /// The document file each unit runs (nil inside: it runs no svcunit document), read in one
+        /// batch over the one connection (`SystemdManager.execStarts`); a unit that cannot be read is
+        /// left out.
+        ///
+        /// Not obvious: this is one `Get` per running unit (D-Bus has no call that reads a property of
+        /// many objects, and nothing `ListUnitsByPatterns` returns tells two stores' units for one UUID
+        /// apart), but sent back to back and collected at once, not as a task and a round trip each.
         static func documentFiles(of entries: [UnitListEntry], _ manager: SystemdManager) async -> [String: String?] {
-            await withTaskGroup(of: (String, String??).self) { group in
-                for entry in entries {
-                    group.addTask {
-                        guard let name = try? UnitName(validating: entry.name),
-                              let execStart = try? await manager.execStart(name) else { return (entry.name, nil) }
-                        // Only a template instance takes its document's path from its environment.
-                        let environment = entry.name.hasPrefix("svcunit@") ? (try? await manager.environment(name)) ?? [] : []
-                        return (entry.name, .some(UnitOwnership.documentFile(execStart: execStart, environment: environment)))
-                    }
-                }
-                var out: [String: String?] = [:]
-                for await (name, file) in group { if let file { out[name] = file } }
-                return out
+            let names = entries.compactMap { try? UnitName(validating: $0.name) }
+            // Only a template instance takes its document's path from its environment.
+            let read = await manager.execStarts(names, environmentOf: Set(names.filter { $0.rawValue.hasPrefix("svcunit@") }))
+            var out: [String: String?] = [:]
+            for (name, unit) in read {
+                out[name.rawValue] = .some(UnitOwnership.documentFile(execStart: unit.execStart, environment: unit.environment))
             }
+            return out
         }
 
         static func json(_ row: Row) -> JSONValue {

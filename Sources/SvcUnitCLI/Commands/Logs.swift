@@ -122,9 +122,9 @@ extension SvcUnit {
                 }
                 selection.invocationID = id
             }
-            let logs = try await ServiceLogs(unit: unit, selection: selection)
-            defer { logs.close() }
             let printer = LogPrinter(mode: json ? .json : output ?? .short, all: all)
+            let logs = try await ServiceLogs(unit: unit, selection: selection, extraFields: printer.extraFields)
+            defer { logs.close() }
             let count = lines ?? (follow && sinceMicroseconds == nil && !thisRun ? 10 : nil)
             let inRange = try await logs.read(last: count, since: sinceMicroseconds, until: untilMicroseconds) { printer.print($0) }
             guard follow, inRange else { return }
@@ -207,17 +207,53 @@ struct LogPrinter: Sendable {
     /// Show non-printable messages escaped instead of as `[N blob data]`.
     let all: Bool
 
+    /// The journal fields this mode shows besides message, time, priority, PID and identifier:
+    /// all for json; the command name (the identifier when a line has none) for short; none for cat.
+    var extraFields: [String] {
+        switch mode {
+        case .json: ServiceLogFilter.extraFields
+        case .short, .shortISO: ["_COMM"]
+        case .cat: []
+        }
+    }
+
     func print(_ entries: [JournalEntry]) {
-        var text = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(entries.count * 96)
+        // Lines of one second share their time text: formatted once per second, not per line.
+        var second = UInt64.max
+        var time: [UInt8] = []
         for entry in entries {
             if mode == .json {
-                text += JSONText.formatCompact(Self.json(entry)) + "\n"
-            } else {
-                text += line(entry) + "\n"
+                out += Array((JSONText.formatCompact(Self.json(entry)) + "\n").utf8)
+                continue
             }
+            // The common line (one printable line) is copied as bytes, an error's painted red as
+            // `line` would; the rest goes through `line` (continuation lines, blobs, escapes).
+            let bytes = entry.messageBytes
+            guard !bytes.contains(UInt8(ascii: "\n")), Output.isPrintable(utf8: bytes) else {
+                out += Array((line(entry) + "\n").utf8)
+                continue
+            }
+            if mode != .cat {
+                if entry.realtimeMicroseconds / 1_000_000 != second {
+                    second = entry.realtimeMicroseconds / 1_000_000
+                    time = Array(Output.journalTime(microseconds: entry.realtimeMicroseconds, iso: mode == .shortISO).utf8)
+                }
+                out += time
+                out.append(UInt8(ascii: " "))
+                out += Array(Output.escaped(entry.identifier ?? "").utf8)
+                if let pid = entry.pid { out += Array("[\(pid)]".utf8) }
+                out += Array(": ".utf8)
+            }
+            if (entry.priority ?? 6) <= 3, Output.fancy {
+                out += Array(Output.paint(String(decoding: bytes, as: UTF8.self), .red).utf8)
+            } else {
+                out += bytes
+            }
+            out.append(UInt8(ascii: "\n"))
         }
-        Swift.print(text, terminator: "")
-        Output.flush()
+        Output.writeStandardOutput(out)
     }
 
     /// One entry for people: the prefix of the mode, then the message shown safely (see `message`).

@@ -75,11 +75,22 @@ enum Output {
 
     static func flush() { fflush(nil) }
 
+    /// Writes bytes to stdout as they are, in one `write` (retrying short writes), after whatever
+    /// `print` has buffered: for output built in batches.
+    static func writeStandardOutput(_ bytes: [UInt8]) {
+        fflush(nil)
+        writeAll(STDOUT_FILENO, bytes[...])
+    }
+
     /// Writes `text` to stderr at once (unbuffered, as stderr is), retrying short writes.
     static func writeStandardError(_ text: String) {
-        var bytes = Array(text.utf8)[...]
+        writeAll(STDERR_FILENO, Array(text.utf8)[...])
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>) {
+        var bytes = bytes
         while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             if written < 0 { if errno == EINTR { continue } else { return } }
             bytes = bytes.dropFirst(written)
         }

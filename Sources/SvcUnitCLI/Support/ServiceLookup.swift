@@ -17,16 +17,39 @@ struct ServiceLookup {
     struct Candidate {
         var uuid: ServiceUUID
         var name: String?
+        /// False while `name` is only what `JSONSkim` found: the file may still not decode, and then
+        /// the service has no name. `verified` decides.
+        var verified = true
         var label: String { name.map { "\(uuid) (\($0))" } ?? uuid.rawValue }
     }
 
     /// Every stored service with its name (nil when the file does not decode).
+    ///
+    /// Not obvious: the names are skimmed (`JSONSkim`: `config.name` only, nothing else of the
+    /// document is built), so a name check or lookup in a store of 1,000 services costs the reads of
+    /// the files and little more; a candidate is decoded in full only when its skimmed name matters
+    /// (it matches, see `verified`) or the skim could not tell (then at once, as before).
     func candidates() throws -> [Candidate] {
         guard let store else { return [] }
         return try store.list().map { uuid in
-            let name = (try? store.read(uuid)).flatMap { try? registry.decode(data: $0) }?.config.name
-            return Candidate(uuid: uuid, name: name)
+            guard let data = try? store.read(uuid) else { return Candidate(uuid: uuid, name: nil) }
+            if let name = JSONSkim.string(at: ["config", "name"], in: data) { return Candidate(uuid: uuid, name: name, verified: false) }
+            return Candidate(uuid: uuid, name: (try? registry.decode(data: data))?.config.name)
         }
+    }
+
+    /// `candidate` with the name a full decode of its file gives (nil when it does not decode), as
+    /// every message and match must show it. A skim's name is the decoded one whenever the file
+    /// decodes (`JSONSkim`'s contract), so only skimmed names equal to what is looked for need this.
+    func verified(_ candidate: Candidate) -> Candidate {
+        guard !candidate.verified, let store else { return candidate }
+        let name = (try? store.read(candidate.uuid)).flatMap { try? registry.decode(data: $0) }?.config.name
+        return Candidate(uuid: candidate.uuid, name: name)
+    }
+
+    /// The stored services whose document decodes and is named `name`.
+    func named(_ name: String, among all: [Candidate]) -> [Candidate] {
+        all.filter { $0.name == name }.map(verified).filter { $0.name == name }
     }
 
     /// A full UUID is looked up directly, without reading the other services, and its file is read at
@@ -39,7 +62,7 @@ struct ServiceLookup {
     ///   name), for `stop`/`delete --force`, which can stop a unit whose document is gone.
     func resolve(_ identifier: String, among known: [Candidate]? = nil, allowingMissing: Bool = false) throws -> Candidate {
         if let uuid = ServiceUUID(rawValue: identifier) {
-            if let found = known?.first(where: { $0.uuid == uuid }) { return found }
+            if let found = known?.first(where: { $0.uuid == uuid }) { return verified(found) }
             guard let store, store.hasEntry(for: uuid) else {
                 if allowingMissing { return Candidate(uuid: uuid, name: nil) }
                 throw CLIError("no service \(uuid) in \(root)", status: .notFound)
@@ -57,9 +80,9 @@ struct ServiceLookup {
         let all = try known ?? candidates()
         // A name says exactly what it means; a prefix only abbreviates. So an exact name wins, and
         // prefixes are tried only when no service has that name.
-        let named = all.filter { $0.name == identifier }
+        let named = named(identifier, among: all)
         let lower = identifier.lowercased()
-        let matches = !named.isEmpty ? named : identifier.isEmpty ? [] : all.filter { $0.uuid.rawValue.hasPrefix(lower) }
+        let matches = !named.isEmpty ? named : identifier.isEmpty ? [] : all.filter { $0.uuid.rawValue.hasPrefix(lower) }.map(verified)
         switch matches.count {
         case 1: return matches[0]
         case 0: throw CLIError("no service named or with a UUID starting with \"\(identifier)\" in \(root)", status: .notFound)

@@ -417,7 +417,7 @@ class Bench:
                      "systemctl --user list-units 'svcunit-*'", target="<= 3x", ok=r[key]["median"] <= 3 * b["median"])
         # D-Bus calls, 1000 vs 100 stored services (a copy of 100 of them, same files and modes)
         small = self.root("list100")
-        for u in sorted(os.listdir(root))[:100]:
+        for u in sorted(d for d in os.listdir(root) if not d.startswith("."))[:100]:
             shutil.copytree(os.path.join(root, u), os.path.join(small, u), symlinks=True)
         calls = {n: self.count_dbus_calls(dir_) for n, dir_ in ((total, root), (100, small))}
         counts = {n: len(m) for n, m in calls.items()}

@@ -29,10 +29,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
     private let observed = Mutex<[ServiceUUID: Observation]>([:])
     /// The starts under way in this process (see `beginStart`).
     private let starts = Mutex<[ServiceUUID: StartAttempt]>([:])
-    /// Services whose run end this command recorded itself (`recordEnd`), until `persist` writes it.
-    private let claimedEnds = Mutex<Set<ServiceUUID>>([])
-    /// Ends recorded before the stop job finished, whose claim stays for the unit's ExecStopPost.
-    private let keptClaims = Mutex<Set<ServiceUUID>>([])
+    /// Services whose run end this command recorded itself (`recordEnd`), until `persist` writes it;
+    /// true when it was recorded before the stop job finished, so the claim stays for the unit's
+    /// ExecStopPost, which may not have read it yet.
+    private let recordedEnds = Mutex<[ServiceUUID: Bool]>([:])
     /// Services whose `svcunit stop` may return once the run has ended (`returningOnceEnded`).
     private let earlyEnds = Mutex<Set<ServiceUUID>>([])
     /// The unit's state when this command's stop job completed, for the next `checkStatus` of the
@@ -296,7 +296,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
             if run.succeeded { document.status.updateState(.inactive) } else { document.status.updateState(.error, error: run.summary) }
         }
         // A claim the unit's ExecStopPost may still be about to read stays (it names this run only).
-        if !keepingClaim { claimedEnds.withLock { _ = $0.insert(service.uuid) } } else { keptClaims.withLock { _ = $0.insert(service.uuid) } }
+        recordedEnds.withLock { $0[service.uuid] = keepingClaim }
     }
 
     /// The run `invocation` has ended the way systemd counts as clean (exit 0, or SIGHUP, SIGINT,
@@ -488,8 +488,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// Writes the service JSON under the store lock, keeping a `last_run` that the unit's
     /// `ExecStopPost` wrote meanwhile (it is newer than anything this process knows).
     public func persist(_ service: Service) throws {
-        let kept = keptClaims.withLock { $0.remove(service.uuid) } != nil
-        let claimed = claimedEnds.withLock { $0.remove(service.uuid) } != nil || kept
+        let keptClaim = recordedEnds.withLock { $0.removeValue(forKey: service.uuid) }
+        let claimed = keptClaim != nil
         try store.withLock(service.uuid) {
             if let recorded = recordedLastRun(service.uuid) {
                 service.update { document in
@@ -503,7 +503,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
             }
             try store.save(service)
             if claimed {
-                if !kept { RunEndClaim.release(of: service.uuid, in: store) }
+                if keptClaim == false { RunEndClaim.release(of: service.uuid, in: store) }
                 PythonService.removeStalePIDFile(service.document)
             }
         }

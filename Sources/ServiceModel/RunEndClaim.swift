@@ -20,12 +20,13 @@ public enum RunEndClaim {
         return (directory.isEmpty ? "." : directory) + "/" + fileName
     }
 
-    /// Claims the end of run `invocationID` of `uuid` for the caller. Best effort: without the
-    /// claim the unit records the end itself, as it does for runs nobody watches.
-    public static func claim(_ invocationID: String, of uuid: ServiceUUID, in store: ServiceStore) {
+    /// Claims the end of run `invocationID` of `uuid` for the caller; false when the claim could not
+    /// be written (a read-only store): then the unit records the end itself, as it does for runs
+    /// nobody watches, and the caller must not count on the claim.
+    public static func claim(_ invocationID: String, of uuid: ServiceUUID, in store: ServiceStore) -> Bool {
         let path = store.directory(for: uuid) + "/" + fileName
         POSIX.unlinkFile(path)
-        POSIX.writeNewFile(path, invocationID + "\n")
+        return POSIX.writeNewFile(path, invocationID + "\n")
     }
 
     /// Whether the end of run `invocationID` of the document at `configFile` is claimed.

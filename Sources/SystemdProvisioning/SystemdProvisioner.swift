@@ -241,8 +241,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
             }
         }
         // A forced stop SIGKILLs: only the unit's own ExecStopPost can tell an OOM kill from it.
-        let claimed = service != nil && !force ? watch.current.invocationID.flatMap { $0.isEmpty ? nil : $0 } : nil
-        if let claimed { RunEndClaim.claim(claimed, of: uuid, in: store) }
+        // A claim that could not be written (read-only store) is no claim: the unit records the end.
+        let claimed = service != nil && !force ? watch.current.invocationID.flatMap { invocation in
+            !invocation.isEmpty && RunEndClaim.claim(invocation, of: uuid, in: store) ? invocation : nil
+        } : nil
         let jobs = manager.subscribeJobs()
         defer { jobs.cancel() }
         let early = claimed != nil && earlyEnds.withLock { $0.contains(uuid) }

@@ -187,7 +187,12 @@ struct ProcessFaultTests {
             }
             let counts = restarting.compactMap { $0["restarts"] as? Int }
             #expect(restarting.contains { $0["state"] as? String == "error" }, "status was seen as error during a restart")
-            #expect(counts == counts.sorted() && Set(counts).count >= 2, "the restart count grows: \(counts)")
+            // Each restart window is only --restart-delay long, and on a loaded machine one status run
+            // can take longer than that: the samples may catch one window only. The count must never
+            // go back, and the final count (>= 4, below) is at least every count seen on the way.
+            let final = status["restarts"] as? Int ?? -1
+            #expect(!counts.isEmpty && counts == counts.sorted() && counts.allSatisfy { $0 <= final },
+                    "the restart count grows: \(counts), then \(final)")
             // The state comes from a first read of the unit: while ExecStopPost records the run it is
             // deactivating (pending_shutdown); otherwise an auto-restart reads as error (finding F7).
             for seen in restarting where seen["state"] as? String != "pending_shutdown" {

@@ -490,7 +490,7 @@ extension HealthSupervisionTests {
 extension HealthSupervisionTests {
     /// The transient timer and check are re-read from their transient unit files at a daemon-reload and
     /// kept across a daemon-reexec: the checks go on, and a crash restart after it still brings the timer back.
-    @Test func aTransientServiceKeepsItsSupervisionAcrossAReloadAndAReexec() async throws {
+    @Test func aTransientServiceKeepsItsSupervisionAcrossAReloadAndADaemonReexec() async throws {
         try await ReloadGate.shared.withExclusive {
             let f = try Fixture()
             defer { f.root.cleanUp() }

@@ -5,6 +5,10 @@
 /// script). svcunit's own units never carry such characters; tests that need them take the shared
 /// side, tests that reload take the exclusive side. Swift Testing runs suites in parallel in one
 /// process, so an in-process reader-writer gate is enough.
+///
+/// A `daemon-reexec` is more than a reload: it drops every D-Bus connection to the manager. Outside
+/// ReliabilityTests (whose live tests all take the shared side), a test that re-executes the manager
+/// has `DaemonReexec` in its name, and `scripts/test` runs those in a phase of their own.
 public actor ReloadGate {
     public static let shared = ReloadGate()
 

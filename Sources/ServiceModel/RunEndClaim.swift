@@ -71,12 +71,14 @@ extension PythonService {
     /// Removes `<runtime_path>/service.pid` once the process it names is gone. The runner writes
     /// it so that ZenML's own client sees the service running; after the unit ends (however it
     /// ended: a SIGKILL runs no Python clean-up) it would claim a dead, or reused, PID.
-    /// A file naming a live process is left alone: it is not ours to judge.
+    /// A file naming a process that still runs is left alone: it is not ours to judge. One that has
+    /// ended and only waits to be reaped (a zombie: `svcunit stop` may be done before systemd reaps
+    /// it) is stale.
     public static func removeStalePIDFile(_ document: ServiceDocument) {
         guard document.isPython, let runtimePath = document.status.runtimePath, !runtimePath.isEmpty else { return }
         let path = runtimePath.hasSuffix("/") ? runtimePath + "service.pid" : runtimePath + "/service.pid"
         guard let text = POSIX.readText(path, limit: 64) else { return }
-        if let pid = Int32(text.filter { !$0.isWhitespace }), pid > 0, POSIX.processExists(pid) { return }
+        if let pid = Int32(text.filter { !$0.isWhitespace }), pid > 0, POSIX.processRuns(pid) { return }
         POSIX.unlinkFile(path)
     }
 }

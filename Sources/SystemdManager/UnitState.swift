@@ -94,6 +94,8 @@ public struct SubState: RawRepresentable, Sendable, Hashable, CustomStringConver
     public static let start = SubState(known: "start")
     /// A service waiting out `RestartSec=` before systemd restarts it (its `ActiveState` is `activating`).
     public static let autoRestart = SubState(known: "auto-restart")
+    /// A service whose main process has ended and whose `ExecStopPost=` commands run.
+    public static let stopPost = SubState(known: "stop-post")
 
     public var description: String { rawValue }
 }

@@ -248,13 +248,26 @@ public final class SystemdProvisioner: ServiceProvisioner {
         let jobs = manager.subscribeJobs()
         defer { jobs.cancel() }
         let early = claimed != nil && earlyEnds.withLock { $0.contains(uuid) }
+        // Read before the stop: the main process and its start time, to know it again as a zombie.
+        let processes = early ? UnitProcesses(controlGroup: watch.current.controlGroup, mainPID: watch.current.mainPID) : nil
         do {
             let job = try await manager.stopUnit(name)
             if let claimed, let service, early {
                 // `svcunit stop`: done once the run has ended cleanly and is recorded here; systemd's
-                // clean-up (the claimed ExecStopPost, which exits at once) goes on without us.
-                let seen = try await watch.wait(before: .now + stopTimeout + .seconds(5)) {
-                    $0.isFinished || Self.endedCleanly($0, invocation: claimed)
+                // clean-up (the claimed ExecStopPost, which exits at once) goes on without us. The
+                // kernel usually tells first (see `UnitProcesses`); systemd's signals otherwise.
+                var seen = watch.current
+                if let processes, let end = await Self.cleanEnd(of: processes, watch: watch, before: .now + stopTimeout + .seconds(5)) {
+                    seen.activeState = .deactivating
+                    seen.subState = .stopPost
+                    switch end {
+                    case .exited(let status): seen.execMainCode = .exited; seen.execMainStatus = status
+                    case .killed(let signal): seen.execMainCode = .killed; seen.execMainStatus = signal
+                    }
+                } else {
+                    seen = try await watch.wait(before: .now + stopTimeout + .seconds(5)) {
+                        $0.isFinished || Self.endedCleanly($0, invocation: claimed)
+                    }
                 }
                 if !seen.isFinished, Self.endedCleanly(seen, invocation: claimed) {
                     recordEnd(of: claimed, seen: seen, into: service, keepingClaim: true)
@@ -301,11 +314,33 @@ public final class SystemdProvisioner: ServiceProvisioner {
         recordedEnds.withLock { $0[service.uuid] = keepingClaim }
     }
 
+    /// Polls the kernel (`UnitProcesses`) until every process of the unit is gone and its main
+    /// process ended cleanly (see `endedCleanly`); nil as soon as systemd's own signals say the run
+    /// ended or the stop finished first, when the end is not clean, or at `deadline`: then the caller
+    /// waits for systemd. Polls every millisecond at first (a stop usually ends within a few), then
+    /// every 10 ms.
+    static func cleanEnd(of processes: UnitProcesses, watch: UnitWatch, before deadline: ContinuousClock.Instant) async -> UnitProcesses.End? {
+        var polls = 0
+        while ContinuousClock.now < deadline {
+            if let end = processes.end() {
+                switch end {
+                case .exited(let status): return status == 0 ? end : nil
+                case .killed(let signal): return [SIGHUP, SIGINT, SIGTERM, SIGPIPE].contains(signal) ? end : nil
+                }
+            }
+            watch.drain()
+            if watch.current.isFinished || watch.current.subState == .stopPost { return nil }
+            polls += 1
+            try? await Task.sleep(for: polls < 200 ? .milliseconds(1) : .milliseconds(10))
+        }
+        return nil
+    }
+
     /// The run `invocation` has ended the way systemd counts as clean (exit 0, or SIGHUP, SIGINT,
     /// SIGTERM or SIGPIPE, its default `SuccessExitStatus=`) and only `ExecStopPost=` remains: the
     /// unit will become inactive, not failed, so nothing is left for this command to reset.
     static func endedCleanly(_ status: UnitStatus, invocation: String) -> Bool {
-        guard status.invocationID == invocation, status.subState.rawValue == "stop-post",
+        guard status.invocationID == invocation, status.subState == .stopPost,
               let code = status.execMainCode, let exit = status.execMainStatus else { return false }
         switch code {
         case .exited: return exit == 0

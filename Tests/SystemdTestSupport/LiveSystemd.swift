@@ -69,6 +69,18 @@ public enum LiveSystemd {
             .output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Whether `svcunit-<uuid>.service` reaches ActiveState `state` within `seconds` (a timeout, not
+    /// the behaviour under test). `svcunit stop` returns once the service's processes are gone;
+    /// systemd's clean-up after the run (ExecStopPost) can keep the unit deactivating a few ms more.
+    public static func reaches(_ uuid: String, _ state: String, within seconds: Double = 30) throws -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while true {
+            if try show(uuid, "ActiveState") == state { return true }
+            if ContinuousClock.now >= deadline { return false }
+            usleep(20_000)
+        }
+    }
+
     /// `systemctl --user show svcunit-<uuid>.service -p NAME --value`: the witness for a service's unit.
     public static func show(_ uuid: String, _ property: String) throws -> String {
         try systemctlShow(try UnitName(validating: "svcunit-\(uuid).service"), property)

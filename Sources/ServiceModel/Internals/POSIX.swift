@@ -122,15 +122,16 @@ enum POSIX {
     /// PID it names one process for good, since a reused PID has another start time. `nil` when
     /// no such process exists (or it is a zombie that has already exited).
     static func processStartTime(_ pid: Int32) -> UInt64? {
+        guard let stat = processStat(pid), stat.state != "Z", stat.state != "X" else { return nil }
+        return stat.startTime
+    }
+
+    /// `/proc/PID/stat`, parsed; nil when no such process exists.
+    static func processStat(_ pid: Int32) -> UnitProcesses.Stat? {
         guard pid > 0, let fd = try? openNoFollow("/proc/\(pid)/stat", flags: O_RDONLY) else { return nil }
         defer { closeFD(fd) }
         guard let data = try? readAll(fd, limit: 4096) else { return nil }
-        let text = String(decoding: data, as: UTF8.self)
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        // After "pid (comm)" come fields 3…: state is field 3, starttime field 22.
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
-        return UInt64(fields[19])
+        return UnitProcesses.parseStat(String(decoding: data, as: UTF8.self))
     }
 
     static func writeAll(_ fd: Int32, _ data: Data) throws(POSIXCallError) {
@@ -193,7 +194,12 @@ enum POSIX {
     static func unlinkFile(_ path: String) { _ = unlink(path) }
 
     /// Whether a process `pid` exists (signal 0; EPERM means it exists but is not ours).
-    static func processExists(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
+    /// Whether `pid` names a process that still runs: a zombie (ended, not yet reaped by its
+    /// parent) does not.
+    static func processRuns(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        return processStat(pid).map { $0.state != "Z" && $0.state != "X" } ?? true
+    }
 
     /// Takes an exclusive `flock`, retrying on EINTR. Blocks until the lock is free.
     static func lockExclusive(_ fd: Int32) throws(POSIXCallError) {

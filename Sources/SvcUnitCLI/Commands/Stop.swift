@@ -4,7 +4,7 @@ import ServiceModel
 import SystemdProvisioning
 
 extension SvcUnit {
-    /// `svcunit stop SERVICE... [--timeout S] [--force]`: stops services and waits until their units are gone.
+    /// `svcunit stop SERVICE... [--timeout S] [--force]`: stops services and waits until their processes are gone.
     ///
     /// Not obvious: stopping a service that is not running succeeds (it records admin state
     /// `inactive`, so it is not considered "should be running" any more).
@@ -12,7 +12,10 @@ extension SvcUnit {
         public static let configuration = CommandConfiguration(
             abstract: "Stop services and wait until they have stopped.",
             discussion: """
-                Several services stop concurrently. --force kills the processes (SIGKILL) instead of \
+                A service counts as stopped once every one of its processes is gone and how it ended \
+                is recorded; systemd may take a few more milliseconds to finish the unit's own \
+                clean-up (`systemctl --user status` shows it deactivating until then), and a `start` \
+                right after waits for that. Several services stop concurrently. --force kills the processes (SIGKILL) instead of \
                 asking them to stop (SIGTERM, then SIGKILL after the service's stop timeout). A full UUID \
                 also stops a unit of this store whose service.json is broken, holds another UUID or is \
                 gone (`svcunit list` shows it as orphaned). A unit of the same name that runs another \

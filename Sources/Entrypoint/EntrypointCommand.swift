@@ -120,7 +120,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
                     fail("not recording the end of the run: \(directory.path) is gone", EntrypointExit.failed)
                 }
                 try store.withLock(uuid) {
-                    let service = try store.load(uuid, into: registry)
+                    let service = try store.load(uuid, with: registry)
                     service.update { document in
                         let run = LastRun(
                             unit: env["SVCUNIT_UNIT"] ?? "svcunit-\(uuid.rawValue).service", invocationID: env["INVOCATION_ID"],

@@ -19,7 +19,7 @@ enum Readiness {
         do {
             let store = try ServiceStore(root: directory.deletingLastPathComponent().path, create: false)
             return try store.withLock(document.uuid) {
-                let service = try store.load(document.uuid, into: registry)
+                let service = try store.load(document.uuid, with: registry)
                 try service.update { (d: inout ServiceDocument) throws(ServiceModelError) in
                     d.adminState = .active
                     d.endpoint?.adminState = .active

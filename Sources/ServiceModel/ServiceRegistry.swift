@@ -1,17 +1,16 @@
 public import FoundationEssentials
 import Synchronization
 
-/// Maps service types to service classes and UUIDs to live service objects: ZenML's
-/// `ServiceRegistry`, minus the process-wide singleton.
+/// Maps service types to service classes and decodes documents into them: ZenML's
+/// `ServiceRegistry` of classes, without its cache of live services (ZenML dropped that singleton
+/// in 0.56; the one place svcunit needs one object per UUID is `LiveServices`).
 ///
 /// Build one in `main` (or a test), register the classes the program knows, and pass it to
-/// whatever loads services. Not obvious: loading a UUID that is already loaded returns the
-/// existing object (ZenML's uniqueness rule) and, unless `refresh` is set, ignores the new data;
-/// use `decode` for a stand-alone document that must not enter the cache.
+/// whatever decodes documents. Not obvious: a class is found by its (type, flavor) only; name and
+/// description play no part.
 public final class ServiceRegistry: Sendable {
     private struct State {
         var kinds: [ServiceTypeKey: any ServiceKind.Type] = [:]
-        var services: [ServiceUUID: Service] = [:]
     }
     private let state = Mutex(State())
 
@@ -120,49 +119,4 @@ public final class ServiceRegistry: Sendable {
     public func decode(data: Data) throws(ServiceModelError) -> ServiceDocument {
         try decode(JSONText.parse(data))
     }
-
-    // MARK: Live services
-
-    /// Loads a service from its JSON value, returning the live object for its UUID.
-    /// - Parameter refresh: when the UUID is already loaded, replace its document with this one
-    ///   (same object); when `false` (ZenML's behaviour) the existing object is returned unchanged.
-    public func load(_ json: JSONValue, refresh: Bool = false) throws(ServiceModelError) -> Service {
-        let document = try decode(json)
-        return try adopt(document, refresh: refresh)
-    }
-
-    /// Loads a service from JSON text.
-    public func load(text: String, refresh: Bool = false) throws(ServiceModelError) -> Service {
-        try load(JSONText.parse(text), refresh: refresh)
-    }
-
-    /// Makes `document` a live service (the existing object if its UUID is loaded).
-    /// - Throws: `.invalidField` if the UUID is loaded with a different service class.
-    public func adopt(_ document: ServiceDocument, refresh: Bool = false) throws(ServiceModelError) -> Service {
-        let result: Result<Service, ServiceModelError> = state.withLock { state in
-            if let existing = state.services[document.uuid] {
-                guard existing.kind == document.kind else {
-                    return .failure(ServiceModelError(
-                        .invalidField,
-                        "service \(document.uuid) is already loaded as \(existing.kind.className), not \(document.kind.className)",
-                        fieldPath: "uuid"))
-                }
-                if refresh { existing.replace(with: document) }
-                return .success(existing)
-            }
-            let service = Service(document)
-            state.services[document.uuid] = service
-            return .success(service)
-        }
-        return try result.get()
-    }
-
-    /// The live service for `uuid`, if loaded.
-    public func service(_ uuid: ServiceUUID) -> Service? { state.withLock { $0.services[uuid] } }
-
-    /// All live services, sorted by UUID.
-    public var services: [Service] { state.withLock { $0.services.values.sorted { $0.uuid < $1.uuid } } }
-
-    /// Drops a live service from the cache (e.g. after it was deleted).
-    public func forget(_ uuid: ServiceUUID) { state.withLock { _ = $0.services.removeValue(forKey: uuid) } }
 }

@@ -227,10 +227,10 @@ public struct ServiceStore: Sendable {
         }
     }
 
-    /// Reads and decodes a stored service into `registry` (refreshing the live object if it is loaded).
+    /// Reads and decodes a stored service's document with `registry`'s classes.
     /// - Throws: the read errors, the decoding errors (with the file attached), and `.invalidField`
     ///   when the file's `uuid` does not match its directory.
-    public func load(_ uuid: ServiceUUID, into registry: ServiceRegistry) throws(ServiceModelError) -> Service {
+    public func document(_ uuid: ServiceUUID, with registry: ServiceRegistry) throws(ServiceModelError) -> ServiceDocument {
         let data = try read(uuid)
         let path = file(for: uuid)
         let document: ServiceDocument
@@ -239,7 +239,12 @@ public struct ServiceStore: Sendable {
             throw ServiceModelError(
                 .invalidField, "\(path) holds service \(document.uuid), not \(uuid)", fieldPath: "uuid", filePath: path)
         }
-        return try registry.adopt(document, refresh: true)
+        return document
+    }
+
+    /// A stored service as a new `Service` object (see `document(_:with:)`).
+    public func load(_ uuid: ServiceUUID, with registry: ServiceRegistry) throws(ServiceModelError) -> Service {
+        Service(try document(uuid, with: registry))
     }
 
     /// The UUIDs of all stored services (directories named by a UUID that hold a `service.json`), sorted.

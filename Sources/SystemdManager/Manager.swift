@@ -1,4 +1,5 @@
 public import SDBus
+import Synchronization
 import Glibc
 
 /// A client of one systemd manager (`org.freedesktop.systemd1`), usually the user's.
@@ -354,11 +355,11 @@ public final class JobWatch: Sendable {
 ///
 /// Not obvious: the first signal after a start may still say `inactive` (a snapshot from before the
 /// job ran); predicates should check `UnitStatus.isFinished` (no job pending), not `ActiveState` alone.
-/// Used by one task at a time.
-public final class UnitWatch: @unchecked Sendable {
+/// Waiting is meant for one task at a time (two waiters would split the signals between them), but
+/// reading `current` is safe from anywhere: the properties are guarded by the watch itself.
+public final class UnitWatch: Sendable {
     public let name: UnitName
-    // Only the task that owns the watch touches `properties` (documented single-consumer use).
-    private var properties: [String: BusValue]
+    private let properties: Mutex<[String: BusValue]>
     private let subscription: SignalSubscription
     private let refresh: @Sendable () async throws -> UnitStatus?
 
@@ -370,7 +371,7 @@ public final class UnitWatch: @unchecked Sendable {
     init(name: UnitName, initial: UnitStatus, subscription: SignalSubscription,
          refresh: @escaping @Sendable () async throws -> UnitStatus?) {
         self.name = name
-        self.properties = initial.properties
+        self.properties = Mutex(initial.properties)
         self.subscription = subscription
         self.refresh = refresh
     }
@@ -378,7 +379,7 @@ public final class UnitWatch: @unchecked Sendable {
     deinit { subscription.cancel() }
 
     /// The latest known status.
-    public var current: UnitStatus { UnitStatus(name: name, properties: properties) }
+    public var current: UnitStatus { properties.withLock { UnitStatus(name: name, properties: $0) } }
 
     /// The next change (possibly to the same state), or nil when `deadline` passes.
     public func next(before deadline: ContinuousClock.Instant? = nil) async throws(SystemdError) -> UnitStatus? {
@@ -399,19 +400,23 @@ public final class UnitWatch: @unchecked Sendable {
     }
 
     private func apply(_ signal: BusSignal) {
-        if signal.member == "UnitRemoved" {
-            // Garbage-collected after a clean exit or a reset: systemd forgot the unit. A daemon-reload
-            // also sends UnitRemoved (and UnitNew) for units that live on, so only a unit with nothing
-            // running can have been collected.
-            if current.activeState.isFinal { properties["LoadState"] = .string(LoadState.notFound.rawValue) }
-            return
-        }
-        guard signal.arguments.count >= 2, let changed = signal.arguments[1].stringKeyedDictionary else { return }
-        properties.merge(changed) { _, new in new }
-        // LoadState is constant, so it never comes in a signal; but systemd only sends them for loaded
-        // units. A watch begun on a not-yet-started unit holds the `not-found` stub: correct it.
-        if properties["LoadState"]?.stringValue == LoadState.notFound.rawValue {
-            properties["LoadState"] = .string(LoadState.loaded.rawValue)
+        properties.withLock { properties in
+            if signal.member == "UnitRemoved" {
+                // Garbage-collected after a clean exit or a reset: systemd forgot the unit. A daemon-reload
+                // also sends UnitRemoved (and UnitNew) for units that live on, so only a unit with nothing
+                // running can have been collected.
+                if UnitStatus(name: name, properties: properties).activeState.isFinal {
+                    properties["LoadState"] = .string(LoadState.notFound.rawValue)
+                }
+                return
+            }
+            guard signal.arguments.count >= 2, let changed = signal.arguments[1].stringKeyedDictionary else { return }
+            properties.merge(changed) { _, new in new }
+            // LoadState is constant, so it never comes in a signal; but systemd only sends them for loaded
+            // units. A watch begun on a not-yet-started unit holds the `not-found` stub: correct it.
+            if properties["LoadState"]?.stringValue == LoadState.notFound.rawValue {
+                properties["LoadState"] = .string(LoadState.loaded.rawValue)
+            }
         }
     }
 
@@ -433,7 +438,7 @@ public final class UnitWatch: @unchecked Sendable {
                                    unit: name)
             }
             if let fresh = try? await refresh() {
-                properties.merge(fresh.properties) { _, new in new }
+                properties.withLock { $0.merge(fresh.properties) { _, new in new } }
                 status = current
             }
         }

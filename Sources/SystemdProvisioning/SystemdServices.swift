@@ -13,6 +13,8 @@ import Glibc
 public final class SystemdServices: Sendable {
     public let store: ServiceStore
     public let registry: ServiceRegistry
+    /// This process's service objects (see `LiveServices` for why there is one per UUID).
+    public let live = LiveServices()
     public let provisioner: SystemdProvisioner
     public let lifecycle: ServiceLifecycle
     /// Ports claimed between svcunit processes of this user (see `PortReservations`).
@@ -34,14 +36,14 @@ public final class SystemdServices: Sendable {
 
     /// Loads a stored service (re-read from disk every time: another process may have changed it).
     public func service(_ uuid: ServiceUUID) throws(ServiceModelError) -> Service {
-        try store.load(uuid, into: registry)
+        try live.adopt(try store.document(uuid, with: registry), refresh: true)
     }
 
     /// Stores a new service document (`root_runtime_path` set to the store, as ZenML lays it out).
     public func create(_ document: ServiceDocument) throws -> Service {
         var document = document
         if document.config.rootRuntimePath == nil { document.config.rootRuntimePath = store.root }
-        let service = try registry.adopt(document)
+        let service = try live.adopt(document)
         try provisioner.persist(service)
         return service
     }
@@ -340,7 +342,7 @@ public final class SystemdServices: Sendable {
         // left over is harmless to the removal.
         for name in failed { try? await manager.resetFailedUnit(name) }
         try store.delete(uuid)
-        registry.forget(uuid)
+        live.forget(uuid)
     }
 
     /// Stops the service if it runs, then removes its directory (only once the unit is gone).
@@ -380,7 +382,7 @@ public final class SystemdServices: Sendable {
             }
             throw error
         }
-        registry.forget(uuid)
+        live.forget(uuid)
         Self.forgetHealthState(uuid, environment: ProcessInfo.processInfo.environment)
         return nil
     }

@@ -188,26 +188,28 @@ struct RegistryTests {
         #expect(error.message.contains("missing"))
     }
 
-    @Test func loadingTheSameUUIDTwiceYieldsTheSameInstance() throws {
+    @Test func adoptingTheSameUUIDTwiceYieldsTheSameInstance() throws {
         let registry = BuiltinKinds.registry()
-        let first = try registry.load(text: sleeperJSON())
-        let second = try registry.load(text: sleeperJSON { $0.set("config.name", .string("changed")) })
+        let live = LiveServices()
+        let first = try live.adopt(registry.decode(JSONText.parse(sleeperJSON())))
+        let second = try live.adopt(registry.decode(JSONText.parse(sleeperJSON { $0.set("config.name", .string("changed")) })))
         #expect(first === second)
         #expect(second.document.config.name == "SleepingDaemon", "without refresh the existing object is unchanged")
-        let third = try registry.load(text: sleeperJSON { $0.set("config.name", .string("changed")) }, refresh: true)
+        let third = try live.adopt(registry.decode(JSONText.parse(sleeperJSON { $0.set("config.name", .string("changed")) })), refresh: true)
         #expect(third === first)
         #expect(first.document.config.name == "changed")
-        #expect(registry.services.count == 1)
-        #expect(registry.service(first.uuid) === first)
-        registry.forget(first.uuid)
-        #expect(registry.service(first.uuid) == nil)
+        #expect(live.all.count == 1)
+        #expect(live.service(first.uuid) === first)
+        live.forget(first.uuid)
+        #expect(live.service(first.uuid) == nil)
     }
 
-    @Test func registriesAreIndependent() throws {
-        let one = BuiltinKinds.registry()
-        let two = BuiltinKinds.registry()
-        let a = try one.load(text: sleeperJSON())
-        let b = try two.load(text: sleeperJSON())
-        #expect(a !== b)
+    @Test func liveServicesAreIndependentAndTheRegistryKeepsNone() throws {
+        let registry = BuiltinKinds.registry()
+        let one = LiveServices(), two = LiveServices()
+        let document = try registry.decode(JSONText.parse(sleeperJSON()))
+        #expect(try one.adopt(document) !== two.adopt(document))
+        // Decoding twice gives two documents, never a shared object: the registry caches nothing.
+        #expect(try registry.decode(JSONText.parse(sleeperJSON())).json == document.json)
     }
 }

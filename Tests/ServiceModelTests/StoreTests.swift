@@ -23,13 +23,13 @@ struct StoreTests {
         #expect(try Self.mode(store.file(for: document.uuid)) == 0o600)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["service.json"], "no temporary file is left")
         #expect(try store.read(document.uuid) == document.encoded())
-        let service = try store.load(document.uuid, into: registry)
+        let service = try store.load(document.uuid, with: registry)
         #expect(service.document.json == document.json)
         // Saving again replaces the file.
         service.update { $0.status.updateState(.error, error: "boom") }
         try store.save(service)
-        let reloaded = try store.load(document.uuid, into: registry)
-        #expect(reloaded === service)
+        let reloaded = try store.load(document.uuid, with: registry)
+        #expect(reloaded !== service, "a load is a new object; one per UUID is LiveServices' job")
         #expect(reloaded.document.status.lastError == "boom")
         #expect(try store.list() == [document.uuid])
         try store.delete(document.uuid)
@@ -128,7 +128,7 @@ struct StoreTests {
         let document = try BuiltinKinds.registry().decode(data: try fixture("zenml-sleeper"))
         let other = ServiceUUID.random()
         try store.write(document.encoded(), for: other)
-        let error = try #require(modelError { _ = try store.load(other, into: BuiltinKinds.registry()) })
+        let error = try #require(modelError { _ = try store.load(other, with: BuiltinKinds.registry()) })
         #expect(error.message.contains(other.rawValue))
         #expect(error.message.contains(document.uuid.rawValue))
     }
@@ -139,7 +139,7 @@ struct StoreTests {
         let store = try ServiceStore(root: root)
         let uuid = ServiceUUID.random()
         try store.write(Data("{\"uuid\": ".utf8), for: uuid)
-        let error = try #require(modelError { _ = try store.load(uuid, into: BuiltinKinds.registry()) })
+        let error = try #require(modelError { _ = try store.load(uuid, with: BuiltinKinds.registry()) })
         #expect(error.code == .truncatedJSON)
         #expect(error.description.contains(store.file(for: uuid)))
     }

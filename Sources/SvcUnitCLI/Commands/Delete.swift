@@ -50,7 +50,7 @@ extension SvcUnit {
             try await Batch.run(targets, verb: "deleting", json: selection.json, root: global.root) { target in
                 let document: ServiceDocument
                 do {
-                    document = try store.load(target.uuid, into: registry).document
+                    document = try store.load(target.uuid, with: registry).document
                 } catch let error as ServiceModelError where Self.isUnloadable(error) {
                     guard force else {
                         let hint = "`svcunit delete --force \(target.uuid)` removes the entry once no unit of it runs"

@@ -72,7 +72,7 @@ extension SvcUnit {
             var label = target.label
             let (document, changed) = try store.withLock(target.uuid) { () throws -> (ServiceDocument, Bool) in
                 let stored: ServiceDocument
-                do { stored = try store.load(target.uuid, into: context.registry).document } catch {
+                do { stored = try store.load(target.uuid, with: context.registry).document } catch {
                     throw ServiceChange.named(error, target.label)
                 }
                 label = stored.label

@@ -69,7 +69,7 @@ enum Batch {
 
     /// " at http://localhost:8000/" when the service has an endpoint address.
     static func endpointSuffix(_ services: SystemdServices, _ uuid: ServiceUUID) -> String {
-        guard let uri = services.registry.service(uuid)?.document.endpoint?.status.uri else { return "" }
+        guard let uri = services.live.service(uuid)?.document.endpoint?.status.uri else { return "" }
         return " at \(uri)"
     }
 }

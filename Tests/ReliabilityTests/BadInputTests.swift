@@ -248,7 +248,7 @@ struct BadInputTests {
             defer { listener?.close() }
             let m = marker()
             let uuid = try await store.create(["--name", "busy", "--port", String(port), "--no-allocate-port"], ["/bin/sleep", m])
-            let run = try await store.svcunit("start", uuid, "--timeout", "10")
+            let run = try await store.svcunit("start", uuid, "--timeout", "60")
             #expect(run.status == 1, "\(run)")
             expectOneErrorLine(run)
             #expect(run.stderr.contains(String(port)), "\(run)")
@@ -334,7 +334,7 @@ struct BadInputTests {
             // A path the server does not serve is unhealthy: the probe really goes to that path.
             let missing = try await store.create(["--name", "missing", "--health-path", "nothing-here", "--protocol", "http", "--workdir", docroot],
                                                  ["/usr/bin/python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"])
-            let bad = try await store.svcunit("start", missing, "--timeout", "3")
+            let bad = try await store.svcunit("start", missing, "--timeout", "20")
             #expect(bad.status == 4, "\(bad)")
             #expect(bad.stderr.contains("/nothing-here") && bad.stderr.contains("404"), "\(bad)")
         } }

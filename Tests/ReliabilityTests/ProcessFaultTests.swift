@@ -29,7 +29,7 @@ struct ProcessFaultTests {
             kill(pid, SIGKILL)
 
             var status: [String: Any] = [:]
-            let recorded = try await waitUntil(.seconds(10)) {
+            let recorded = try await waitUntil(.seconds(60)) {
                 status = try await store.status(uuid)
                 return status["state"] as? String == "error" && status["last_run"] is [String: Any]
             }
@@ -64,7 +64,7 @@ struct ProcessFaultTests {
             let start = try await startFailsFast(store, uuid)
             #expect(start.stderr.contains("SEGV"), "\(start)")
             var status: [String: Any] = [:]
-            let settled = try await waitUntil(.seconds(10)) {
+            let settled = try await waitUntil(.seconds(60)) {
                 status = try await store.status(uuid)
                 return (status["last_run"] as? [String: Any])?["exit"] != nil
             }
@@ -123,7 +123,7 @@ struct ProcessFaultTests {
                 ["/usr/bin/python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)", m])
             #expect(try await store.svcunit("start", uuid).status == 0)
             let pid = try #require(Int32(Witness.show(uuid, "MainPID")))
-            #expect(await waitUntil(.seconds(10)) { Witness.ignores(pid, SIGTERM) }, "python installed SIG_IGN")
+            #expect(await waitUntil(.seconds(60)) { Witness.ignores(pid, SIGTERM) }, "python installed SIG_IGN")
 
             let started = ContinuousClock.now
             let stop = try await store.svcunit("stop", uuid, "--timeout", "20")
@@ -149,7 +149,7 @@ struct ProcessFaultTests {
             #expect(try await store.svcunit("start", uuid).status == 0)
             var pids: [Int32] = []
             // 5 sleeps plus the `sh -c` word itself before its exec (it carries the marker in its script).
-            #expect(await waitUntil(.seconds(10)) { pids = Witness.processes(m).filter { Witness.commandLine($0).first == "/bin/sleep" }; return pids.count == 5 },
+            #expect(await waitUntil(.seconds(60)) { pids = Witness.processes(m).filter { Witness.commandLine($0).first == "/bin/sleep" }; return pids.count == 5 },
                     "five sleeps: \(pids)")
             let cgroup = Witness.show(uuid, "ControlGroup")
             #expect(cgroup.hasSuffix("/svcunit-\(uuid).service"))
@@ -175,7 +175,7 @@ struct ProcessFaultTests {
             let uuid = try await store.create(["--name", "loop", "--restart", "always", "--restart-delay", "1.5",
                                                "--protocol", "tcp", "--port", String(freePort())],
                                               ["/bin/sh", "-c", "sleep 0.1; exit 1", m])
-            let start = try await store.svcunit("start", uuid, "--timeout", "10")
+            let start = try await store.svcunit("start", uuid, "--timeout", "60")
             #expect(start.status == 1, "a crash-looping service does not count as started: \(start)")
             expectOneErrorLine(start)
 
@@ -227,7 +227,7 @@ struct ProcessFaultTests {
             let program = "import time; b = bytearray(96 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); time.sleep(300)"
             let uuid = try await store.create(["--name", "hog", "--memory-max", "32M"], ["/usr/bin/python3", "-c", program, m])
             let before = Snapshot(store.path)
-            let start = try await store.svcunit("start", uuid, "--timeout", "10")
+            let start = try await store.svcunit("start", uuid, "--timeout", "60")
             #expect(Witness.show(uuid, "MemoryMax") == String(32 << 20), "the limit reaches the unit")
             let cgroup = Witness.show(uuid, "ControlGroup")
             // cgroup v2 (memory.max; systemd itself reports oom-kill) or a v1 memory hierarchy delegated
@@ -247,7 +247,7 @@ struct ProcessFaultTests {
                     #expect(start.stderr.contains("out-of-memory"), "\(start)")
                 }
                 var status: [String: Any] = [:]
-                let killed = try await waitUntil(.seconds(15)) {
+                let killed = try await waitUntil(.seconds(60)) {
                     status = try await store.status(uuid)
                     return status["active_state"] as? String == "failed" && status["last_run"] is [String: Any]
                 }
@@ -288,11 +288,11 @@ struct ProcessFaultTests {
                                                "--restart-delay", "0.2"],
                                               ["/bin/sh", "-c", script, "sh", flag, m, hog])
             guard Witness.memoryControllerServesUserUnits() else { return }
-            _ = try await store.svcunit("start", uuid, "--timeout", "10")
+            _ = try await store.svcunit("start", uuid, "--timeout", "60")
 
             // First run: OOM-killed; systemd restarts it, the second run sleeps.
             var status: [String: Any] = [:]
-            let second = try await waitUntil(.seconds(15)) {
+            let second = try await waitUntil(.seconds(60)) {
                 status = try await store.status(uuid)
                 return status["state"] as? String == "active" && (status["restarts"] as? Int ?? 0) >= 1
                     && status["last_run"] is [String: Any] && !Witness.processes(m).isEmpty
@@ -304,7 +304,7 @@ struct ProcessFaultTests {
             // Second run: killed from outside. Its record names the signal, not the memory.
             let pid = try #require(Int32(Witness.show(uuid, "MainPID")))
             kill(pid, SIGKILL)
-            let recorded = try await waitUntil(.seconds(15)) {
+            let recorded = try await waitUntil(.seconds(60)) {
                 status = try await store.status(uuid)
                 let run = status["last_run"] as? [String: Any]
                 return run?["invocation_id"] as? String != first["invocation_id"] as? String && run?["exit"] as? String == "killed by signal KILL"

@@ -37,7 +37,7 @@ struct SecurityTests {
             #expect(runtime == "\(root)/\(uuid)")
             #expect(runtime.map(mode) == 0o700)
             #expect(try await umasked("stop \(uuid)").status == 0)
-            _ = await waitUntil(.seconds(5)) { ((try? outer.document(uuid))?["status"] as? [String: Any])?["last_run"] != nil }
+            _ = await waitUntil(.seconds(60)) { ((try? outer.document(uuid))?["status"] as? [String: Any])?["last_run"] != nil }
             try check("after stop (ExecStopPost wrote last_run)")
             _ = try await CLI.run(["--root", root, "delete", uuid])
         } }

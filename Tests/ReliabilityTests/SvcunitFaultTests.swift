@@ -40,7 +40,7 @@ struct SvcunitFaultTests {
                                               Self.slowHTTP(m))
             let cli = try store.spawn("start", uuid, "--timeout", "30")
             if waitForUnit {
-                let loaded = await waitUntil(.seconds(10)) { Witness.show(uuid, "ActiveState") == "active" }
+                let loaded = await waitUntil(.seconds(60)) { Witness.show(uuid, "ActiveState") == "active" }
                 #expect(loaded, "the unit started before the kill")
             } else {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 20 ... 120)))
@@ -73,11 +73,11 @@ struct SvcunitFaultTests {
                 ["/usr/bin/python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)", m])
             #expect(try await store.svcunit("start", uuid).status == 0)
             let pid = try #require(Int32(Witness.show(uuid, "MainPID")))
-            #expect(await waitUntil(.seconds(10)) { Witness.ignores(pid, SIGTERM) })
+            #expect(await waitUntil(.seconds(60)) { Witness.ignores(pid, SIGTERM) })
 
             let cli = try store.spawn("stop", uuid, "--timeout", "20")
             var seen: [String] = []
-            let stopping = await waitUntil(.seconds(10)) {
+            let stopping = await waitUntil(.seconds(60)) {
                 let state = Witness.show(uuid, "ActiveState")
                 if seen.last != state { seen.append(state) }
                 return state == "deactivating"
@@ -115,7 +115,7 @@ struct SvcunitFaultTests {
 
             let reexec = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "daemon-reexec"])
             #expect(reexec.status == 0)
-            #expect(await waitUntil(.seconds(15)) {
+            #expect(await waitUntil(.seconds(60)) {
                 ["running", "degraded"].contains(Witness.systemctl(["is-system-running"]).trimmingCharacters(in: .whitespacesAndNewlines))
             })
 
@@ -135,7 +135,7 @@ struct SvcunitFaultTests {
             kill(pidB, SIGKILL)
             #expect(try store.document(b)["admin_state"] as? String == "active")
             var statusB: [String: Any] = [:]
-            #expect(try await waitUntil(.seconds(10)) {
+            #expect(try await waitUntil(.seconds(60)) {
                 statusB = try await store.status(b)
                 return statusB["state"] as? String == "error"
             }, "\(statusB)")

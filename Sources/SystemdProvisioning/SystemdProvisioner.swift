@@ -331,7 +331,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
             watch.drain()
             if watch.current.isFinished || watch.current.subState == .stopPost { return nil }
             polls += 1
-            try? await Task.sleep(for: polls < 200 ? .milliseconds(1) : .milliseconds(10))
+            // Cancelled: leave the wait to systemd's signals (a cancelled sleep would spin here).
+            do { try await Task.sleep(for: polls < 200 ? .milliseconds(1) : .milliseconds(10)) } catch { return nil }
         }
         return nil
     }

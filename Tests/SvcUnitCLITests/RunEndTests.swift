@@ -27,12 +27,10 @@ struct RunEndTests {
 
         let stop = try root.svcunit("stop", uuid)
         #expect(stop.status == 0, "\(stop.stderr)")
-        let status = try root.svcunit("status", uuid, "--json").object()
-        let lastRun = try #require(status["last_run"] as? [String: Any], "\(status)")
-        #expect(lastRun["invocation_id"] as? String == invocation)
-        #expect(lastRun["result"] as? String == "success")
-        #expect(lastRun["exit"] as? String == "killed by signal TERM")
-        #expect(status["state"] as? String == "inactive")
+        // The record is in the document when `stop` returns, whatever systemd still does.
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(root.path)/\(uuid)/service.json"))) as? [String: Any]
+        let recorded = try #require((document?["status"] as? [String: Any])?["last_run"] as? [String: Any], "\(document ?? [:])")
+        #expect(recorded["invocation_id"] as? String == invocation)
         // `stop` returned once the run had ended; systemd then finishes the job (the claimed
         // ExecStopPost exits at once) and forgets the unit. The claim names that run only.
         var gone = false
@@ -41,6 +39,12 @@ struct RunEndTests {
             if !gone { usleep(50_000) }
         }
         #expect(gone, "the unit is gone once systemd finished the stop job")
+        let status = try root.svcunit("status", uuid, "--json").object()
+        let lastRun = try #require(status["last_run"] as? [String: Any], "\(status)")
+        #expect(lastRun["invocation_id"] as? String == invocation)
+        #expect(lastRun["result"] as? String == "success")
+        #expect(lastRun["exit"] as? String == "killed by signal TERM")
+        #expect(status["state"] as? String == "inactive")
         let claim = try? String(contentsOfFile: "\(root.path)/\(uuid)/.stopping", encoding: .utf8)
         #expect(claim == nil || claim == invocation + "\n", "a claim left names the stopped run only")
         let lines = try LiveSystemd.journalctlLines(try UnitName(validating: "svcunit-\(uuid).service"))

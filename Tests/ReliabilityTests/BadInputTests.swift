@@ -141,7 +141,7 @@ struct BadInputTests {
                 expectOneErrorLine(run, bad.name)
             }
             #expect(Snapshot(store.path) == before, "\(bad.name) changed the store")
-            #expect(Witness.units(uuid).isEmpty)
+            #expect(await Witness.units(uuid).isEmpty)
         } }
     }
 
@@ -164,7 +164,8 @@ struct BadInputTests {
                 #expect(run.stderr.contains(fileUUID) && run.stderr.contains(directoryUUID), "\(run)")
             }
             #expect(Snapshot(store.path) == before)
-            #expect(Witness.units(directoryUUID).isEmpty && Witness.units(fileUUID).isEmpty)
+            let left = await Witness.units(directoryUUID) + Witness.units(fileUUID)
+            #expect(left.isEmpty)
         } }
     }
 
@@ -252,7 +253,7 @@ struct BadInputTests {
             #expect(run.status == 1, "\(run)")
             expectOneErrorLine(run)
             #expect(run.stderr.contains(String(port)), "\(run)")
-            #expect(Witness.units(uuid).isEmpty, "no unit was started")
+            #expect(await Witness.units(uuid).isEmpty, "no unit was started")
             #expect(Witness.processes(m).isEmpty)
         } }
     }
@@ -282,11 +283,11 @@ struct BadInputTests {
             for id in [uuid, other] {
                 let start = try await store.svcunit("start", id)
                 #expect(start.status == 0, "\(start)")
-                #expect(Witness.units(id) == ["svcunit-\(id).service"])
-                let description = Witness.show(id, "Description")
+                #expect(await Witness.units(id) == ["svcunit-\(id).service"])
+                let description = await Witness.show(id, "Description")
                 #expect(!description.contains("\n") && description.contains(id), "\(description.debugDescription)")
-                #expect(Witness.show(id, "Id") == "svcunit-\(id).service")
-                #expect(Witness.show(id, "ExecStart").contains("--config-file \(store.file(id))"))
+                #expect(await Witness.show(id, "Id") == "svcunit-\(id).service")
+                #expect(await Witness.show(id, "ExecStart").contains("--config-file \(store.file(id))"))
             }
             #expect(Set(store.uuids) == Set([uuid, other]), "only the two service directories exist")
             #expect(try FileManager.default.contentsOfDirectory(atPath: store.path).filter { !$0.hasPrefix(".") }.sorted() == [uuid, other].sorted())
@@ -306,7 +307,7 @@ struct BadInputTests {
             let uuid = try await store.create(["--name", "argv"], argv)
             let start = try await store.svcunit("start", uuid)
             #expect(start.status == 0, "\(start)")
-            let pid = try #require(Int32(Witness.show(uuid, "MainPID")))
+            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
             #expect(Witness.commandLine(pid) == argv)
             #expect(!FileManager.default.fileExists(atPath: pwned), "a shell ran")
             let stored = try #require((try store.document(uuid)["config"] as? [String: Any])?["command"] as? [String])

@@ -77,13 +77,13 @@ struct ConcurrencyTests {
 
             // Consistent: svcunit's view equals systemd's.
             let status = try await store.status(uuid)
-            let active = Witness.show(uuid, "ActiveState")
+            let active = await Witness.show(uuid, "ActiveState")
             #expect((status["state"] as? String == "active") == (active == "active"), "\(status) vs \(active)")
-            #expect(Witness.units(uuid).count <= 1)
+            #expect(await Witness.units(uuid).count <= 1)
 
             let final = try await store.svcunit("start", uuid, "--timeout", "20")
             #expect(final.status == 0, "\(final)")
-            #expect(Witness.units(uuid) == ["svcunit-\(uuid).service"])
+            #expect(await Witness.units(uuid) == ["svcunit-\(uuid).service"])
             #expect(Witness.processes(m).count == 1)
             #expect(try store.document(uuid)["admin_state"] as? String == "active")
         } }
@@ -107,7 +107,7 @@ struct ConcurrencyTests {
             Self.expectSane(startRuns, starts)
             #expect(startRuns.allSatisfy { $0.status == 0 }, "\(startRuns.filter { $0.status != 0 })")
             for service in services {
-                #expect(Witness.units(service.uuid) == ["svcunit-\(service.uuid).service"])
+                #expect(await Witness.units(service.uuid) == ["svcunit-\(service.uuid).service"])
                 #expect(Witness.processes(service.marker).count == 1, "\(service)")
                 #expect(try store.document(service.uuid)["admin_state"] as? String == "active")
             }
@@ -122,7 +122,7 @@ struct ConcurrencyTests {
                 #expect(run.status == 0, "\(run)")
             }
             for service in services {
-                #expect(Witness.units(service.uuid).isEmpty, "\(service)")
+                #expect(await Witness.units(service.uuid).isEmpty, "\(service)")
                 #expect(Witness.processes(service.marker).isEmpty, "\(service)")
                 let status = try await store.status(service.uuid)
                 #expect(status["state"] as? String == "inactive", "\(status)")

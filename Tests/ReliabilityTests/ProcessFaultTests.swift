@@ -24,7 +24,7 @@ struct ProcessFaultTests {
             let uuid = try await store.create(["--name", "victim"], ["/bin/sleep", m])
             let start = try await store.svcunit("start", uuid)
             #expect(start.status == 0, "\(start)")
-            let pid = try #require(Int32(Witness.show(uuid, "MainPID")))
+            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
             #expect(Witness.commandLine(pid) == ["/bin/sleep", m], "the command is exec'd: it IS the main process")
             kill(pid, SIGKILL)
 
@@ -41,11 +41,11 @@ struct ProcessFaultTests {
             #expect(lastRun["result"] as? String == "signal")
             #expect((lastRun["oom_kills"] as? Int ?? 0) == 0, "a kill -9 is not an out-of-memory kill: \(lastRun)")
             #expect((status["error"] as? String)?.contains("out-of-memory") == false, "\(status)")
-            #expect(Witness.show(uuid, "Result") == "signal")
+            #expect(await Witness.show(uuid, "Result") == "signal")
 
             let again = try await store.svcunit("start", uuid)
             #expect(again.status == 0, "\(again)")
-            let newPID = try #require(Int32(Witness.show(uuid, "MainPID")))
+            let newPID = try #require(Int32(await Witness.show(uuid, "MainPID")))
             #expect(newPID != pid && newPID != 0)
             #expect(try await store.status(uuid)["state"] as? String == "active")
         } }
@@ -72,7 +72,7 @@ struct ProcessFaultTests {
             #expect(status["state"] as? String == "error")
             #expect((status["error"] as? String)?.contains("SEGV") == true, "\(status)")
             #expect(((status["last_run"] as? [String: Any])?["exit"] as? String)?.contains("SEGV") == true, "\(status)")
-            #expect(["signal", "core-dump"].contains(Witness.show(uuid, "Result")))
+            #expect(["signal", "core-dump"].contains(await Witness.show(uuid, "Result")))
         } }
     }
 
@@ -86,7 +86,7 @@ struct ProcessFaultTests {
             let start = try await startFailsFast(store, uuid)
             #expect(start.stderr.contains("exited with status 3"), "\(start)")
             #expect(start.stderr.contains(word), "the last output is in the error: \(start)")
-            #expect(Witness.show(uuid, "ExecMainStatus") == "3")
+            #expect(await Witness.show(uuid, "ExecMainStatus") == "3")
         } }
     }
 
@@ -122,7 +122,7 @@ struct ProcessFaultTests {
                 ["--name", "stubborn", "--stop-timeout", "1"],
                 ["/usr/bin/python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)", m])
             #expect(try await store.svcunit("start", uuid).status == 0)
-            let pid = try #require(Int32(Witness.show(uuid, "MainPID")))
+            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
             #expect(await waitUntil(.seconds(60)) { Witness.ignores(pid, SIGTERM) }, "python installed SIG_IGN")
 
             let started = ContinuousClock.now
@@ -151,7 +151,7 @@ struct ProcessFaultTests {
             // 5 sleeps plus the `sh -c` word itself before its exec (it carries the marker in its script).
             #expect(await waitUntil(.seconds(60)) { pids = Witness.processes(m).filter { Witness.commandLine($0).first == "/bin/sleep" }; return pids.count == 5 },
                     "five sleeps: \(pids)")
-            let cgroup = Witness.show(uuid, "ControlGroup")
+            let cgroup = await Witness.show(uuid, "ControlGroup")
             #expect(cgroup.hasSuffix("/svcunit-\(uuid).service"))
 
             let stop = try await store.svcunit("stop", uuid)
@@ -160,7 +160,7 @@ struct ProcessFaultTests {
             for pid in pids { #expect(kill(pid, 0) != 0 || Witness.processState(pid) == "Z", "pid \(pid) survived") }
             // `stop` returns once every process is gone; systemd's own clean-up (ExecStopPost) may
             // keep the unit loaded a few milliseconds longer.
-            #expect(await waitUntil(.seconds(30)) { Witness.units(uuid).isEmpty }, "unit unloaded after stop")
+            #expect(await waitUntil(.seconds(30)) { await Witness.units(uuid).isEmpty }, "unit unloaded after stop")
         } }
     }
 
@@ -209,7 +209,7 @@ struct ProcessFaultTests {
             #expect(gaveUp, "systemd stops restarting at its start limit: \(status)")
             #expect(status["state"] as? String == "error")
             #expect((status["restarts"] as? Int ?? 0) >= 4, "the count survives: \(status)")
-            #expect(Witness.show(uuid, "NRestarts") == String(status["restarts"] as? Int ?? -1))
+            #expect(await Witness.show(uuid, "NRestarts") == String(status["restarts"] as? Int ?? -1))
             let text = try await store.svcunit("status", uuid)
             #expect(text.stdout.contains("restarts:"), "\(text)")
             #expect((status["error"] as? String)?.contains("start limit") == true, "\(status)")
@@ -228,8 +228,8 @@ struct ProcessFaultTests {
             let uuid = try await store.create(["--name", "hog", "--memory-max", "32M"], ["/usr/bin/python3", "-c", program, m])
             let before = Snapshot(store.path)
             let start = try await store.svcunit("start", uuid, "--timeout", "60")
-            #expect(Witness.show(uuid, "MemoryMax") == String(32 << 20), "the limit reaches the unit")
-            let cgroup = Witness.show(uuid, "ControlGroup")
+            #expect(await Witness.show(uuid, "MemoryMax") == String(32 << 20), "the limit reaches the unit")
+            let cgroup = await Witness.show(uuid, "ControlGroup")
             // cgroup v2 (memory.max; systemd itself reports oom-kill) or a v1 memory hierarchy delegated
             // to the user manager (memory.limit_in_bytes; systemd says "signal", svcunit's run record tells).
             let v2 = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"].contains {
@@ -239,7 +239,7 @@ struct ProcessFaultTests {
             if ProcessInfo.processInfo.environment["SVCUNIT_SANDBOX"] == "1",
                FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/cgroup.procs") {
                 #expect(v1 || v2, "scripts/systemd-sandbox delegates the v1 memory controller to its manager")
-                #expect(Witness.memoryControllerServesUserUnits())
+                #expect(await Witness.memoryControllerServesUserUnits())
             }
             if v2 || v1 {
                 if start.status != 0 {
@@ -252,12 +252,13 @@ struct ProcessFaultTests {
                     return status["active_state"] as? String == "failed" && status["last_run"] is [String: Any]
                 }
                 #expect(killed, "\(start) \(status)")
-                #expect(Witness.show(uuid, "Result") == (v2 ? "oom-kill" : "signal"))
+                #expect(await Witness.show(uuid, "Result") == (v2 ? "oom-kill" : "signal"))
                 #expect(status["state"] as? String == "error")
                 #expect((status["error"] as? String)?.contains("out-of-memory") == true, "\(status)")
                 let lastRun = try #require(status["last_run"] as? [String: Any])
                 #expect(lastRun["result"] as? String == "oom-kill" || (lastRun["oom_kills"] as? Int ?? 0) >= 1, "\(lastRun)")
-                #expect(lastRun["invocation_id"] as? String == Witness.show(uuid, "InvocationID"))
+                let invocation = await Witness.show(uuid, "InvocationID")
+                #expect(lastRun["invocation_id"] as? String == invocation)
                 #expect(Witness.processes(m).isEmpty, "the hog is gone")
                 // Nothing lost: the document still loads and keeps its configuration.
                 let inspect = try await CLI.run(["inspect", store.file(uuid), "--json"])
@@ -287,7 +288,7 @@ struct ProcessFaultTests {
             let uuid = try await store.create(["--name", "oom-then-kill", "--memory-max", "32M", "--restart", "on-failure",
                                                "--restart-delay", "0.2"],
                                               ["/bin/sh", "-c", script, "sh", flag, m, hog])
-            guard Witness.memoryControllerServesUserUnits() else { return }
+            guard await Witness.memoryControllerServesUserUnits() else { return }
             _ = try await store.svcunit("start", uuid, "--timeout", "60")
 
             // First run: OOM-killed; systemd restarts it, the second run sleeps.
@@ -302,7 +303,7 @@ struct ProcessFaultTests {
             #expect((first["oom_kills"] as? Int ?? 0) >= 1 || first["result"] as? String == "oom-kill", "\(first)")
 
             // Second run: killed from outside. Its record names the signal, not the memory.
-            let pid = try #require(Int32(Witness.show(uuid, "MainPID")))
+            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
             kill(pid, SIGKILL)
             let recorded = try await waitUntil(.seconds(60)) {
                 status = try await store.status(uuid)

@@ -73,7 +73,7 @@ struct SecurityTests {
                 #expect(run.stderr.contains(problem.contains("foreign") ? "owned by uid 65534" : "writable by group or others"), "\(run)")
             }
             #expect(Snapshot(store.path) == before, "\(problem): the store changed")
-            #expect(Witness.units(uuid).isEmpty)
+            #expect(await Witness.units(uuid).isEmpty)
         }
     }
 
@@ -139,7 +139,7 @@ struct SecurityTests {
             }
             #expect(!FileManager.default.fileExists(atPath: outside.path + "/created-through-link"))
             #expect(Snapshot(store.path) == storeBefore)
-            #expect(Witness.units(uuid).isEmpty)
+            #expect(await Witness.units(uuid).isEmpty)
             // Let cleanUp delete the service normally.
             try? FileManager.default.removeItem(atPath: planted == "directory" ? serviceDir : planted == ".lock" ? serviceDir + "/.lock" : store.file(uuid))
         } }
@@ -156,23 +156,25 @@ struct SecurityTests {
             let uuid = try await store.create(["--name", "secretive", "--env", "API_TOKEN=\(secret)", "--env", "OTHER=\(secret)-2"],
                                               ["/bin/sleep", m])
             #expect(try await store.svcunit("start", uuid).status == 0)
-            let pid = try #require(Int32(Witness.show(uuid, "MainPID")))
+            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
             #expect(Witness.environ(pid).contains("API_TOKEN=\(secret)"), "the process got the secret")
 
-            let show = Witness.systemctl(["show", Witness.unit(uuid), "--all"])
+            let show = await Witness.systemctl(["show", Witness.unit(uuid), "--all"])
             #expect(show.contains("Id=svcunit-\(uuid).service"), "show answered")
             #expect(!show.contains(secret), "systemctl show leaks the secret")
-            #expect(!Witness.systemctl(["cat", Witness.unit(uuid)]).contains(secret))
-            #expect(!Witness.systemctl(["show-environment"]).contains(secret))
+            let cat = await Witness.systemctl(["cat", Witness.unit(uuid)])
+            let environment = await Witness.systemctl(["show-environment"])
+            #expect(!cat.contains(secret))
+            #expect(!environment.contains(secret))
             let transient = (ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"] ?? "") + "/systemd/transient/svcunit-\(uuid).service"
             if let unitFile = try? String(contentsOfFile: transient, encoding: .utf8) {
                 #expect(!unitFile.contains(secret), "the transient unit file holds the secret")
             }
-            #expect(Witness.show(uuid, "Environment").isEmpty, "no Environment= on the unit")
+            #expect(await Witness.show(uuid, "Environment").isEmpty, "no Environment= on the unit")
             // What show does expose: the service's name, type and UUID, and the paths of the
             // entrypoint and the service file (documented in RELIABILITY.md).
-            #expect(Witness.show(uuid, "Description").contains("secretive"))
-            #expect(Witness.show(uuid, "ExecStart").contains(store.file(uuid)))
+            #expect(await Witness.show(uuid, "Description").contains("secretive"))
+            #expect(await Witness.show(uuid, "ExecStart").contains(store.file(uuid)))
             #expect(mode(store.file(uuid)) == 0o600)
         } }
     }

@@ -28,7 +28,7 @@ struct StartedMeansRunningTests {
                 expectOneErrorLine(run)
                 #expect(run.stderr.contains("failed to start: exited with status 70"), "\(run)")
                 #expect(run.stderr.contains("cannot execute /nonexistent/"), "the entrypoint's own line: \(run)")
-                #expect(Witness.show(uuid, "ActiveState") != "active", "\(uuid)")
+                #expect(await Witness.show(uuid, "ActiveState") != "active", "\(uuid)")
             }
         } }
     }
@@ -80,10 +80,10 @@ struct StartedMeansRunningTests {
             let uuid = try await store.create(["--name", "runs"], ["/bin/sleep", m])
             let run = try await CPULoad.while { try await store.svcunit("start", uuid, "--timeout", "120") }
             #expect(run.status == 0, "\(run)")
-            let pid = try #require(Int32(Witness.show(uuid, "MainPID")))
+            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
             #expect(Witness.commandLine(pid) == ["/bin/sleep", m], "exec'd before start returned")
-            #expect(Witness.show(uuid, "StatusText") == "running")
-            #expect(Witness.show(uuid, "ActiveState") == "active")
+            #expect(await Witness.show(uuid, "StatusText") == "running")
+            #expect(await Witness.show(uuid, "ActiveState") == "active")
         } }
     }
 }

@@ -123,7 +123,7 @@ struct StoreIdentityTests {
             let delete = try await store.svcunit("delete", "--force", uuids[2])
             #expect(delete.status == 0, "\(delete)")
             for (uuid, m) in zip(uuids, markers) {
-                #expect(Witness.units(uuid).isEmpty, "\(uuid) unit gone")
+                #expect(await Witness.units(uuid).isEmpty, "\(uuid) unit gone")
                 #expect(Witness.processes(m).isEmpty, "\(uuid) process gone")
             }
             // With nothing running any more, a missing document is "no service" again.
@@ -150,7 +150,7 @@ struct StoreIdentityTests {
             #expect(run.stderr.contains("is stopped") && run.stderr.contains("could not record"), "\(run)")
             #expect(run.stderr.contains("Read-only file system"), "names why: \(run)")
             #expect(Witness.processes(m).isEmpty, "the service is stopped")
-            #expect(Witness.units(uuid).isEmpty)
+            #expect(await Witness.units(uuid).isEmpty)
             // The CLI wrote nothing (its view was read-only); the unit's own ExecStopPost may have.
             #expect(try store.document(uuid)["uuid"] as? String == uuid)
             _ = before
@@ -166,7 +166,7 @@ struct StoreIdentityTests {
             let m = marker()
             let uuid = try await store.create(["--name", "never-healthy", "--protocol", "tcp", "--port", String(freePort())], ["/bin/sleep", m])
             let cli = try store.spawn("start", uuid, "--timeout", "120")
-            #expect(await waitUntil(.seconds(30)) { Witness.show(uuid, "ActiveState") == "active" })
+            #expect(await waitUntil(.seconds(30)) { await Witness.show(uuid, "ActiveState") == "active" })
             cli.kill(SIGINT)
             let run = await cli.wait()
             #expect(!run.signaled && run.status == 130, "\(run)")

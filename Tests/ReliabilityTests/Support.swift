@@ -179,7 +179,7 @@ final class Store: Sendable {
         let uuids = self.uuids
         if !uuids.isEmpty, LiveSystemd.isReachable {
             _ = try? await CLI.run(["--root", path, "delete", "--force", "--timeout", "20"] + uuids)
-            for uuid in uuids { Witness.forceRemove(uuid) }
+            for uuid in uuids { await Witness.forceRemove(uuid) }
         }
         try? FileManager.default.removeItem(atPath: path)
     }
@@ -213,32 +213,36 @@ func timed<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> 
 enum Witness {
     static func unit(_ uuid: String) -> String { "svcunit-\(uuid).service" }
 
-    static func systemctl(_ arguments: [String]) -> String {
-        (try? LiveSystemd.run("/usr/bin/systemctl", ["--user"] + arguments).output) ?? ""
+    /// `systemctl --user ARGS`' stdout. Spawned like the CLI, never waited for on a thread of the
+    /// cooperative pool: a blocking wait there (with 2 cores, 2 threads) starved every other test's
+    /// polling for seconds on a loaded machine, and fault tests missed 5 s states (seen in CI).
+    static func systemctl(_ arguments: [String]) async -> String {
+        guard let spawned = try? CLI.spawn(["--user"] + arguments, executable: "/usr/bin/systemctl") else { return "" }
+        return await spawned.wait().stdout
     }
 
-    static func show(_ uuid: String, _ property: String) -> String {
-        systemctl(["show", unit(uuid), "-p", property, "--value"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    static func show(_ uuid: String, _ property: String) async -> String {
+        await systemctl(["show", unit(uuid), "-p", property, "--value"]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Loaded units whose name starts with `svcunit-<uuid>` (transient or template instance).
-    static func units(_ uuid: String) -> [String] {
-        systemctl(["list-units", "--all", "--plain", "--no-legend", "svcunit-*\(uuid)*"])
+    static func units(_ uuid: String) async -> [String] {
+        await systemctl(["list-units", "--all", "--plain", "--no-legend", "svcunit-*\(uuid)*"])
             .split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
             .filter { $0.contains(uuid) }
     }
 
-    static func forceRemove(_ uuid: String) {
-        _ = systemctl(["kill", "-s", "KILL", unit(uuid)])
-        _ = systemctl(["stop", unit(uuid)])
-        _ = systemctl(["reset-failed", unit(uuid)])
+    static func forceRemove(_ uuid: String) async {
+        _ = await systemctl(["kill", "-s", "KILL", unit(uuid)])
+        _ = await systemctl(["stop", unit(uuid)])
+        _ = await systemctl(["reset-failed", unit(uuid)])
     }
 
     /// PIDs of processes whose command line contains `marker` (a unique word the test put in argv).
     /// Whether user units get the memory controller: the manager's cgroup is in a v1 memory hierarchy,
     /// or a v2 one that hands memory down to its children.
-    static func memoryControllerServesUserUnits() -> Bool {
-        let root = systemctl(["show", "-P", "ControlGroup"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    static func memoryControllerServesUserUnits() async -> Bool {
+        let root = await systemctl(["show", "-P", "ControlGroup"]).trimmingCharacters(in: .whitespacesAndNewlines)
         guard root.hasPrefix("/") else { return false }
         if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory\(root)/memory.limit_in_bytes") { return true }
         return ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"].contains { hierarchy in

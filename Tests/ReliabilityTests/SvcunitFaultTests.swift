@@ -7,16 +7,20 @@ import Testing
 struct SvcunitFaultTests {
     /// An HTTP service that takes 6 s to listen, so `start` is certainly still waiting for
     /// health when the test kills it.
-    static func slowHTTP(_ m: String) -> [String] {
+    /// An HTTP server that listens only once `flag` exists: the test decides when the service can
+    /// become healthy (a fixed delay was outrun by a loaded machine: the start finished before the
+    /// test had seen the unit active).
+    static func slowHTTP(_ m: String, flag: String) -> [String] {
         ["/usr/bin/python3", "-c",
-         "import sys, time, http.server as h; time.sleep(6); h.HTTPServer(('127.0.0.1', int(sys.argv[1])), h.SimpleHTTPRequestHandler).serve_forever()",
-         "{port}", m]
+         "import os, sys, time, http.server as h\nwhile not os.path.exists(sys.argv[2]): time.sleep(0.05)\n"
+            + "h.HTTPServer(('127.0.0.1', int(sys.argv[1])), h.SimpleHTTPRequestHandler).serve_forever()",
+         "{port}", flag, m]
     }
 
     /// The store converged: exactly one unit, exactly `processes` processes, JSON whole.
     func expectConverged(_ store: Store, _ uuid: String, marker m: String, processes: Int, admin: String,
-                         sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let units = Witness.units(uuid)
+                         sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let units = await Witness.units(uuid)
         #expect(units.count == (processes > 0 ? 1 : 0), "units: \(units)", sourceLocation: sourceLocation)
         #expect(Witness.processes(m).count == processes, "processes: \(Witness.processes(m))", sourceLocation: sourceLocation)
         let document = try store.document(uuid)
@@ -36,11 +40,13 @@ struct SvcunitFaultTests {
             let m = marker()
             // An explicit random port: two services left to "first free port from 8000" at the same
             // moment can both pick 8000 (see RELIABILITY.md, finding F5).
+            let flag = "\(CLI.scratch)/healthy-\(m)"
+            defer { try? FileManager.default.removeItem(atPath: flag) }
             let uuid = try await store.create(["--name", "slow", "--health-path", "/", "--protocol", "http", "--port", String(freePort())],
-                                              Self.slowHTTP(m))
-            let cli = try store.spawn("start", uuid, "--timeout", "30")
+                                              Self.slowHTTP(m, flag: flag))
+            let cli = try store.spawn("start", uuid, "--timeout", "120")
             if waitForUnit {
-                let loaded = await waitUntil(.seconds(60)) { Witness.show(uuid, "ActiveState") == "active" }
+                let loaded = await waitUntil(.seconds(60)) { await Witness.show(uuid, "ActiveState") == "active" }
                 #expect(loaded, "the unit started before the kill")
             } else {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 20 ... 120)))
@@ -48,18 +54,19 @@ struct SvcunitFaultTests {
             cli.kill(SIGKILL)
             let killed = await cli.wait()
             #expect(killed.signaled, "it was still running when killed: \(killed)")
+            FileManager.default.createFile(atPath: flag, contents: nil)
 
             let rerun = try await store.svcunit("start", uuid, "--timeout", "30")
             #expect(rerun.status == 0, "\(rerun)")
             #expect(rerun.stdout.contains("started") || rerun.stdout.contains("already running"), "\(rerun)")
-            try expectConverged(store, uuid, marker: m, processes: 1, admin: "active")
+            try await expectConverged(store, uuid, marker: m, processes: 1, admin: "active")
             let status = try await store.status(uuid)
             #expect(status["state"] as? String == "active")
             #expect((status["endpoint"] as? [String: Any])?["healthy"] as? Bool == true, "\(status)")
             // A second rerun changes nothing.
             let third = try await store.svcunit("start", uuid)
             #expect(third.stdout.contains("already running"), "\(third)")
-            try expectConverged(store, uuid, marker: m, processes: 1, admin: "active")
+            try await expectConverged(store, uuid, marker: m, processes: 1, admin: "active")
         } }
     }
 
@@ -72,13 +79,13 @@ struct SvcunitFaultTests {
                 ["--name", "stubborn", "--stop-timeout", "5"],
                 ["/usr/bin/python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)", m])
             #expect(try await store.svcunit("start", uuid).status == 0)
-            let pid = try #require(Int32(Witness.show(uuid, "MainPID")))
+            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
             #expect(await waitUntil(.seconds(60)) { Witness.ignores(pid, SIGTERM) })
 
             let cli = try store.spawn("stop", uuid, "--timeout", "20")
             var seen: [String] = []
             let stopping = await waitUntil(.seconds(60)) {
-                let state = Witness.show(uuid, "ActiveState")
+                let state = await Witness.show(uuid, "ActiveState")
                 if seen.last != state { seen.append(state) }
                 return state == "deactivating"
             }
@@ -92,12 +99,12 @@ struct SvcunitFaultTests {
 
             let rerun = try await store.svcunit("stop", uuid, "--timeout", "20")
             #expect(rerun.status == 0, "\(rerun)")
-            try expectConverged(store, uuid, marker: m, processes: 0, admin: "inactive")
+            try await expectConverged(store, uuid, marker: m, processes: 0, admin: "inactive")
             let status = try await store.status(uuid)
             #expect(status["state"] as? String == "inactive", "\(status)")
             // And it can be started again (no stale unit blocks the name).
             #expect(try await store.svcunit("start", uuid).status == 0)
-            try expectConverged(store, uuid, marker: m, processes: 1, admin: "active")
+            try await expectConverged(store, uuid, marker: m, processes: 1, admin: "active")
         } }
     }
 
@@ -111,12 +118,12 @@ struct SvcunitFaultTests {
             let a = try await store.create(["--name", "a"], ["/bin/sleep", mA])
             let b = try await store.create(["--name", "b"], ["/bin/sleep", mB])
             #expect(try await store.svcunit("start", a, b).status == 0)
-            let pidA = Witness.show(a, "MainPID"), pidB = try #require(Int32(Witness.show(b, "MainPID")))
+            let pidA = await Witness.show(a, "MainPID"), pidB = try #require(Int32(await Witness.show(b, "MainPID")))
 
             let reexec = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "daemon-reexec"])
             #expect(reexec.status == 0)
             #expect(await waitUntil(.seconds(60)) {
-                ["running", "degraded"].contains(Witness.systemctl(["is-system-running"]).trimmingCharacters(in: .whitespacesAndNewlines))
+                ["running", "degraded"].contains(await Witness.systemctl(["is-system-running"]).trimmingCharacters(in: .whitespacesAndNewlines))
             })
 
             // Stale JSON for A: it claims an error that systemd knows nothing of.

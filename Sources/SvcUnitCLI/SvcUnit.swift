@@ -118,7 +118,12 @@ public struct SvcUnit: AsyncParsableCommand {
             return 0
         }
         if !message.isEmpty {
-            let text = message.hasPrefix("Error: ") ? "svcunit: error: " + message.dropFirst("Error: ".count) : message
+            var text = message.hasPrefix("Error: ") ? "svcunit: error: " + message.dropFirst("Error: ".count) : Substring(message)
+            // A usage error is one line, like every other (exit 2); argument-parser's "Usage:" and
+            // "See --help" lines after it are left to `--help`.
+            if code == .validationFailure, let first = text.split(separator: "\n", omittingEmptySubsequences: false).first {
+                text = first
+            }
             Self.printError(String(text))
         }
         return code == .validationFailure ? ExitCodes.usage.rawValue : code.rawValue

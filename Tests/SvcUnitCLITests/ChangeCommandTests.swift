@@ -88,11 +88,11 @@ struct ChangeCommandTests {
         (["--unset-env", "A-B"], 2, "--unset-env"),
         (["--workdir", "/nonexistent-svcunit-dir"], 2, "--workdir /nonexistent-svcunit-dir is not a directory"),
         (["--restart", "sometimes"], 2, "--restart \"sometimes\""),
-        (["--cpu-quota", "0"], 2, "--cpu-quota"),
         (["--python", "/usr/bin/python3"], 2, "--python applies to Python services only"),
         (["--", "/bin/echo", "{port}"], 2, "the command uses {port} but the service has no endpoint"),
     ] as [([String], Int32, String)])
     func setRefusesAnInvalidChangeAndLeavesTheDocument(arguments: [String], status: Int32, words: String) throws {
+        // (Durations, sizes and percentages are refused earlier, at parse time: see the next test.)
         let root = try TemporaryRoot()
         defer { root.cleanUp() }
         let uuid = try root.createSleep("web")
@@ -107,6 +107,26 @@ struct ChangeCommandTests {
         #expect(!run.stderr.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{9B}" }, "no raw control character: \(run.stderr)")
         #expect(try bytes(root, uuid) == before, "\(arguments): the document is unchanged")
         #expect(root.storedUUIDs.count == 2)
+    }
+
+    /// A duration, size or percentage that no service could take is refused while the command line
+    /// is parsed (issue 14 item 6): exit 2, one line naming the option and its rule, before the
+    /// service is even looked up, and the document is unchanged.
+    @Test(arguments: [
+        (["--cpu-quota", "0"], "--cpu-quota \"0\" must be a percentage above 0 and at most 102400"),
+        (["--memory-max", "lots"], "--memory-max \"lots\" is not a size"),
+        (["--stop-timeout", "soon"], "--stop-timeout \"soon\" is not a duration"),
+        (["--health-interval", "0"], "--health-interval 0 must be 1 to 86400 seconds"),
+    ] as [([String], String)])
+    func setRefusesValuesNoServiceCouldTakeAtParseTime(arguments: [String], words: String) throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let uuid = try root.createSleep("web")
+        let before = try bytes(root, uuid)
+        let run = try Run.svcunit(["--root", root.path, "set", "web"] + arguments, environment: Self.env, removing: Self.removing)
+        #expect(run.status == 2, "\(arguments): \(run.stderr)")
+        #expect(run.errorLines.count == 1 && run.stderr.hasPrefix("svcunit: error: \(words)"), "\(arguments): \(run.stderr)")
+        #expect(try bytes(root, uuid) == before, "\(arguments): the document is unchanged")
     }
 
     /// A Python service's configuration is its class's (ZenML's) own: set changes only svcunit's

@@ -33,22 +33,22 @@ public struct CreateOptions: ParsableArguments, Sendable {
     public var head = false
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds the health request may take (1-86400, default 5).", valueName: "seconds"))
-    public var healthTimeout: String?
+    public var healthTimeout: DurationValue?
 
     @Option(help: ArgumentHelp("systemd's restart policy: no, on-failure or always.", valueName: "policy"))
     public var restart: String?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait before a restart (0-86400).", valueName: "seconds"))
-    public var restartDelay: String?
+    public var restartDelay: DurationValue?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds a stop may take before the process is killed (up to 86400).", valueName: "seconds"))
-    public var stopTimeout: String?
+    public var stopTimeout: DurationValue?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Memory limit in bytes; K, M, G, T suffixes (1024-based) allowed.", valueName: "bytes"))
-    public var memoryMax: String?
+    public var memoryMax: ByteSizeValue?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("CPU quota in percent of one CPU (e.g. 50 or 200%).", valueName: "percent"))
-    public var cpuQuota: String?
+    public var cpuQuota: PercentValue?
 
     @Flag(help: "Discard the daemon's output instead of sending it to the journal.")
     public var silent = false
@@ -57,6 +57,26 @@ public struct CreateOptions: ParsableArguments, Sendable {
     public var json = false
 
     public init() {}
+
+    /// The typed values, checked at parse time; `apply` and `makeEndpoint` read them again.
+    public func validate() throws {
+        try checkingValues {
+            _ = try healthTimeout.map { try Self.wholeSeconds($0, option: "--health-timeout") }
+            _ = try restartDelay?.seconds("--restart-delay", allowZero: true)
+            _ = try stopTimeout?.seconds("--stop-timeout")
+            _ = try memoryMax?.bytes("--memory-max")
+            _ = try cpuQuota?.percent("--cpu-quota")
+        }
+    }
+
+    /// A duration that must be whole seconds, at least 1 (ZenML keeps `http_timeout` as an int).
+    static func wholeSeconds(_ value: DurationValue, option: String) throws(CLIError) -> Int {
+        let seconds = try value.seconds(option)
+        guard seconds >= 1, seconds == seconds.rounded() else {
+            throw CLIError.usage("\(option) \(value.text) must be a whole number of seconds, at least 1")
+        }
+        return Int(seconds)
+    }
 
     /// The `config` object for `flavor`, options validated.
     func makeConfig(flavor: any FlavorConfig) throws -> LocalDaemonServiceConfig {
@@ -80,10 +100,10 @@ public struct CreateOptions: ParsableArguments, Sendable {
             }
             config.restart = policy
         }
-        if let restartDelay { config.restartDelay = try TimeParsing.seconds(restartDelay, option: "--restart-delay", allowZero: true) }
-        if let stopTimeout { config.stopTimeout = try TimeParsing.seconds(stopTimeout, option: "--stop-timeout") }
-        if let memoryMax { config.memoryMax = try Self.bytes(memoryMax) }
-        if let cpuQuota { config.cpuQuota = try Self.percent(cpuQuota) }
+        if let restartDelay { config.restartDelay = try restartDelay.seconds("--restart-delay", allowZero: true) }
+        if let stopTimeout { config.stopTimeout = try stopTimeout.seconds("--stop-timeout") }
+        if let memoryMax { config.memoryMax = try memoryMax.bytes("--memory-max") }
+        if let cpuQuota { config.cpuQuota = try cpuQuota.percent("--cpu-quota") }
     }
 
     /// A service name is one printable line that cannot be taken for a UUID. `option` is how the
@@ -166,13 +186,7 @@ public struct CreateOptions: ParsableArguments, Sendable {
                 config.httpStatusCode = healthStatus
             }
             if head { config.useHeadRequest = true }
-            if let healthTimeout {
-                let seconds = try TimeParsing.seconds(healthTimeout, option: "--health-timeout")
-                guard seconds >= 1, seconds == seconds.rounded() else {
-                    throw CLIError.usage("--health-timeout \(healthTimeout) must be a whole number of seconds, at least 1")
-                }
-                config.httpTimeout = Int(seconds)
-            }
+            if let healthTimeout { config.httpTimeout = try Self.wholeSeconds(healthTimeout, option: "--health-timeout") }
             http = config
         }
         // An HTTP monitor speaks HTTP: the protocol follows it unless https was (or is) chosen.
@@ -190,30 +204,6 @@ public struct CreateOptions: ParsableArguments, Sendable {
             endpoint.monitor = .tcp()
         }
         return endpoint
-    }
-
-    /// `1048576`, `512K`, `256M`, `1G`, `1T` (1024-based) → bytes.
-    static func bytes(_ text: String) throws -> Int64 {
-        let multipliers: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-        var digits = text.uppercased()
-        var factor: Int64 = 1
-        if digits.hasSuffix("B") { digits.removeLast() }
-        if let last = digits.last, let m = multipliers[last] { factor = m; digits.removeLast() }
-        guard let value = Int64(digits), value > 0 else {
-            throw CLIError.usage("--memory-max \"\(text)\" is not a size; give bytes greater than 0, e.g. 268435456 or 256M")
-        }
-        let (product, overflow) = value.multipliedReportingOverflow(by: factor)
-        guard !overflow else { throw CLIError.usage("--memory-max \(text) is too large") }
-        return product
-    }
-
-    /// `50`, `50%`, `200.5` → percent, above 0 and at most 102400.
-    static func percent(_ text: String) throws -> Double {
-        let number = text.hasSuffix("%") ? String(text.dropLast()) : text
-        guard let value = Double(number), value.isFinite, value > 0, value <= 102_400 else {
-            throw CLIError.usage("--cpu-quota \"\(text)\" must be a percentage above 0 and at most 102400")
-        }
-        return value
     }
 
     /// Stores a new service (refusing a `--name` another stored service has) and prints it.

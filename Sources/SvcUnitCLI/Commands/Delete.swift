@@ -39,7 +39,7 @@ extension SvcUnit {
         public func run() async throws {
             let context = CommandContext(global)
             let force = force
-            let timeout = TimeParsing.duration(try TimeParsing.seconds(selection.timeout, option: "--timeout"))
+            let timeout = try selection.timeout.duration("--timeout")
             // With --force a full UUID without an entry still resolves: its unit may run on (an orphan).
             let targets = try context.lookup().resolveAll(selection.services, allowingMissing: force)
             let store = try context.store(create: false)

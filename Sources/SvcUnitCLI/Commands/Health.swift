@@ -35,17 +35,26 @@ extension SvcUnit {
         public var lines: Int?
 
         @Option(parsing: .unconditional, help: ArgumentHelp("Only records at or after TIME (may start with -, e.g. -10m).", valueName: "time"))
-        public var since: String?
+        public var since: TimeValue?
 
         @Flag(help: "Print JSON Lines.")
         public var json = false
 
         public init() {}
 
-        public func run() async throws {
+        public func validate() throws {
+            try checkingValues { _ = try checked() }
+        }
+
+        /// `-n` and `--since` (microseconds), checked.
+        func checked() throws(CLIError) -> (count: Int, since: UInt64?) {
             let count = lines ?? 20
             guard count > 0 else { throw CLIError.usage("-n \(count) must be at least 1") }
-            let since = try self.since.map { try TimeParsing.time($0) }
+            return (count, try since.map { value throws(CLIError) in try value.microseconds("--since") })
+        }
+
+        public func run() async throws {
+            let (count, since) = try checked()
             let context = CommandContext(global)
             let target = try context.lookup().resolve(service)
             // The journal alone: no user manager needed (the history of a service on a machine whose

@@ -12,7 +12,7 @@ public struct HealthOptions: ParsableArguments, Sendable {
     @Option(parsing: .unconditional, help: ArgumentHelp(
         "Check the endpoint's health monitor every SECONDS while the service runs (1-86400); turns health supervision on.",
         valueName: "seconds"))
-    public var healthInterval: String?
+    public var healthInterval: DurationValue?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Consecutive failed checks that make the service unhealthy (1-1000, default 3).", valueName: "n"))
     public var unhealthyAfter: String?
@@ -21,9 +21,14 @@ public struct HealthOptions: ParsableArguments, Sendable {
     public var onUnhealthy: String?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds after the service became active before checks begin (0-86400, default 0).", valueName: "seconds"))
-    public var healthGrace: String?
+    public var healthGrace: DurationValue?
 
     public init() {}
+
+    /// Every value checked at parse time (`apply` reads them again).
+    public func validate() throws {
+        try checkingValues { _ = try apply(to: nil) }
+    }
 
     /// The options given, by name.
     var given: [String] {
@@ -58,13 +63,10 @@ public struct HealthOptions: ParsableArguments, Sendable {
     }
 
     /// A duration option in seconds (`30`, `2.5`, `500ms`, `2m` as everywhere else) within `range`.
-    static func seconds(_ text: String, option: String, range: ClosedRange<Double>) throws(CLIError) -> Double {
-        let seconds: Double
-        do { seconds = try TimeParsing.seconds(text, option: option, allowZero: true) } catch let error as CLIError { throw error } catch {
-            throw CLIError.usage("\(option) \"\(Output.escaped(text))\" is not a duration")
-        }
+    static func seconds(_ value: DurationValue, option: String, range: ClosedRange<Double>) throws(CLIError) -> Double {
+        let seconds = try value.seconds(option, allowZero: true)
         guard range.contains(seconds) else {
-            throw CLIError.usage("\(option) \(Output.escaped(text)) must be \(Int(range.lowerBound)) to \(Int(range.upperBound)) seconds")
+            throw CLIError.usage("\(option) \(Output.escaped(value.text)) must be \(Int(range.lowerBound)) to \(Int(range.upperBound)) seconds")
         }
         return seconds
     }

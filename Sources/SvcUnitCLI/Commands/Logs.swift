@@ -76,10 +76,10 @@ extension SvcUnit {
         public var untilStopped = false
 
         @Option(parsing: .unconditional, help: ArgumentHelp("Only lines at or after TIME (may start with -, e.g. -10m).", valueName: "time"))
-        public var since: String?
+        public var since: TimeValue?
 
         @Option(parsing: .unconditional, help: ArgumentHelp("Only lines at or before TIME.", valueName: "time"))
-        public var until: String?
+        public var until: TimeValue?
 
         @Flag(help: "Only the current (or last) run's lines, by the unit's invocation ID.")
         public var thisRun = false
@@ -98,17 +98,28 @@ extension SvcUnit {
         /// journald's socket; without it nothing new reaches the journal.
         static let journalSocket = "/run/systemd/journal/socket"
 
-        public func run() async throws {
-            let context = CommandContext(global)
+        /// The option rules, checked at parse time, before any service is looked up.
+        public func validate() throws {
+            try checkingValues { _ = try range(now: Output.nowMicroseconds()) }
+        }
+
+        /// `--since`/`--until` in microseconds, after the checks of every option rule.
+        func range(now: UInt64) throws(CLIError) -> (since: UInt64?, until: UInt64?) {
             if let lines, lines < 0 { throw CLIError.usage("-n \(lines) must be 0 or more") }
             if untilStopped && !follow { throw CLIError.usage("--until-stopped goes with -f") }
             if json, let output, output != .json { throw CLIError.usage("--json and -o \(output.rawValue) contradict each other") }
-            let now = Output.nowMicroseconds()
-            let sinceMicroseconds = try since.map { try TimeParsing.time($0, option: "--since", now: now) }
-            let untilMicroseconds = try until.map { try TimeParsing.time($0, option: "--until", now: now) }
+            let sinceMicroseconds = try since.map { value throws(CLIError) in try value.microseconds("--since", now: now) }
+            let untilMicroseconds = try until.map { value throws(CLIError) in try value.microseconds("--until", now: now) }
             if let sinceMicroseconds, let untilMicroseconds, sinceMicroseconds > untilMicroseconds {
-                throw CLIError.usage("--since \(since ?? "") is after --until \(until ?? "")")
+                throw CLIError.usage("--since \(since?.text ?? "") is after --until \(until?.text ?? "")")
             }
+            return (sinceMicroseconds, untilMicroseconds)
+        }
+
+        public func run() async throws {
+            let context = CommandContext(global)
+            let now = Output.nowMicroseconds()
+            let (sinceMicroseconds, untilMicroseconds) = try range(now: now)
             let target = try context.lookup().resolve(service)
             if !JournalReader.journaldIsRunning(socketPath: Self.journalSocket) {
                 Output.warning("journald is not running (nothing answers on \(Self.journalSocket)); showing only what the journal files already hold")

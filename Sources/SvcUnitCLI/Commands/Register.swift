@@ -68,7 +68,7 @@ extension SvcUnit {
         public var adopt = false
 
         @Option(parsing: .unconditional, help: ArgumentHelp("With --adopt: seconds to wait for the service to start.", valueName: "seconds"))
-        public var timeout: String = "30"
+        public var timeout = DurationValue("30")
 
         public init() {}
 
@@ -81,12 +81,13 @@ extension SvcUnit {
             for name in passEnvironment where !SvcUnitSettings.isEnvironmentName(name) {
                 throw ValidationError("--pass-env \(name.debugDescription) is not a variable name (letters, digits and _)")
             }
+            // Before anything runs: a bad --timeout must not surface after a daemon was already stopped.
+            try checkingValues { _ = try timeout.seconds("--timeout") }
         }
 
         public func run() async throws {
             let context = CommandContext(global)
-            // Parsed first: a bad --timeout must not surface after a daemon was already stopped.
-            let wait = TimeParsing.duration(try TimeParsing.seconds(timeout, option: "--timeout"))
+            let wait = try timeout.duration("--timeout")
             let data = try Inspect.read(file)
             var document: ServiceDocument
             do { document = try context.registry.decode(data: data) } catch { throw error.inFile(file) }

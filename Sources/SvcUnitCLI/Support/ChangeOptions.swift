@@ -10,10 +10,14 @@ public struct ChangeOptions: ParsableArguments, Sendable {
     public var restartNow = false
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for each step of --restart-now.", valueName: "seconds"))
-    public var timeout: String = "30"
+    public var timeout = DurationValue("30")
 
     public init() {}
 
+    public func validate() throws {
+        try checkingValues { _ = try timeout.seconds("--timeout") }
+    }
+
     /// `--timeout` as a duration.
-    func wait() throws -> Duration { TimeParsing.duration(try TimeParsing.seconds(timeout, option: "--timeout")) }
+    func wait() throws -> Duration { try timeout.duration("--timeout") }
 }

@@ -12,7 +12,7 @@ public struct ServiceSelection: ParsableArguments {
 
     // argument-parser appends "(default: 30)" itself.
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for each service.", valueName: "seconds"))
-    public var timeout: String = "30"
+    public var timeout = DurationValue("30")
 
     @Flag(help: "Print one JSON array: per service uuid, name, ok, and message or error (its facts as fields).")
     public var json = false
@@ -21,6 +21,7 @@ public struct ServiceSelection: ParsableArguments {
 
     public func validate() throws {
         if services.isEmpty { throw ValidationError("name at least one service") }
+        try checkingValues { _ = try timeout.seconds("--timeout") }
     }
 }
 
@@ -34,7 +35,7 @@ extension Batch {
         _ operation: @escaping @Sendable (ServiceLookup.Candidate, SystemdServices, Duration) async throws -> String
     ) async throws {
         let context = CommandContext(global)
-        let timeout = TimeParsing.duration(try TimeParsing.seconds(selection.timeout, option: "--timeout"))
+        let timeout = try selection.timeout.duration("--timeout")
         let targets = try context.lookup().resolveAll(selection.services, allowingMissing: allowingMissing)
         let systemd = try await context.services(store: try context.store(create: false))
         try await run(targets, verb: verb, json: selection.json, root: global.root) { target in try await operation(target, systemd, timeout) }

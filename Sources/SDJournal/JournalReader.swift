@@ -53,10 +53,10 @@ public final class JournalReader: Sendable {
             // Now ON the oldest wanted entry (or on the newest, for count 0: later reads start after it).
             guard count > 0 else { return [] }
             // previous_skip leaves the position ON the first wanted entry: read it before moving on.
-            var out = [try JournalCalls.entry(j, extraFields: fields)]
+            var out = [try JournalCalls.entry(j, fields: fields)]
             out.reserveCapacity(moved)
             while out.count < moved, try JournalCalls.next(j) {
-                out.append(try JournalCalls.entry(j, extraFields: fields))
+                out.append(try JournalCalls.entry(j, fields: fields))
             }
             return out
         }
@@ -79,7 +79,7 @@ public final class JournalReader: Sendable {
         try await worker.run { j, fields throws(JournalError) in
             var out: [JournalEntry] = []
             while out.count < limit, try JournalCalls.next(j) {
-                out.append(try JournalCalls.entry(j, extraFields: fields))
+                out.append(try JournalCalls.entry(j, fields: fields))
             }
             if out.isEmpty { JournalCalls.process(j) }  // release rotated files during long follows
             return out
@@ -146,7 +146,7 @@ public final class JournalReader: Sendable {
 
 /// The owner of one `sd_journal`: its loop runs on an `OwnerThread` (SDWorker, shared with SDBus).
 final class JournalWorker: Sendable {
-    typealias Job = @Sendable (JournalPointer?, [String]) -> Void
+    typealias Job = @Sendable (JournalPointer?, JournalCalls.EntryFields) -> Void
 
     private struct State {
         var nextTicket: UInt64 = 1
@@ -164,13 +164,13 @@ final class JournalWorker: Sendable {
         }
         // The handle is opened on the worker thread itself: sd-journal binds it to the opening thread.
         do throws(OwnerThreadError) {
-            try thread.start { [self] owner in main(owner, scope: scope, fields: extraFields) }
+            try thread.start { [self] owner in main(owner, scope: scope, fields: JournalCalls.EntryFields(extra: extraFields)) }
         } catch {
             throw JournalError(code: .unavailable, message: "cannot start the journal thread", errno: error.errno)
         }
     }
 
-    private func main(_ owner: OwnerThread<Job>, scope: JournalScope, fields: [String]) {
+    private func main(_ owner: OwnerThread<Job>, scope: JournalScope, fields: JournalCalls.EntryFields) {
         let j: JournalPointer
         do {
             j = try JournalCalls.open(scope)
@@ -193,7 +193,7 @@ final class JournalWorker: Sendable {
     private func failAll(_ owner: OwnerThread<Job>, _ error: JournalError) {
         state.withLock { $0.openError = error }
         owner.close()
-        for job in owner.takeJobs().jobs { job(nil, []) }
+        for job in owner.takeJobs().jobs { job(nil, JournalCalls.EntryFields(extra: [])) }
         owner.finish()
     }
 
@@ -211,7 +211,7 @@ final class JournalWorker: Sendable {
     func shutdown() { thread.close() }
 
     /// Runs `body` on the journal thread and returns its result.
-    func run<T: Sendable>(_ body: @escaping @Sendable (JournalPointer, [String]) throws(JournalError) -> T) async throws(JournalError) -> T {
+    func run<T: Sendable>(_ body: @escaping @Sendable (JournalPointer, JournalCalls.EntryFields) throws(JournalError) -> T) async throws(JournalError) -> T {
         let result: Result<T, JournalError> = await withCheckedContinuation { continuation in
             let job: Job = { [self] j, fields in
                 guard let j else {

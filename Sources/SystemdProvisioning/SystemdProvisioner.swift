@@ -324,8 +324,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
         while ContinuousClock.now < deadline {
             if let end = processes.end() {
                 switch end {
-                case .exited(let status): return status == 0 ? end : nil
-                case .killed(let signal): return [SIGHUP, SIGINT, SIGTERM, SIGPIPE].contains(signal) ? end : nil
+                case .exited(let status): return isClean(.exited, status) ? end : nil
+                case .killed(let signal): return isClean(.killed, signal) ? end : nil
                 }
             }
             watch.drain()
@@ -337,15 +337,20 @@ public final class SystemdProvisioner: ServiceProvisioner {
         return nil
     }
 
-    /// The run `invocation` has ended the way systemd counts as clean (exit 0, or SIGHUP, SIGINT,
-    /// SIGTERM or SIGPIPE, its default `SuccessExitStatus=`) and only `ExecStopPost=` remains: the
-    /// unit will become inactive, not failed, so nothing is left for this command to reset.
+    /// The run `invocation` has ended the way systemd counts as clean (`isClean`) and only
+    /// `ExecStopPost=` remains: the unit will become inactive, not failed, so nothing is left for
+    /// this command to reset.
     static func endedCleanly(_ status: UnitStatus, invocation: String) -> Bool {
         guard status.invocationID == invocation, status.subState == .stopPost,
               let code = status.execMainCode, let exit = status.execMainStatus else { return false }
+        return isClean(code, exit)
+    }
+
+    /// systemd's default `SuccessExitStatus=`: exit 0, or death by SIGHUP, SIGINT, SIGTERM or SIGPIPE.
+    static func isClean(_ code: ExecMainCode, _ status: Int32) -> Bool {
         switch code {
-        case .exited: return exit == 0
-        case .killed: return [SIGHUP, SIGINT, SIGTERM, SIGPIPE].contains(exit)
+        case .exited: return status == 0
+        case .killed: return [SIGHUP, SIGINT, SIGTERM, SIGPIPE].contains(status)
         default: return false
         }
     }

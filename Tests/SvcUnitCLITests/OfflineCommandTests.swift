@@ -402,6 +402,26 @@ struct OfflineCommandTests {
         #expect(noService.status == 2)
     }
 
+    /// The rules `logs` and `health` check while parsing (issue 14 item 6): each bad combination or
+    /// value is exit 2 with one line that names it, before the service is looked up (the name given
+    /// does not exist), and nothing is stored.
+    @Test(arguments: [
+        (["logs", "anything", "--since", "now", "--until", "-1h"], "--since now is after --until -1h"),
+        (["logs", "anything", "--json", "-o", "cat"], "--json and -o cat contradict each other"),
+        (["logs", "anything", "--until-stopped"], "--until-stopped goes with -f"),
+        (["logs", "anything", "--until", "soon"], "--until \"soon\" is not a time"),
+        (["health", "anything", "-n", "0"], "-n 0 must be at least 1"),
+        (["health", "anything", "--since", "soon"], "--since \"soon\" is not a time"),
+    ])
+    func logAndHealthRangesAreRefusedWhileParsing(arguments: [String], words: String) throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let run = try Run.svcunit(arguments + ["--root", root.path])
+        #expect(run.status == 2, "\(arguments): \(run.stderr)")
+        #expect(run.errorLines.count == 1 && run.stderr.hasPrefix("svcunit: error: \(words)"), "\(arguments): \(run.stderr)")
+        #expect(root.storedUUIDs.isEmpty)
+    }
+
     @Test func timeoutHelpSaysItsDefaultOnce() throws {
         for command in ["start", "stop", "restart", "delete", "enable", "disable"] {
             let help = try Run.svcunit([command, "--help"])

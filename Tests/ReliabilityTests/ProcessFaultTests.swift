@@ -175,9 +175,9 @@ struct ProcessFaultTests {
             let uuid = try await store.create(["--name", "loop", "--restart", "always", "--restart-delay", "1.5",
                                                "--protocol", "tcp", "--port", String(freePort())],
                                               ["/bin/sh", "-c", "sleep 0.1; exit 1", m])
-            let start = try await store.svcunit("start", uuid, "--timeout", "60")
-            #expect(start.status == 1, "a crash-looping service does not count as started: \(start)")
-            expectOneErrorLine(start)
+            // The start runs while status is polled: however long it takes to give up (its first
+            // crash, or the start limit on a loaded machine), the restart windows are watched.
+            let starting = try store.spawn("start", uuid, "--timeout", "60")
 
             // Poll until systemd gives up; remember what status said while it was restarting.
             var status: [String: Any] = [:]
@@ -187,6 +187,9 @@ struct ProcessFaultTests {
                 if status["sub_state"] as? String == "auto-restart" { restarting.append(status) }
                 return status["active_state"] as? String == "failed"
             }
+            let start = await starting.wait()
+            #expect(start.status == 1, "a crash-looping service does not count as started: \(start)")
+            expectOneErrorLine(start)
             let counts = restarting.compactMap { $0["restarts"] as? Int }
             #expect(restarting.contains { $0["state"] as? String == "error" }, "status was seen as error during a restart")
             // Each restart window is only --restart-delay long, and on a loaded machine one status run

@@ -266,10 +266,20 @@ public final class SystemdManager: Sendable {
     /// Not obvious: the call names no interface (`""`), which sd-bus answers with the properties of
     /// every interface of the object (systemd's own `systemctl show` does the same), so a status costs
     /// one round trip instead of one per interface; and only `UnitStatus.propertyNames` of its 400 or
-    /// so are decoded (decoding them all was most of the CPU time of `start` of 100 services). `GetAll`
-    /// on an unloaded unit's path does not fail;
-    /// systemd loads a stub and answers `LoadState=not-found`, `ActiveState=inactive`.
+    /// so are decoded (decoding them all was most of the CPU time of `start` of 100 services).
+    ///
+    /// A unit the manager does not hold in memory is never loaded: `GetUnit` asks first, and such a
+    /// unit reads as not loaded and `inactive` (empty `properties`). A `GetAll` on its path would load
+    /// it (a `not-found` stub, or an idle template instance), announce it with `UnitNew` to every
+    /// peer of the private socket, collect it and announce `UnitRemoved`: with a dozen svcunit
+    /// processes polling, that churn kept the manager's event loop so busy that its job queue (run
+    /// at idle priority) did not start a queued unit for 27 s (seen in the fault suite).
     public func unitStatus(_ name: UnitName) async throws(SystemdError) -> UnitStatus {
+        do {
+            _ = try await getUnit(name)
+        } catch let error where error.code == .noSuchUnit {
+            return UnitStatus(name: name, properties: [:])
+        }
         do {
             let reply = try await bus.call(.getAllProperties(destination: Self.destination, path: name.objectPath, interface: "",
                                                              keeping: UnitStatus.propertyNames))
@@ -413,8 +423,10 @@ public final class UnitWatch: Sendable {
             guard signal.arguments.count >= 2, let changed = signal.arguments[1].stringKeyedDictionary else { return }
             properties.merge(changed) { _, new in new }
             // LoadState is constant, so it never comes in a signal; but systemd only sends them for loaded
-            // units. A watch begun on a not-yet-started unit holds the `not-found` stub: correct it.
-            if properties["LoadState"]?.stringValue == LoadState.notFound.rawValue {
+            // units. A watch begun on a unit the manager did not hold yet (no LoadState), or one it
+            // had collected (`not-found`), now watches a loaded unit: say so.
+            let loadState = properties["LoadState"]?.stringValue
+            if loadState == nil || loadState == LoadState.notFound.rawValue {
                 properties["LoadState"] = .string(LoadState.loaded.rawValue)
             }
         }
@@ -438,7 +450,11 @@ public final class UnitWatch: Sendable {
                                    unit: name)
             }
             if let fresh = try? await refresh() {
-                properties.withLock { $0.merge(fresh.properties) { _, new in new } }
+                // A full read is the truth: a unit the manager no longer holds has no properties
+                // left to merge, so its read replaces the old ones.
+                properties.withLock { properties in
+                    if fresh.isLoaded { properties.merge(fresh.properties) { _, new in new } } else { properties = fresh.properties }
+                }
                 status = current
             }
         }

@@ -22,6 +22,10 @@ public enum StatusDerivation {
             return (state, "")
         case .pendingStartup, .pendingShutdown:
             return (state, "")
+        case .inactive where unit.jobID != 0:
+            // systemd runs its job queue only when nothing else is pending: a busy manager can hold
+            // a start job for seconds. Say so, instead of the timeout's bare "not running".
+            return (state, "\(notRunning) yet: its start job \(unit.jobID) waits in the user manager's queue")
         case .inactive:
             return (state, notRunning)
         case .error where unit.activeState == .activating:

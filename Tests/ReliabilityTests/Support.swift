@@ -232,10 +232,15 @@ enum Witness {
             .filter { $0.contains(uuid) }
     }
 
+    /// Kills, stops and resets whichever of the service's units the manager still holds. Only
+    /// those: a `stop` of a unit it does not hold makes it load one and announce it to every peer,
+    /// load that once helped keep the manager's job queue from starting other tests' units.
     static func forceRemove(_ uuid: String) async {
-        _ = await systemctl(["kill", "-s", "KILL", unit(uuid)])
-        _ = await systemctl(["stop", unit(uuid)])
-        _ = await systemctl(["reset-failed", unit(uuid)])
+        for name in await units(uuid) {
+            _ = await systemctl(["kill", "-s", "KILL", name])
+            _ = await systemctl(["stop", name])
+            _ = await systemctl(["reset-failed", name])
+        }
     }
 
     /// PIDs of processes whose command line contains `marker` (a unique word the test put in argv).
@@ -292,8 +297,10 @@ enum Witness {
 func marker() -> String { "3000.\(UInt32.random(in: 100_000 ... 999_999_999))" }
 
 /// Polls `condition` every `every` until it holds or `timeout` passes; returns whether it held.
+/// Each poll is usually a process that talks to the shared user manager, whose job queue runs only
+/// when it has nothing else to do: poll no faster than a test needs (a dozen tests poll at once).
 @discardableResult
-func waitUntil(_ timeout: Duration, every: Duration = .milliseconds(50), _ condition: () async throws -> Bool) async rethrows -> Bool {
+func waitUntil(_ timeout: Duration, every: Duration = .milliseconds(100), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while true {
         if try await condition() { return true }

@@ -90,9 +90,27 @@ struct LiveManagerTests {
             #expect(error.dbusErrorName == "org.freedesktop.systemd1.NoSuchUnit")
             #expect(error.description.contains(unit.rawValue))
         }
-        // A stub answer for properties of an unloaded unit, not an error.
-        let stub = try await manager.unitStatus(unit)
-        #expect(stub.loadState == .notFound && stub.activeState == .inactive)
+        // The status of a unit the manager does not hold: not loaded and inactive, not an error.
+        let status = try await manager.unitStatus(unit)
+        #expect(!status.isLoaded && status.activeState == .inactive && status.jobID == 0)
+    }
+
+    /// Reading a status never makes the manager load the unit: a load would be announced with
+    /// `UnitNew` (then `UnitRemoved`) to every peer, the churn that starved the manager's job queue.
+    /// The control, a plain `GetAll` on the unit's path, shows the witness sees such a load.
+    @Test func readingAStatusDoesNotLoadTheUnit() async throws {
+        let manager = try await LiveSystemd.manager()
+        let unit = LiveSystemd.uniqueUnit("unloaded")
+        let loads = manager.bus.subscribe(SignalMatch(path: "/org/freedesktop/systemd1", interface: "org.freedesktop.systemd1.Manager",
+                                                      member: "UnitNew", arg0: unit.rawValue))
+        defer { loads.cancel() }
+        _ = try await manager.unitStatus(unit)
+        _ = try await manager.version()  // a round trip after it: the manager has handled the read
+        // Absence in a window: a machine too slow to announce a load in it makes this test miss a
+        // regression, never fail a correct build.
+        #expect(try await loads.next(before: .now + .milliseconds(500)) == nil, "unitStatus loaded \(unit)")
+        _ = try await manager.bus.call(.getAllProperties(destination: "org.freedesktop.systemd1", path: unit.objectPath, interface: ""))
+        #expect(try await loads.next(before: .now + .seconds(60)) != nil, "the witness saw no load for a GetAll")
     }
 
     @Test func startingARunningNameIsUnitExists() async throws {

@@ -37,6 +37,16 @@ import Testing
         #expect(StatusDerivation.derive(unit(["ActiveState": "inactive"])).state == .inactive)
     }
 
+    /// A start job the manager has queued but not run yet: still inactive, and the reason says why.
+    @Test func aQueuedStartJobIsNamedInTheReason() {
+        var queued = unit(["ActiveState": "inactive", "SubState": "dead"])
+        queued = UnitStatus(name: name, properties: queued.properties.merging(["Job": .structure([.uint32(128), .objectPath("/org/freedesktop/systemd1/job/128")])]) { $1 })
+        let (state, reason) = StatusDerivation.derive(queued)
+        #expect(state == .inactive)
+        #expect(reason == "service daemon is not running yet: its start job 128 waits in the user manager's queue")
+        #expect(StatusDerivation.derive(unit(["ActiveState": "inactive", "SubState": "dead"])).reason == "service daemon is not running")
+    }
+
     /// A row of a batch listing, as `list` gets it.
     struct Row: UnitStateFacts {
         var unitName: String

@@ -5,6 +5,7 @@
 // Dependency direction (an arrow reads "is used by"; nothing points back down):
 //   CSystemd ─► SDBus ─► SystemdManager ─┐
 //           └─► SDJournal ───────────────┤
+//   swift-system ─► OSCalls ─► every module above (the only one besides the wrappers that calls libc)
 //   ServiceModel ─► ServiceHealth ───────┴─► SystemdProvisioning ─► SvcUnitCLI ─► svcunit
 //   ServiceModel (+ ServiceKinds, ServiceHealth) ─► Entrypoint ─► svcunit (`svcunit entrypoint`, what units run)
 import PackageDescription
@@ -23,6 +24,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // The C boundary: libsystemd's headers through pkg-config. Only SDBus and SDJournal import it.
@@ -31,6 +33,10 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // The operating system, once: swift-system's FileDescriptor, FilePath and Errno for files, and
+        // thin typed wrappers of the C library calls it lacks (flock, processes, signals, clocks,
+        // sockets, OpenSSL by dlopen). No module above it and the libsystemd wrappers imports Glibc.
+        .target(name: "OSCalls", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         // The thread that owns an sd-bus or sd-journal object, written once for both wrappers.
         .target(name: "SDWorker"),
         // swift-log, bootstrapped once per executable: --verbose / SVCUNIT_LOG_LEVEL (silent by default).
@@ -39,23 +45,23 @@ let package = Package(
         .target(name: "SDJournal", dependencies: ["CSystemd", "SDWorker", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
         // sd_notify only, for the entrypoint of Type=notify units.
         .target(name: "SDDaemon", dependencies: ["CSystemd"]),
-        .target(name: "SystemdManager", dependencies: ["SDBus"]),
+        .target(name: "SystemdManager", dependencies: ["SDBus", "OSCalls"]),
         // The service model: pure Swift + FoundationEssentials, no systemd.
-        .target(name: "ServiceModel"),
-        .target(name: "ServiceHealth", dependencies: ["ServiceModel", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "ServiceKinds", dependencies: ["ServiceModel"]),
+        .target(name: "ServiceModel", dependencies: ["OSCalls", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "ServiceHealth", dependencies: ["ServiceModel", "Diagnostics", "OSCalls", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "ServiceKinds", dependencies: ["ServiceModel", "OSCalls", .product(name: "SystemPackage", package: "swift-system")]),
         // Services on systemd: the model meets the sd-bus and sd-journal wrappers.
         .target(name: "SystemdProvisioning", dependencies: [
-            "ServiceModel", "ServiceHealth", "SystemdManager", "SDJournal",
+            "ServiceModel", "ServiceHealth", "SystemdManager", "SDJournal", "OSCalls",
         ]),
         .target(name: "SvcUnitCLI", dependencies: [
-            "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdProvisioning", "SystemdManager", "SDJournal", "Diagnostics",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdProvisioning", "SystemdManager", "SDJournal", "Diagnostics", "OSCalls",
+            .product(name: "SystemPackage", package: "swift-system"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // What units run (`svcunit entrypoint`): re-creates a service from its JSON and runs it; no sd-bus.
         .target(name: "Entrypoint", dependencies: [
-            "ServiceModel", "ServiceKinds", "ServiceHealth", "SDDaemon", "Diagnostics",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "ServiceModel", "ServiceKinds", "ServiceHealth", "SDDaemon", "Diagnostics", "OSCalls",
+            .product(name: "SystemPackage", package: "swift-system"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The one executable: the CLI, and the entrypoint as its hidden `entrypoint` subcommand.
         .executableTarget(name: "svcunit", dependencies: ["SvcUnitCLI", "Entrypoint"]),
@@ -64,6 +70,7 @@ let package = Package(
         // Compiles against the public surface of the libsystemd wrappers only: no C type may leak.
         .testTarget(name: "APIBoundaryTests", dependencies: ["SDBus", "SDJournal", "SDDaemon"]),
 
+        .testTarget(name: "OSCallsTests", dependencies: ["OSCalls", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "SDBusTests", dependencies: ["SDBus", "SystemdManager", "SystemdTestSupport"]),
         .testTarget(name: "SDJournalTests", dependencies: ["SDJournal", "SystemdManager", "SystemdTestSupport"]),
         .testTarget(name: "SystemdManagerTests", dependencies: ["SystemdManager", "SDBus", "SystemdTestSupport"]),

@@ -12,9 +12,8 @@
 public import ArgumentParser
 import Diagnostics
 import FoundationEssentials
-#if canImport(Glibc)
-import Glibc
-#endif
+import OSCalls
+import SystemPackage
 import SDDaemon
 import ServiceHealth
 import ServiceKinds
@@ -29,9 +28,8 @@ enum EntrypointExit {
 }
 
 func fail(_ message: String, _ code: Int32) -> Never {
-    let line = "svcunit entrypoint: error: \(message)\n"
-    _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-    exit(code)
+    try? FileDescriptor.standardError.writeAll(bytes: Array("svcunit entrypoint: error: \(message)\n".utf8))
+    CurrentProcess.exit(code)
 }
 
 /// The unit side of svcunit, as a hidden subcommand of the one `svcunit` binary.
@@ -61,7 +59,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
     /// Parses `arguments` (those after `svcunit entrypoint`), runs, and exits.
     public static func run(arguments: [String]) async -> Never {
         await main(arguments)
-        Glibc.exit(0)
+        CurrentProcess.exit(0)
     }
 
     /// `--detach`, done by the caller before anything asynchronous starts: the readiness helper must
@@ -72,10 +70,12 @@ public struct EntrypointCommand: AsyncParsableCommand {
     /// child would wait forever for pool threads it does not have).
     public static func detachIfAsked(_ arguments: [String]) {
         guard arguments.contains("--detach") else { return }
-        let pid = fork()
-        if pid < 0 { fail("cannot fork the readiness helper: \(String(cString: strerror(errno)))", EntrypointExit.failed) }
-        if pid > 0 { _exit(0) }
-        _ = setsid()
+        let isChild: Bool
+        do { isChild = try CurrentProcess.fork() } catch {
+            fail("cannot fork the readiness helper: \(error.text)", EntrypointExit.failed)
+        }
+        if !isChild { CurrentProcess.exitImmediately(0) }
+        CurrentProcess.startSession()
     }
 
     public func run() async throws {
@@ -91,7 +91,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
             // The `svcunit stop` that stopped this run records its end (see RunEndClaim).
             if let invocation = env["INVOCATION_ID"], RunEndClaim.isClaimed(invocation, configFile: configFile),
                RunEndClaim.honoursClaim(exitCode: env["EXIT_CODE"], exitStatus: env["EXIT_STATUS"], result: env["SERVICE_RESULT"]) {
-                Glibc.exit(0)
+                CurrentProcess.exit(0)
             }
             let result = env["SERVICE_RESULT"] ?? "unknown"
             let exitText: String? = {
@@ -138,7 +138,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
             } catch {
                 fail("cannot record the end of the run in \(configFile): \(error)", EntrypointExit.failed)
             }
-            Glibc.exit(0)
+            CurrentProcess.exit(0)
         }
 
         if awaitExec {
@@ -148,7 +148,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
                 Notifier.ready(status: "running")
                 Notifier.barrier()
             }
-            Glibc.exit(0)
+            CurrentProcess.exit(0)
         }
 
         func loadDocument() -> ServiceDocument {
@@ -167,7 +167,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
 
         if awaitReady {
             await Readiness.awaitHealthyThenNotify(loadDocument())
-            Glibc.exit(0)
+            CurrentProcess.exit(0)
         }
 
         var document = loadDocument()

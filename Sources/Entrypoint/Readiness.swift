@@ -1,7 +1,5 @@
 import FoundationEssentials
-#if canImport(Glibc)
-import Glibc
-#endif
+import OSCalls
 import SDDaemon
 import ServiceHealth
 import ServiceKinds
@@ -43,14 +41,9 @@ enum Readiness {
     static func spawnHelper(configFile: String) {
         let me = executable
         let argv = [me, "entrypoint", "--await-ready", "--detach", "--config-file", configFile]
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
-        cArgs.append(nil)
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        let r = posix_spawn(&pid, me, nil, nil, cArgs, environ)
-        guard r == 0 else { fail("cannot start the readiness helper: \(String(cString: strerror(r)))", EntrypointExit.failed) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        do { _ = try ChildProcessID.spawn(argv).waitForExit() } catch {
+            fail("cannot start the readiness helper: \(error.text)", EntrypointExit.failed)
+        }
     }
 
     /// Probes the endpoint with a short backoff until it is healthy, updating `STATUS=` while it

@@ -1,9 +1,6 @@
+public import FoundationEssentials
+import OSCalls
 public import ServiceModel
-#if canImport(FoundationEssentials)
-public import FoundationEssentials
-#else
-public import FoundationEssentials
-#endif
 
 /// Checks an HTTP or HTTPS endpoint by requesting its health-check URL: ZenML's
 /// `HTTPEndpointHealthMonitor` (GET or HEAD, expected status, timeout in seconds).

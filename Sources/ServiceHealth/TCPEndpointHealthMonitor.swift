@@ -1,3 +1,4 @@
+import OSCalls
 public import ServiceModel
 import Dispatch
 

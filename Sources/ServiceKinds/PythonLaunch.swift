@@ -1,8 +1,5 @@
 public import ServiceModel
 import FoundationEssentials
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What `svcunit entrypoint` does for a user's Python service (`PythonService`), which it cannot
 /// run in-process: hand the process to the service's own interpreter and clean up after it.

@@ -38,7 +38,7 @@ public enum SleepingDaemon: ServiceKind {
         guard let config = document.flavorConfig(as: Config.self) else {
             throw ServiceModelError(.invalidField, "service \(document) has no sleeper config", fieldPath: "config")
         }
-        let signals = Signals.exitOnTerminate()
+        let signals = Termination.exitOnTerminate()
         defer { signals.cancel() }
         Output.line("\(document.config.name): sleeping for \(JSONText.formatCompact(.number(config.wakeUpAfter))) s")
         try await Task.sleep(for: .milliseconds(Int64((config.wakeUpAfter * 1000).rounded())))

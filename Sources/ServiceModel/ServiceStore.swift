@@ -1,4 +1,5 @@
 public import FoundationEssentials
+import SystemPackage
 
 /// Keeps service documents on disk: `<root>/<uuid>/service.json`, one directory per service.
 ///
@@ -194,8 +195,7 @@ public struct ServiceStore: Sendable {
             let path = "\(directory)/\(name)"
             if minimumAge <= 0 {
                 POSIX.unlinkFile(path)
-            } else if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-                      modified.timeIntervalSinceNow < -minimumAge {
+            } else if let info = try? POSIX.lstatInfo(path), Double(info.modified) < Date().timeIntervalSince1970 - minimumAge {
                 POSIX.unlinkFile(path)
             }
         }
@@ -339,7 +339,7 @@ public struct ServiceStore: Sendable {
     /// on the directory's own descriptor, so it creates no file (a refused `create` leaves the store
     /// byte-for-byte unchanged), and it is independent of the per-service locks taken inside it.
     public func withStoreLock<Result>(_ body: () throws -> Result) throws -> Result {
-        let fd: Int32
+        let fd: FileDescriptor
         do throws(POSIXCallError) {
             fd = try POSIX.openDirectory(root, followLink: true)
             do throws(POSIXCallError) { try POSIX.lockExclusive(fd) } catch {
@@ -356,7 +356,7 @@ public struct ServiceStore: Sendable {
         return try body()
     }
 
-    private func lockFile(_ uuid: ServiceUUID) throws(ServiceModelError) -> Int32 {
+    private func lockFile(_ uuid: ServiceUUID) throws(ServiceModelError) -> FileDescriptor {
         let directory = try serviceDirectory(uuid, create: true)
         let path = "\(directory)/\(Self.lockName)"
         do throws(POSIXCallError) {

@@ -1,8 +1,6 @@
 public import ArgumentParser
 import FoundationEssentials
-#if canImport(Glibc)
-import Glibc
-#endif
+import OSCalls
 import ServiceModel
 
 /// The `svcunit` root command: configuration and the list of subcommands, nothing else.
@@ -52,7 +50,7 @@ public struct SvcUnit: AsyncParsableCommand {
     public static func main() async {
         Interrupts.install()
         let status = await run(arguments: Array(CommandLine.arguments.dropFirst()))
-        Glibc.exit(status)
+        CurrentProcess.exit(status)
     }
 
     /// Parses and runs `arguments` in-process and returns the exit status instead of exiting.

@@ -1,6 +1,6 @@
 public import SDBus
 import Synchronization
-import Glibc
+import OSCalls
 
 /// A client of one systemd manager (`org.freedesktop.systemd1`), usually the user's.
 ///
@@ -47,7 +47,7 @@ public final class SystemdManager: Sendable {
             let privateSocket = runtimeDir + "/systemd/private"
             // No extra round trip to prove it: a socket nobody listens on fails at connect, and every
             // command's first call reports a peer that is not systemd clearly enough.
-            if access(privateSocket, F_OK) == 0,
+            if PathFacts.exists(privateSocket),
                let bus = try? BusConnection.connect(address: BusConnection.unixAddress(path: privateSocket), brokered: false),
                let manager = try? await SystemdManager(bus: bus) {
                 return manager
@@ -102,11 +102,8 @@ public final class SystemdManager: Sendable {
     /// The current process's environment as a dictionary.
     public static func currentEnvironment() -> [String: String] {
         var out: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-            p += 1
+        for entry in CurrentProcess.environment {
+            if let eq = entry.firstIndex(of: "=") { out[String(entry[..<eq])] = String(entry[entry.index(after: eq)...]) }
         }
         return out
     }

@@ -1,6 +1,6 @@
 public import SDJournal
 import SystemdManager
-import Glibc
+import OSCalls
 
 /// Which of a service's journal lines to read.
 public struct ServiceLogSelection: Sendable, Hashable {
@@ -27,7 +27,7 @@ public struct ServiceLogSelection: Sendable, Hashable {
 public enum ServiceLogFilter {
     public static func filter(for unit: ServiceUnit, uid: UInt32? = nil,
                               selection: ServiceLogSelection = ServiceLogSelection()) -> JournalFilter {
-        let uid = uid ?? getuid()
+        let uid = uid ?? CurrentProcess.userID
         let uidMatch = try! JournalMatch(field: "_UID", value: String(uid))
         var groups: [[JournalMatch]] = []
         if let id = selection.invocationID {

@@ -2,7 +2,7 @@ public import ServiceModel
 public import SystemdManager
 import SDJournal
 import FoundationEssentials
-import Glibc
+import OSCalls
 import Synchronization
 
 /// Runs local daemon services as transient systemd user units: ZenML's `LocalDaemonService`
@@ -235,7 +235,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
             return
         }
         if force {
-            do { try await manager.killUnit(name, whom: .all, signal: SIGKILL) } catch {
+            do { try await manager.killUnit(name, whom: .all, signal: Signal.kill.rawValue) } catch {
                 if error.code == .noSuchUnit { return }
                 throw error
             }
@@ -350,7 +350,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
     static func isClean(_ code: ExecMainCode, _ status: Int32) -> Bool {
         switch code {
         case .exited: return status == 0
-        case .killed: return [SIGHUP, SIGINT, SIGTERM, SIGPIPE].contains(status)
+        case .killed: return [Signal.hangup, .interrupt, .terminate, .pipe].contains(Signal(rawValue: status))
         default: return false
         }
     }
@@ -568,7 +568,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
         defer { reader.close() }
         var groups: [[JournalMatch]] = [[try JournalMatch(field: "SYSLOG_IDENTIFIER", value: unit.syslogIdentifier)]]
         for name in [unit.transientUnit, unit.templateInstance] {
-            groups.append([try JournalMatch(field: "_SYSTEMD_USER_UNIT", value: name.rawValue), try JournalMatch(field: "_UID", value: String(getuid()))])
+            groups.append([try JournalMatch(field: "_SYSTEMD_USER_UNIT", value: name.rawValue), try JournalMatch(field: "_UID", value: String(CurrentProcess.userID))])
             groups.append([try JournalMatch(field: "_SYSTEMD_UNIT", value: name.rawValue)])
         }
         try await reader.setFilter(JournalFilter(anyOf: groups))

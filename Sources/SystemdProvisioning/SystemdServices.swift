@@ -2,7 +2,7 @@ public import ServiceModel
 public import SystemdManager
 public import ServiceHealth
 import FoundationEssentials
-import Glibc
+import OSCalls
 
 /// The services of one store, run on one systemd user manager: what the CLI drives.
 ///
@@ -121,11 +121,7 @@ public final class SystemdServices: Sendable {
     }
 
     /// Now, in µs since the epoch (`CLOCK_REALTIME`): the clock journald and systemd stamp with.
-    public static func realtimeMicroseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
-    }
+    public static func realtimeMicroseconds() -> UInt64 { WallClock.microseconds() }
 
     /// The last check before "started": a fresh read of the unit (answered after systemd has handled
     /// whatever it received before, such as the exit of a program that ended at once) shows the run

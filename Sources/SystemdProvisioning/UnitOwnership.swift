@@ -1,6 +1,6 @@
 import ServiceModel
 public import SystemdManager
-import Glibc
+import OSCalls
 
 /// Whose service a loaded `svcunit-<uuid>.service` (or `svcunit@<uuid>.service`) runs: the checked
 /// identity that ties a unit to one store.
@@ -49,9 +49,7 @@ public enum UnitOwnership: Sendable, Hashable {
         var head = path
         var tail: [Substring] = []
         while !head.isEmpty, head != "/" {
-            if let resolved = realpath(head, nil) {
-                defer { free(resolved) }
-                let base = String(cString: resolved)
+            if let base = PathFacts.canonical(head) {
                 return tail.isEmpty ? base : (base == "/" ? "" : base) + "/" + tail.reversed().joined(separator: "/")
             }
             guard let slash = head.lastIndex(of: "/") else { break }

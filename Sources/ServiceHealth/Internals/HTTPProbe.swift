@@ -1,6 +1,7 @@
 // One HTTP/1.1 GET or HEAD to the endpoint's own host:port, reading only the status line: what a
-// health check needs, over the sockets in Sockets.swift (and TLS.swift for https). No redirects,
-// no proxies, no cookies, no body, no keep-alive.
+// health check needs, over OSCalls' sockets (and its TLS for https). No redirects, no proxies, no
+// cookies, no body, no keep-alive.
+import OSCalls
 
 /// A byte stream to the endpoint: the plain socket, or TLS over it.
 protocol ProbeTransport {
@@ -9,15 +10,8 @@ protocol ProbeTransport {
     func close()
 }
 
-extension ConnectedSocket: ProbeTransport {
-    func write(_ bytes: [UInt8], deadline: Deadline) -> Result<Void, TransferFailure> {
-        Sockets.send(fd, bytes, deadline: deadline)
-    }
-
-    func read(maximum: Int, deadline: Deadline) -> Result<[UInt8], TransferFailure> {
-        Sockets.receive(fd, maximum: maximum, deadline: deadline)
-    }
-}
+extension ConnectedSocket: ProbeTransport {}
+extension TLSConnection: ProbeTransport {}
 
 /// One probe request. `run()` blocks the calling thread for at most the timeout (plus name
 /// resolution), so callers run it off the cooperative pool.

@@ -1,9 +1,8 @@
 public import ArgumentParser
 import FoundationEssentials
 import ServiceModel
-#if canImport(Glibc)
-import Glibc
-#endif
+import OSCalls
+import SystemPackage
 
 extension SvcUnit {
     /// `svcunit edit SERVICE`: the stored document in `$VISUAL`/`$EDITOR`, checked before it replaces
@@ -74,7 +73,7 @@ extension SvcUnit {
                     break
                 } catch {
                     let refusal = "\(label): the edited document is not valid: \(ExitCodes.oneLine(error))"
-                    guard isatty(STDIN_FILENO) == 1 else {
+                    guard Terminal.isTerminal(.standardInput) else {
                         throw CLIError(refusal + "; the stored document is unchanged", status: .badInput)
                     }
                     Output.error(refusal)
@@ -100,11 +99,10 @@ extension SvcUnit {
         /// `data` in a new 0700 temporary directory as a 0600 file named `name`.
         static func privateCopy(of data: Data, name: String) throws(CLIError) -> (directory: String, file: String) {
             let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-            var template = Array("\(base)/svcunit-edit-XXXXXX".utf8CString)
-            guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-                throw CLIError("cannot create a temporary directory in \(base): \(String(cString: strerror(errno)))", status: .failure)
+            let directory: String
+            do { directory = try FileSystemCalls.makeTemporaryDirectory(prefix: "\(base)/svcunit-edit-") } catch {
+                throw CLIError("cannot create a temporary directory in \(base): \(error.text)", status: .failure)
             }
-            let directory = String(cString: made)
             let file = directory + "/" + name
             guard FileManager.default.createFile(atPath: file, contents: data, attributes: [.posixPermissions: 0o600]) else {
                 remove((directory, file))

@@ -5,9 +5,7 @@ import SDJournal
 import ServiceModel
 import SystemdProvisioning
 import SystemdManager
-#if canImport(Glibc)
-import Glibc
-#endif
+import OSCalls
 
 extension SvcUnit {
     /// `svcunit logs SERVICE [-o MODE] [-n N] [-f] [--since T] [--until T] [--this-run] [--service-only]`:
@@ -140,7 +138,7 @@ extension SvcUnit {
             let inRange = try await logs.read(last: count, since: sinceMicroseconds, until: untilMicroseconds) { printer.print($0) }
             guard follow, inRange else { return }
             // Ctrl-C ends the follow cleanly (exit 0) instead of killing the process mid-line.
-            signal(SIGTERM, SIG_IGN)
+            Signals.ignore(.terminate)
             let deadline = untilMicroseconds.map { until in
                 ContinuousClock.now.advanced(by: .microseconds(until > now ? Int64(clamping: until - now) : 0))
             }
@@ -149,8 +147,8 @@ extension SvcUnit {
             // would not see the signal); SIGTERM through a source of its own.
             Interrupts.install()
             Interrupts.handOver { follower.cancel() }
-            let sources = [SIGTERM].map { number in
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let sources = [Signal.terminate].map { signal in
+                let source = DispatchSource.makeSignalSource(signal: signal.rawValue, queue: .global())
                 source.setEventHandler { follower.cancel() }
                 source.resume()
                 return source

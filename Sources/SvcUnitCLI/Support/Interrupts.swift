@@ -1,5 +1,6 @@
 import Dispatch
-import Glibc
+import OSCalls
+import SystemPackage
 import Synchronization
 
 /// Ctrl-C (SIGINT): svcunit exits with status 130 (128 + SIGINT, the shell's convention) and one
@@ -23,15 +24,15 @@ enum Interrupts {
     /// Replaces SIGINT's default action (death by the signal) with an exit 130.
     static func install() {
         guard source == nil else { return }
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        Signals.ignore(.interrupt)
+        let source = DispatchSource.makeSignalSource(signal: Signal.interrupt.rawValue, queue: .global())
         source.setEventHandler {
             if let handler = commandHandler.withLock({ $0 }) { return handler() }
-            let clear = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[K" : ""
+            let clear = Terminal.isTerminal(.standardError) ? "\r\u{1B}[K" : ""
             let line = clear + "svcunit: error: interrupted (SIGINT); a start or stop already sent to systemd goes on: "
                 + "see `svcunit status SERVICE`\n"
-            _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-            exit(130)  // exit, not _exit: stdout's buffer is flushed
+            try? FileDescriptor.standardError.writeAll(bytes: Array(line.utf8))
+            CurrentProcess.exit(130)  // exit, not _exit: stdout's buffer is flushed
         }
         source.resume()
         Self.source = source

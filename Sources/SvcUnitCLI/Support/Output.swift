@@ -1,9 +1,8 @@
 import FoundationEssentials
 import ServiceModel
 import SystemdProvisioning
-#if canImport(Glibc)
-import Glibc
-#endif
+import OSCalls
+import SystemPackage
 
 /// How svcunit writes for people and for programs: plain or coloured text, JSON, tables, a spinner.
 ///
@@ -13,8 +12,8 @@ import Glibc
 /// still a terminal.
 enum Output {
     static let environment = ProcessInfo.processInfo.environment
-    static let stdoutIsTerminal = isatty(STDOUT_FILENO) == 1
-    static let stderrIsTerminal = isatty(STDERR_FILENO) == 1
+    static let stdoutIsTerminal = Terminal.isTerminal(.standardOutput)
+    static let stderrIsTerminal = Terminal.isTerminal(.standardError)
     static let fancy = stdoutIsTerminal && environment["NO_COLOR"] == nil
 
     enum Color: String {
@@ -73,27 +72,18 @@ enum Output {
         print(JSONText.formatCompact(value))
     }
 
-    static func flush() { fflush(nil) }
+    static func flush() { StandardIO.flush() }
 
     /// Writes bytes to stdout as they are, in one `write` (retrying short writes), after whatever
     /// `print` has buffered: for output built in batches.
     static func writeStandardOutput(_ bytes: [UInt8]) {
-        fflush(nil)
-        writeAll(STDOUT_FILENO, bytes[...])
+        StandardIO.flush()
+        try? FileDescriptor.standardOutput.writeAll(bytes: bytes)
     }
 
     /// Writes `text` to stderr at once (unbuffered, as stderr is), retrying short writes.
     static func writeStandardError(_ text: String) {
-        writeAll(STDERR_FILENO, Array(text.utf8)[...])
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>) {
-        var bytes = bytes
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 { if errno == EINTR { continue } else { return } }
-            bytes = bytes.dropFirst(written)
-        }
+        try? FileDescriptor.standardError.writeAll(bytes: Array(text.utf8))
     }
 
     /// `value` with one decimal, rounded (`%.1f` without Foundation's formatter).
@@ -247,37 +237,31 @@ enum Output {
 
     /// ISO-8601 with microseconds in UTC, e.g. `2025-01-02T03:04:05.123456Z`.
     static func isoTime(microseconds: UInt64) -> String {
-        var seconds = time_t(microseconds / 1_000_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let date = "\(padded(Int(parts.tm_year) + 1900, 4))-\(padded(Int(parts.tm_mon) + 1, 2))-\(padded(Int(parts.tm_mday), 2))"
-        let clock = "\(padded(Int(parts.tm_hour), 2)):\(padded(Int(parts.tm_min), 2)):\(padded(Int(parts.tm_sec), 2))"
+        let parts = CalendarTime.utc(Int64(microseconds / 1_000_000))
+        let date = "\(padded(parts.year, 4))-\(padded(parts.month, 2))-\(padded(parts.day, 2))"
+        let clock = "\(padded(parts.hour, 2)):\(padded(parts.minute, 2)):\(padded(parts.second, 2))"
         return "\(date)T\(clock).\(padded(Int(microseconds % 1_000_000), 6))Z"
     }
 
     /// Local time for people, e.g. `2025-01-02 03:04:05`.
     static func localTime(microseconds: UInt64) -> String {
-        var seconds = time_t(microseconds / 1_000_000)
-        var parts = tm()
-        localtime_r(&seconds, &parts)
+        let parts = CalendarTime.local(Int64(microseconds / 1_000_000))
         // Plain string building: String(format:) cost more than reading the entry (seen in `logs -n`).
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(parts.year)-\(two(parts.month))-\(two(parts.day)) "
+            + "\(two(parts.hour)):\(two(parts.minute)):\(two(parts.second))"
     }
 
     /// journalctl's timestamps, local time: `short` gives `Nov 30 03:36:03` (`%b %d %H:%M:%S`, C
     /// locale), `short-iso` gives `2026-11-30T03:36:03+0100` (`%Y-%m-%dT%H:%M:%S%z`).
     static func journalTime(microseconds: UInt64, iso: Bool) -> String {
-        var seconds = time_t(microseconds / 1_000_000)
-        var parts = tm()
-        localtime_r(&seconds, &parts)
+        let parts = CalendarTime.local(Int64(microseconds / 1_000_000))
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let clock = "\(two(Int(parts.tm_hour))):\(two(Int(parts.tm_min))):\(two(Int(parts.tm_sec)))"
-        guard iso else { return "\(monthNames[Int(parts.tm_mon)]) \(two(Int(parts.tm_mday))) \(clock)" }
-        let offset = parts.tm_gmtoff / 60
+        let clock = "\(two(parts.hour)):\(two(parts.minute)):\(two(parts.second))"
+        guard iso else { return "\(monthNames[parts.month - 1]) \(two(parts.day)) \(clock)" }
+        let offset = parts.utcOffsetSeconds / 60
         let zone = (offset < 0 ? "-" : "+") + two(abs(offset) / 60) + two(abs(offset) % 60)
-        return "\(parts.tm_year + 1900)-\(two(Int(parts.tm_mon) + 1))-\(two(Int(parts.tm_mday)))T\(clock)\(zone)"
+        return "\(parts.year)-\(two(parts.month))-\(two(parts.day))T\(clock)\(zone)"
     }
 
     static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

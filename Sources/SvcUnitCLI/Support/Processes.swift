@@ -2,10 +2,9 @@
 // (the Python check of `register`) and looking at or signalling a process that a ZenML PID file
 // names (`register --adopt`). FoundationEssentials has no Process, and Foundation's would bring
 // all of Foundation into the CLI.
-#if canImport(Glibc)
-import Glibc
-#endif
 import FoundationEssentials
+import OSCalls
+import SystemPackage
 
 /// A helper program run to completion with its output captured.
 struct ChildProcess {
@@ -18,67 +17,60 @@ struct ChildProcess {
     /// and collects both outputs. A child still running at `deadline` is killed.
     /// - Throws: `CLIError` when the program cannot be started.
     static func run(_ argv: [String], environment: [String: String], deadline: Duration = .seconds(300)) throws(CLIError) -> ChildProcess {
-        var out: [Int32] = [-1, -1]
-        var err: [Int32] = [-1, -1]
-        guard pipe(&out) == 0, pipe(&err) == 0 else {
-            throw CLIError("cannot create a pipe: \(String(cString: strerror(errno)))", status: .failure)
+        // Close-on-exec: not inherited by anything else this process may start; the spawn's dup2
+        // gives the child its own copies.
+        let out: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
+        let err: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
+        do {
+            out = try FileDescriptor.pipe(options: .closeOnExec)
+            err = try FileDescriptor.pipe(options: .closeOnExec)
+        } catch {
+            throw CLIError("cannot create a pipe: \(error.text)", status: .failure)
         }
-        // Not inherited by anything else this process may start; dup2 gives the child its own copies.
-        for fd in out + err { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
-        let cArgv = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (cArgv + cEnv).forEach { free($0) } }
-        // svcunit ignores SIGINT itself (`Interrupts`: Ctrl-C is exit 130); the child must not
-        // inherit that, or Ctrl-C would leave it running.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGINT)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, &attributes, cArgv, cEnv)
-        close(out[1])
-        close(err[1])
-        guard spawned == 0 else {
-            close(out[0])
-            close(err[0])
-            throw CLIError("cannot run \(argv[0]): \(String(cString: strerror(spawned)))", status: .failure)
+        // The child starts with default signal actions (svcunit ignores SIGINT itself, `Interrupts`:
+        // Ctrl-C is exit 130; a child that inherited that would keep running after Ctrl-C).
+        let child: ChildProcessID
+        do {
+            child = try ChildProcessID.spawn(argv, environment: environment.map { "\($0.key)=\($0.value)" }, stdin: .nullDevice,
+                                             stdout: .descriptor(out.writeEnd), stderr: .descriptor(err.writeEnd))
+        } catch {
+            for fd in [out.readEnd, out.writeEnd, err.readEnd, err.writeEnd] { fd.closeQuietly() }
+            throw CLIError("cannot run \(argv[0]): \(error.text)", status: .failure)
         }
+        out.writeEnd.closeQuietly()
+        err.writeEnd.closeQuietly()
         var collected: [[UInt8]] = [[], []]
-        var fds = [pollfd(fd: out[0], events: Int16(POLLIN), revents: 0), pollfd(fd: err[0], events: Int16(POLLIN), revents: 0)]
+        var open: [FileDescriptor?] = [out.readEnd, err.readEnd]
         let end = ContinuousClock.now + deadline
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while fds.contains(where: { $0.fd >= 0 }) {
+        while open.contains(where: { $0 != nil }) {
             let left = end - ContinuousClock.now
-            if left <= .zero { kill(pid, SIGKILL); break }
+            if left <= .zero { ProcessID(child.rawValue).send(.kill); break }
             let (seconds, attoseconds) = left.components
-            let ready = poll(&fds, nfds_t(fds.count), Int32(min(seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1, 60_000)))
-            if ready < 0 && errno != EINTR { break }
-            for index in fds.indices where fds[index].fd >= 0 && fds[index].revents != 0 {
-                let count = read(fds[index].fd, &buffer, buffer.count)
+            let waiting = open.compactMap { $0 }
+            guard let ready = try? Poll.wait(waiting, for: .input,
+                                             milliseconds: Int32(min(seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1, 60_000))) else { break }
+            for index in ready {
+                let fd = waiting[index]
+                guard let slot = open.firstIndex(where: { $0 == fd }) else { continue }
+                let count: Int
+                do {
+                    count = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
+                } catch Errno.interrupted {
+                    continue
+                } catch {
+                    count = 0
+                }
                 if count > 0 {
-                    collected[index] += buffer[0 ..< count]
-                } else if count == 0 || errno != EINTR {
-                    close(fds[index].fd)
-                    fds[index].fd = -1
+                    collected[slot] += buffer[0 ..< count]
+                } else {
+                    fd.closeQuietly()
+                    open[slot] = nil
                 }
             }
         }
-        for entry in fds where entry.fd >= 0 { close(entry.fd) }
-        var raw: Int32 = 0
-        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
-        let signaled = raw & 0x7f
-        let status = signaled == 0 ? (raw >> 8) & 0xff : 128 + signaled
-        return ChildProcess(status: status, stdout: String(decoding: collected[0], as: UTF8.self),
+        for fd in open.compactMap({ $0 }) { fd.closeQuietly() }
+        return ChildProcess(status: child.waitForExit().shellStatus, stdout: String(decoding: collected[0], as: UTF8.self),
                             stderr: String(decoding: collected[1], as: UTF8.self))
     }
 }
@@ -88,7 +80,7 @@ struct RunningProcess {
     let pid: Int32
 
     /// Whether a process with this PID exists (one of another user counts).
-    var isAlive: Bool { kill(pid, 0) == 0 || errno == EPERM }
+    var isAlive: Bool { ProcessID(pid).exists }
 
     /// Its argv from /proc/PID/cmdline; `nil` when it is gone (or a zombie with none).
     var commandLine: [String]? {
@@ -97,7 +89,7 @@ struct RunningProcess {
     }
 
     /// Sends `signal` to the process (and, with `group`, to its whole process group).
-    func send(_ signal: Int32, group: Bool = false) { kill(group ? -pid : pid, signal) }
+    func send(_ signal: Signal, group: Bool = false) { ProcessID(pid).send(signal, group: group) }
 
     /// Waits until the process is gone (reaped by its parent) or `timeout` passes; whether it went.
     func waitUntilGone(timeout: Duration) async -> Bool {
@@ -120,34 +112,18 @@ struct RunningProcess {
 /// Filesystem facts the CLI needs without Foundation's FileManager conveniences.
 enum Paths {
     /// The canonical path (symlinks resolved), or `nil` if it does not exist.
-    static func canonical(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
-    }
+    static func canonical(_ path: String) -> String? { PathFacts.canonical(path) }
 
     static func isExecutableFile(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
+        (try? FilePath(path).stat().type) == .regular && PathFacts.isExecutable(path)
     }
 
-    static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
+    static func isDirectory(_ path: String) -> Bool { (try? FilePath(path).stat().type) == .directory }
 
     /// The size of what `path` names (symlinks followed), or `nil` if it does not exist.
-    static func size(_ path: String) -> Int? {
-        var info = stat()
-        return stat(path, &info) == 0 ? Int(info.st_size) : nil
-    }
+    static func size(_ path: String) -> Int? { (try? FilePath(path).stat().size).map { Int($0) } }
 
-
-    static var currentDirectory: String {
-        guard let cwd = getcwd(nil, 0) else { return "/" }
-        defer { free(cwd) }
-        return String(cString: cwd)
-    }
+    static var currentDirectory: String { CurrentProcess.currentDirectory }
 
     /// `path` made absolute against the current directory, without resolving symlinks (a venv's
     /// `bin/python` is a symlink, and resolving it would leave the venv).
@@ -180,16 +156,8 @@ extension ChildProcess {
     /// and waits for it. Returns its exit status, or 128 + the signal that ended it.
     static func runOnTerminal(_ command: String, arguments: [String]) throws(CLIError) -> Int32 {
         let argv = ["/bin/sh", "-c", command + " \"$@\"", command] + arguments
-        let cArgv = argv.map { strdup($0) } + [nil]
-        defer { cArgv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], nil, nil, cArgv, environ)
-        guard spawned == 0 else {
-            throw CLIError("cannot run \(command): \(String(cString: strerror(spawned)))", status: .failure)
+        do { return try ChildProcessID.spawn(argv).waitForExit().shellStatus } catch {
+            throw CLIError("cannot run \(command): \(error.text)", status: .failure)
         }
-        var raw: Int32 = 0
-        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
-        let signaled = raw & 0x7f
-        return signaled == 0 ? (raw >> 8) & 0xff : 128 + signaled
     }
 }

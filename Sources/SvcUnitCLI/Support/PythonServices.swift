@@ -1,8 +1,6 @@
 import FoundationEssentials
 import ServiceModel
-#if canImport(Glibc)
-import Glibc
-#endif
+import OSCalls
 
 /// `register`'s question to a Python service's own interpreter: does ZenML load this document?
 ///
@@ -82,7 +80,7 @@ enum LeakedDaemon {
         }
         let process = RunningProcess(pid: pid)
         guard process.isAlive, let argv = process.commandLine else {
-            unlink(pidFile)
+            FileSystemCalls.removeFile(pidFile)
             return "removed stale \(pidFile): PID \(pid) is not running"
         }
         guard runs(argv, configFile: configFile) else {
@@ -91,19 +89,20 @@ enum LeakedDaemon {
                            + "(it runs: \(shown.prefix(200))); svcunit only stops ZenML's own local_daemon_entrypoint",
                            status: .failure)
         }
-        process.send(SIGTERM)
+        process.send(.terminate)
         var how = "it exited on SIGTERM"
         if !(await process.waitUntilGone(timeout: termGrace)) {
             // Its whole process group (it setsid()s) goes too, so no child keeps the port.
-            let group = getpgid(pid)
-            if group > 1, group != getpgrp() { RunningProcess(pid: group).send(SIGKILL, group: true) }
-            process.send(SIGKILL)
+            if let group = ProcessID(pid).processGroup, group > 1, group != CurrentProcess.processGroup {
+                RunningProcess(pid: group).send(.kill, group: true)
+            }
+            process.send(.kill)
             guard await process.waitUntilGone(timeout: .seconds(10)) else {
                 throw CLIError("--adopt: ZenML's daemon PID \(pid) survived SIGKILL; not registering", status: .failure)
             }
             how = "it ignored SIGTERM (ZenML's handler returns without exiting), so it was killed with SIGKILL after \(termGrace.components.seconds) s"
         }
-        unlink(pidFile)
+        FileSystemCalls.removeFile(pidFile)
         return "stopped ZenML's daemon PID \(pid) for \(configFile): \(how)"
     }
 

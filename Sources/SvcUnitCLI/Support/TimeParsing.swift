@@ -1,7 +1,5 @@
 import FoundationEssentials
-#if canImport(Glibc)
-import Glibc
-#endif
+import OSCalls
 
 /// Parses the time values svcunit accepts on the command line: durations in seconds and `--since`/`--until`.
 ///
@@ -98,14 +96,10 @@ enum TimeParsing {
         }
         guard scanner.atEnd, (1 ... 12).contains(month), (1 ... 31).contains(day), hour <= 23, minute <= 59,
               second <= 60 else { return nil }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900); parts.tm_mon = Int32(month - 1); parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour); parts.tm_min = Int32(minute); parts.tm_sec = Int32(second)
-        parts.tm_isdst = -1
-        let seconds = offsetSeconds == nil ? mktime(&parts) : timegm(&parts)
-        // mktime/timegm normalise Feb 30 to Mar 2: a changed day or month means the date does not exist.
-        guard parts.tm_mday == Int32(day), parts.tm_mon == Int32(month - 1) else { return nil }
-        let utc = Int64(seconds) - Int64(offsetSeconds ?? 0)
+        // nil for a date that does not exist (Feb 30).
+        guard let seconds = CalendarTime(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+            .secondsSinceEpoch(inLocalZone: offsetSeconds == nil) else { return nil }
+        let utc = seconds - Int64(offsetSeconds ?? 0)
         return utc <= 0 ? 0 : UInt64(utc) * 1_000_000 + UInt64(micros)
     }
 

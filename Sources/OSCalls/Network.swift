@@ -1,14 +1,10 @@
 // The C library's sockets for the TCP and HTTP probes. Foundation has no TCP connect with a
 // timeout, so a probe is a non-blocking connect(2) bounded by poll(2), one resolved address at a
 // time, and the HTTP probe's reads and writes are bounded by poll(2) against the same deadline.
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// What happened when connecting to one address.
-enum ConnectOutcome: Error, Equatable {
+public enum ConnectOutcome: Error, Equatable {
     case connected
     case refused
     case timedOut
@@ -16,52 +12,60 @@ enum ConnectOutcome: Error, Equatable {
 }
 
 /// One address a hostname resolved to, with its printable form (`127.0.0.1:8000`, `[::1]:8000`).
-struct ResolvedAddress: Sendable {
-    var storage: [UInt8]
-    var family: Int32
-    var text: String
+public struct ResolvedAddress: Sendable {
+    public var storage: [UInt8]
+    public var family: Int32
+    public var text: String
 }
 
 /// A point in time on the monotonic clock by which a whole probe must be done.
-struct Deadline: Sendable {
+public struct Deadline: Sendable {
     private let end: UInt64
 
-    init(milliseconds: Int32) { end = Deadline.nowNanoseconds() + UInt64(max(milliseconds, 0)) * 1_000_000 }
+    public init(milliseconds: Int32) { end = Deadline.nowNanoseconds() + UInt64(max(milliseconds, 0)) * 1_000_000 }
 
     /// Milliseconds left, 0 when the deadline has passed (rounded up, so 0 means really over).
-    var remainingMilliseconds: Int32 {
+    public var remainingMilliseconds: Int32 {
         let now = Deadline.nowNanoseconds()
         guard end > now else { return 0 }
         return Int32(clamping: (end - now + 999_999) / 1_000_000)
     }
 
-    private static func nowNanoseconds() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-    }
+    private static func nowNanoseconds() -> UInt64 { MonotonicClock.nanoseconds() }
 }
 
 /// A connected TCP socket owned by one probe; `close()` it exactly once.
-struct ConnectedSocket: Sendable {
-    let fd: Int32
+public struct ConnectedSocket: Sendable {
+    public let fd: Int32
     /// The address it is connected to, e.g. `127.0.0.1:8000`.
-    let peer: String
+    public let peer: String
 
-    func close() { _ = Glibc.close(fd) }
+    public init(fd: Int32, peer: String) { (self.fd, self.peer) = (fd, peer) }
+
+    public func close() { _ = Glibc.close(fd) }
+
+    /// Writes all of `bytes` before the deadline (see `Sockets.send`).
+    public func write(_ bytes: [UInt8], deadline: Deadline) -> Result<Void, TransferFailure> {
+        Sockets.send(fd, bytes, deadline: deadline)
+    }
+
+    /// Reads what is there, at most `maximum` bytes (see `Sockets.receive`).
+    public func read(maximum: Int, deadline: Deadline) -> Result<[UInt8], TransferFailure> {
+        Sockets.receive(fd, maximum: maximum, deadline: deadline)
+    }
 }
 
 /// Why reading or writing a connected socket stopped.
-enum TransferFailure: Error, Equatable {
+public enum TransferFailure: Error, Equatable {
     case timedOut
     /// The peer closed or reset the connection.
     case closed
     case failed(String)
 }
 
-enum Sockets {
+public enum Sockets {
     /// Resolves `host` for TCP. Returns the addresses in the resolver's order, or an error text.
-    static func resolve(host: String, port: UInt16) -> Result<[ResolvedAddress], ResolveFailure> {
+    public static func resolve(host: String, port: UInt16) -> Result<[ResolvedAddress], ResolveFailure> {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -85,7 +89,7 @@ enum Sockets {
         return .success(result)
     }
 
-    struct ResolveFailure: Error { var message: String }
+    public struct ResolveFailure: Error { public var message: String }
 
     private static func describe(_ address: UnsafeMutablePointer<sockaddr>, port: UInt16) -> String {
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
@@ -103,47 +107,9 @@ enum Sockets {
         return "\(buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }):\(port)"
     }
 
-    /// Resolves `host` and connects to its addresses in the resolver's order until one accepts, all
-    /// before `deadline`. The failure is the message the monitors report after their label:
-    /// `connection refused`, `timed out after <timeoutText> s`, `cannot resolve host …`, or per
-    /// address (`connection refused on [::1]:80; timed out after 1 s on 127.0.0.1:80`) when they
-    /// differ. Blocks the calling thread (callers run it off the cooperative pool).
-    static func connectFirst(host: String, port: UInt16, deadline: Deadline, timeoutText: String) -> Result<ConnectedSocket, ProbeFailure> {
-        let addresses: [ResolvedAddress]
-        switch resolve(host: host, port: port) {
-        case .success(let resolved) where !resolved.isEmpty: addresses = resolved
-        case .success: return .failure(ProbeFailure("cannot resolve host \(host)"))
-        case .failure(let failure): return .failure(ProbeFailure("cannot resolve host \(host): \(failure.message)"))
-        }
-        var failures: [(String, ConnectOutcome)] = []
-        for address in addresses {
-            let remaining = deadline.remainingMilliseconds
-            if remaining <= 0 {
-                failures.append((address.text, .timedOut))
-                break
-            }
-            switch open(address, deadline: deadline) {
-            case .success(let fd): return .success(ConnectedSocket(fd: fd, peer: address.text))
-            case .failure(let outcome): failures.append((address.text, outcome))
-            }
-        }
-        func text(_ outcome: ConnectOutcome) -> String {
-            switch outcome {
-            case .connected: "connected"
-            case .refused: "connection refused"
-            case .timedOut: "timed out after \(timeoutText) s"
-            case .failed(let reason): reason
-            }
-        }
-        // One message when every address failed the same way; otherwise say which failed how.
-        let distinct = Set(failures.map { text($0.1) })
-        if distinct.count == 1, let only = distinct.first { return .failure(ProbeFailure(only)) }
-        return .failure(ProbeFailure(failures.map { "\(text($0.1)) on \($0.0)" }.joined(separator: "; ")))
-    }
-
     /// A non-blocking socket connected to `address` before `deadline`. It stays non-blocking: reads
     /// and writes go through `send`/`receive` below (or TLS), bounded by poll(2).
-    private static func open(_ address: ResolvedAddress, deadline: Deadline) -> Result<Int32, ConnectOutcome> {
+    public static func open(_ address: ResolvedAddress, deadline: Deadline) -> Result<Int32, ConnectOutcome> {
         let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { return .failure(.failed("socket: \(String(cString: strerror(errno)))")) }
         let status = address.storage.withUnsafeBytes { raw in
@@ -161,7 +127,8 @@ enum Sockets {
             return .failure(.timedOut)
         case .failure(let failure):
             close(fd)
-            return .failure(.failed("poll: \(HTTPProbe.describe(failure))"))
+            if case .failed(let text) = failure { return .failure(.failed("poll: \(text)")) }
+            return .failure(.timedOut)
         case .success: break
         }
         var socketError: Int32 = 0
@@ -177,7 +144,7 @@ enum Sockets {
     }
 
     /// Waits until `fd` is ready for `events` (POLLIN or POLLOUT), the peer hung up, or the deadline.
-    static func wait(_ fd: Int32, for events: Int16, deadline: Deadline) -> Result<Void, TransferFailure> {
+    public static func wait(_ fd: Int32, for events: Int16, deadline: Deadline) -> Result<Void, TransferFailure> {
         var descriptor = pollfd(fd: fd, events: events, revents: 0)
         while true {
             let remaining = deadline.remainingMilliseconds
@@ -191,7 +158,7 @@ enum Sockets {
 
     /// Writes all of `bytes` before the deadline. MSG_NOSIGNAL: a peer that already closed gives
     /// EPIPE here, never a SIGPIPE that would end the whole process.
-    static func send(_ fd: Int32, _ bytes: [UInt8], deadline: Deadline) -> Result<Void, TransferFailure> {
+    public static func send(_ fd: Int32, _ bytes: [UInt8], deadline: Deadline) -> Result<Void, TransferFailure> {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { raw in
@@ -214,7 +181,7 @@ enum Sockets {
 
     /// Reads what is there (at most `maximum` bytes), waiting for data until the deadline.
     /// `.failure(.closed)` at end of stream.
-    static func receive(_ fd: Int32, maximum: Int, deadline: Deadline) -> Result<[UInt8], TransferFailure> {
+    public static func receive(_ fd: Int32, maximum: Int, deadline: Deadline) -> Result<[UInt8], TransferFailure> {
         var buffer = [UInt8](repeating: 0, count: maximum)
         while true {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
@@ -230,7 +197,7 @@ enum Sockets {
         }
     }
 
-    static func transferFailure(errno code: Int32) -> TransferFailure {
+    public static func transferFailure(errno code: Int32) -> TransferFailure {
         switch code {
         case ECONNRESET, EPIPE, ECONNABORTED: .closed
         case ETIMEDOUT: .timedOut
@@ -251,7 +218,7 @@ enum Sockets {
 }
 
 /// A probe that did not get an answer, with the text that follows the monitor's label.
-struct ProbeFailure: Error, Equatable {
-    var message: String
-    init(_ message: String) { self.message = message }
+public struct ProbeFailure: Error, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
 }

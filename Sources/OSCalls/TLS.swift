@@ -3,18 +3,14 @@
 // package does not depend on it at build time. Certificates are verified against the system store
 // (OpenSSL's certificate directory: /etc/ssl/certs on Debian, or SSL_CERT_DIR/SSL_CERT_FILE) and the
 // endpoint's hostname or IP address, as URLSession (libcurl) did and as ZenML's requests does.
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The few OpenSSL 3 functions the probe calls, resolved from the dlopen'ed library.
-final class OpenSSL: @unchecked Sendable {
+public final class OpenSSL: @unchecked Sendable {
     typealias Pointer = OpaquePointer?
 
     /// Loaded once, on first use; the failure says how to fix it.
-    static let shared: Result<OpenSSL, ProbeFailure> = load()
+    public static let shared: Result<OpenSSL, ProbeFailure> = load()
 
     let clientMethod: @convention(c) () -> Pointer
     let contextNew: @convention(c) (Pointer) -> Pointer
@@ -147,7 +143,7 @@ private final class Mutex: @unchecked Sendable {
 }
 
 /// TLS over a connected socket, after a verified handshake.
-struct TLSConnection: ProbeTransport {
+public struct TLSConnection {
     let library: OpenSSL
     let ssl: OpaquePointer
     let socket: ConnectedSocket
@@ -156,7 +152,7 @@ struct TLSConnection: ProbeTransport {
 
     /// Verifies the certificate chain against the trusted certificates and the name or IP address
     /// against `serverName`; the failure text starts with `TLS failed:`.
-    static func handshake(
+    public static func handshake(
         library: OpenSSL, socket: ConnectedSocket, serverName: String, trustedCertificatesFile: String?, deadline: Deadline
     ) -> Result<TLSConnection, TransferFailure> {
         let context: OpaquePointer
@@ -229,7 +225,7 @@ struct TLSConnection: ProbeTransport {
         }
     }
 
-    func write(_ bytes: [UInt8], deadline: Deadline) -> Result<Void, TransferFailure> {
+    public func write(_ bytes: [UInt8], deadline: Deadline) -> Result<Void, TransferFailure> {
         withSIGPIPEBlocked {
             bytes.withUnsafeBytes { raw in
                 // SSL_write without partial writes: it returns the whole count, or is retried with the same arguments.
@@ -238,7 +234,7 @@ struct TLSConnection: ProbeTransport {
         }
     }
 
-    func read(maximum: Int, deadline: Deadline) -> Result<[UInt8], TransferFailure> {
+    public func read(maximum: Int, deadline: Deadline) -> Result<[UInt8], TransferFailure> {
         var buffer = [UInt8](repeating: 0, count: maximum)
         let result = withSIGPIPEBlocked {
             buffer.withUnsafeMutableBytes { raw in
@@ -248,7 +244,7 @@ struct TLSConnection: ProbeTransport {
         return result.map { Array(buffer[0..<Int($0)]) }
     }
 
-    func close() {
+    public func close() {
         free()
         socket.close()
     }
@@ -258,31 +254,12 @@ struct TLSConnection: ProbeTransport {
         if let ownContext { library.contextFree(ownContext) }
     }
 
-    static func isIPAddress(_ text: String) -> Bool {
+    public static func isIPAddress(_ text: String) -> Bool {
         var storage = in6_addr()
         return inet_pton(AF_INET, text, &storage) == 1 || inet_pton(AF_INET6, text, &storage) == 1
     }
 }
 
 /// OpenSSL writes to the socket with write(2), which raises SIGPIPE when the peer has gone; that
-/// would end the whole process. The signal is blocked in this thread meanwhile, and one raised is
-/// taken off again before the old mask returns.
-private func withSIGPIPEBlocked<T>(_ body: () -> T) -> T {
-    var pipe = sigset_t()
-    sigemptyset(&pipe)
-    sigaddset(&pipe, SIGPIPE)
-    var old = sigset_t()
-    pthread_sigmask(SIG_BLOCK, &pipe, &old)
-    defer {
-        if sigismember(&old, SIGPIPE) == 0 {
-            var pending = sigset_t()
-            sigpending(&pending)
-            if sigismember(&pending, SIGPIPE) == 1 {
-                var now = timespec()
-                _ = sigtimedwait(&pipe, nil, &now)
-            }
-            pthread_sigmask(SIG_SETMASK, &old, nil)
-        }
-    }
-    return body()
-}
+/// would end the whole process. The signal is blocked in this thread meanwhile.
+private func withSIGPIPEBlocked<T>(_ body: () -> T) -> T { Signals.withBlocked(.pipe, body) }

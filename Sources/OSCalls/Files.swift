@@ -1,0 +1,126 @@
+// The file calls swift-system 1.8 lacks: flock, fsync, mkdir, chmod, rename and unlink, each
+// throwing swift-system's `Errno`, plus reading and writing whole small files by descriptor.
+import Glibc
+public import SystemPackage
+
+extension FileDescriptor {
+    /// Takes an exclusive `flock`, retrying on EINTR; blocks until the lock is free.
+    public func lockExclusive() throws(Errno) {
+        while flock(rawValue, LOCK_EX) != 0 {
+            if errno == EINTR { continue }
+            throw Errno(rawValue: errno)
+        }
+    }
+
+    /// Drops the `flock` (closing the descriptor drops it too).
+    public func unlock() { _ = flock(rawValue, LOCK_UN) }
+
+    /// `fsync`: the file's data and metadata (or a directory's entries) are on disk.
+    public func sync() throws(Errno) {
+        if fsync(rawValue) != 0 { throw Errno(rawValue: errno) }
+    }
+
+    /// Everything up to end of file; `Errno.fileTooLarge` past `limit` bytes.
+    public func readToEnd(limit: Int = .max) throws(Errno) -> [UInt8] {
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count: Int
+            do {
+                count = try buffer.withUnsafeMutableBytes { try read(into: $0) }
+            } catch let error as Errno {
+                throw error
+            } catch {
+                throw Errno.ioError
+            }
+            if count == 0 { return data }
+            data += buffer[0 ..< count]
+            if data.count > limit { throw Errno.fileTooLarge }
+        }
+    }
+
+    /// Writes all of `bytes` (retrying short writes and EINTR).
+    public func writeAll(bytes: some Collection<UInt8>) throws(Errno) {
+        do {
+            _ = try writeAll(bytes)
+        } catch let error as Errno {
+            throw error
+        } catch {
+            throw Errno.ioError
+        }
+    }
+
+    /// Opens `path` without following a final symlink, close-on-exec (mode applies when created).
+    public static func openNoFollow(_ path: String, _ access: AccessMode, options: OpenOptions = [],
+                                    permissions: FilePermissions = [.ownerReadWrite]) throws(Errno) -> FileDescriptor {
+        do {
+            return try open(FilePath(path), access, options: options.union([.noFollow, .closeOnExec]),
+                            permissions: options.contains(.create) ? permissions : nil)
+        } catch let error as Errno {
+            throw error
+        } catch {
+            throw Errno.ioError
+        }
+    }
+
+    /// A close-on-exec copy numbered `minimum` or above (`F_DUPFD_CLOEXEC`): a descriptor kept
+    /// clear of 0–2 and of the numbers a spawned child is given, so a later dup2 onto them is a real copy.
+    public func duplicate(atLeast minimum: Int32) throws(Errno) -> FileDescriptor {
+        let copy = fcntl(rawValue, F_DUPFD_CLOEXEC, minimum)
+        if copy < 0 { throw Errno(rawValue: errno) }
+        return FileDescriptor(rawValue: copy)
+    }
+
+    /// Closes, ignoring the answer (nothing can be done about a failed close of a read).
+    public func closeQuietly() { try? close() }
+}
+
+/// Changes to the file system by path.
+public enum FileSystemCalls {
+    /// `mkdir`; an existing entry is not an error.
+    public static func makeDirectory(_ path: String, permissions: FilePermissions) throws(Errno) {
+        if mkdir(path, permissions.rawValue) != 0 && errno != EEXIST { throw Errno(rawValue: errno) }
+    }
+
+    /// `chmod` (follows a symlink: callers check the entry with `lstat` first).
+    public static func changePermissions(_ path: String, _ permissions: FilePermissions) throws(Errno) {
+        if chmod(path, permissions.rawValue) != 0 { throw Errno(rawValue: errno) }
+    }
+
+    /// `rename`: atomic on one file system.
+    public static func rename(_ from: String, to: String) throws(Errno) {
+        if Glibc.rename(from, to) != 0 { throw Errno(rawValue: errno) }
+    }
+
+    /// A new 0700 directory `<prefix>XXXXXX` (`mkdtemp`), its path.
+    public static func makeTemporaryDirectory(prefix: String) throws(Errno) -> String {
+        var template = Array("\(prefix)XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else { throw Errno(rawValue: errno) }
+        return String(cString: made)
+    }
+
+    /// `unlink`, ignoring whether it was there.
+    public static func removeFile(_ path: String) { _ = unlink(path) }
+}
+
+/// Whether a TCP listener could bind `127.0.0.1:port` now (with SO_REUSEADDR, as ZenML's
+/// `port_available` and servers set it: a port whose connections linger in TIME_WAIT is free; a
+/// port someone listens on is not).
+public enum PortProbe {
+    public static func canBindLoopback(port: UInt16) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var one: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+}
+

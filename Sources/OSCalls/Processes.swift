@@ -1,0 +1,216 @@
+// Processes: identity, environment, spawning, waiting, replacing this process, and the exit.
+// swift-system has none of these; they are thin, typed and say what failed with an `Errno`.
+import Glibc
+public import SystemPackage
+
+/// This process and its user, as the kernel sees them.
+public enum CurrentProcess {
+    public static var id: Int32 { getpid() }
+    /// The real user ID (whose user manager and journal this is).
+    public static var userID: UInt32 { getuid() }
+    /// The effective user ID (who owns what this process creates).
+    public static var effectiveUserID: UInt32 { geteuid() }
+    public static var processGroup: Int32 { getpgrp() }
+
+    /// The environment as `NAME=value` strings, read from `environ` now (Foundation's
+    /// `ProcessInfo` copy is taken once and misses `setenvironment`).
+    public static var environment: [String] {
+        var result: [String] = []
+        var cursor = environ
+        while let entry = cursor.pointee {
+            result.append(String(cString: entry))
+            cursor += 1
+        }
+        return result
+    }
+
+    /// `setenv(name, value, 1)`.
+    public static func setEnvironment(_ name: String, _ value: String) { setenv(name, value, 1) }
+
+    /// `chdir`.
+    public static func changeDirectory(to path: String) throws(Errno) {
+        if chdir(path) != 0 { throw Errno(rawValue: errno) }
+    }
+
+    public static var currentDirectory: String {
+        guard let cwd = getcwd(nil, 0) else { return "/" }
+        defer { free(cwd) }
+        return String(cString: cwd)
+    }
+
+    /// Starts a new session (`setsid`): no controlling terminal, its own process group.
+    public static func startSession() { _ = setsid() }
+
+    /// `fork()`: true in the child. Only for a process that has not started other threads' work it
+    /// depends on in the child (the entrypoint's readiness helper).
+    public static func fork() throws(Errno) -> Bool {
+        let pid = Glibc.fork()
+        if pid < 0 { throw Errno(rawValue: errno) }
+        return pid == 0
+    }
+
+    /// Ends the process with `status`, flushing stdio (`exit`).
+    public static func exit(_ status: Int32) -> Never { Glibc.exit(status) }
+
+    /// Ends the process at once, running nothing (`_exit`): for a forked parent.
+    public static func exitImmediately(_ status: Int32) -> Never { Glibc._exit(status) }
+
+    /// Replaces this process with `argv` (`execvp`: PATH is searched), after resetting every signal
+    /// to its default action and unblocking all: ignored dispositions and the blocked mask survive
+    /// exec, and the Swift runtime and Dispatch block or ignore some. Returns only on failure.
+    public static func replace(with argv: [String]) -> Errno {
+        Signals.resetAll()
+        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
+        cArguments.append(nil)
+        execvp(argv[0], &cArguments)
+        let failure = Errno(rawValue: errno)
+        for pointer in cArguments { free(pointer) }
+        return failure
+    }
+}
+
+/// How a child process ended.
+public enum ExitStatus: Equatable, Sendable {
+    case exited(Int32)
+    case signaled(Int32)
+
+    /// The shell's number: the exit status, or 128 + the signal.
+    public var shellStatus: Int32 {
+        switch self {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal
+        }
+    }
+}
+
+/// A child started with `posix_spawn`: a fresh process, never a fork of this threaded one.
+public struct ChildProcessID: Sendable {
+    public let rawValue: Int32
+
+    /// What the child's standard descriptors are.
+    public enum Stream: Sendable {
+        case inherit
+        case nullDevice
+        case descriptor(FileDescriptor)
+    }
+
+    /// Starts `argv[0]` (an absolute path) with `argv`, with the signal state of a fresh process:
+    /// every signal at its default action and none blocked. Not obvious: without that a child
+    /// inherits what this process ignores (the CLI ignores SIGINT during its waits) and the mask of
+    /// the spawning thread, and Dispatch's and the cooperative pool's threads block most signals
+    /// (seen: a child spawned from a test could not be ended with SIGTERM).
+    /// - Parameters:
+    ///   - environment: `NAME=value` strings; nil inherits this process's.
+    ///   - moving: extra descriptors the child gets at the given numbers (e.g. a pipe's end on 3).
+    public static func spawn(_ argv: [String], environment: [String]? = nil, stdin: Stream = .inherit, stdout: Stream = .inherit,
+                             stderr: Stream = .inherit, moving: [(FileDescriptor, Int32)] = []) throws(Errno) -> ChildProcessID {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for (stream, target) in [(stdin, Int32(0)), (stdout, 1), (stderr, 2)] {
+            switch stream {
+            case .inherit: break
+            case .nullDevice: posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
+            case .descriptor(let fd): posix_spawn_file_actions_adddup2(&actions, fd.rawValue, target)
+            }
+        }
+        for (fd, target) in moving { posix_spawn_file_actions_adddup2(&actions, fd.rawValue, target) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = Signals.catchable
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        let cArgv = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { $0.map { strdup($0) } + [nil] }
+        defer {
+            cArgv.forEach { free($0) }
+            cEnv?.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let status = cEnv.map { posix_spawn(&pid, argv[0], &actions, &attributes, cArgv, $0) }
+            ?? posix_spawn(&pid, argv[0], &actions, &attributes, cArgv, environ)
+        guard status == 0 else { throw Errno(rawValue: status) }
+        return ChildProcessID(rawValue: pid)
+    }
+
+    /// Waits for the child to end and reaps it.
+    public func waitForExit() -> ExitStatus {
+        var raw: Int32 = 0
+        while waitpid(rawValue, &raw, 0) < 0 && errno == EINTR {}
+        let signaled = raw & 0x7f
+        return signaled == 0 ? .exited((raw >> 8) & 0xff) : .signaled(signaled)
+    }
+}
+
+/// A process by PID, seen from outside: whether it exists, and signals sent on purpose.
+public struct ProcessID: Sendable, Hashable {
+    public let rawValue: Int32
+    public init(_ rawValue: Int32) { self.rawValue = rawValue }
+
+    /// A process with this PID exists (one of another user counts; a zombie counts too).
+    public var exists: Bool { kill(rawValue, 0) == 0 || errno == EPERM }
+
+    /// Its process group (`getpgid`), nil when it is gone.
+    public var processGroup: Int32? {
+        let group = getpgid(rawValue)
+        return group < 0 ? nil : group
+    }
+
+    /// Sends `signal` to the process, or with `group` to its whole process group.
+    @discardableResult
+    public func send(_ signal: Signal, group: Bool = false) -> Bool { kill(group ? -rawValue : rawValue, signal.rawValue) == 0 }
+}
+
+/// Readiness of several descriptors at once (`poll`).
+public enum Poll {
+    public struct Events: OptionSet, Sendable {
+        public let rawValue: Int16
+        public init(rawValue: Int16) { self.rawValue = rawValue }
+        public static let input = Events(rawValue: Int16(POLLIN))
+        public static let output = Events(rawValue: Int16(POLLOUT))
+    }
+
+    /// Waits up to `milliseconds` (-1: no limit) for one of `descriptors` to be ready for `events`
+    /// (or hung up, or in error); returns which are, by index. Empty on timeout; EINTR is an empty
+    /// answer too (the caller loops on its own deadline).
+    public static func wait(_ descriptors: [FileDescriptor], for events: Events, milliseconds: Int32) throws(Errno) -> [Int] {
+        var fds = descriptors.map { pollfd(fd: $0.rawValue, events: events.rawValue, revents: 0) }
+        let ready = poll(&fds, nfds_t(fds.count), milliseconds)
+        if ready < 0 {
+            if errno == EINTR { return [] }
+            throw Errno(rawValue: errno)
+        }
+        return fds.indices.filter { fds[$0].revents != 0 }
+    }
+}
+
+/// Facts about paths that swift-system does not give.
+public enum PathFacts {
+    /// The canonical path (symlinks resolved, `realpath`), or nil if it does not exist.
+    public static func canonical(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// `access(path, X_OK)`: this process may execute it.
+    public static func isExecutable(_ path: String) -> Bool { access(path, X_OK) == 0 }
+
+    /// `access(path, F_OK)`: it exists (a dangling symlink does not).
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+}
+
+/// Whether a descriptor is a terminal (`isatty`).
+public enum Terminal {
+    public static func isTerminal(_ fd: FileDescriptor) -> Bool { isatty(fd.rawValue) == 1 }
+}
+
+/// The C library's buffered standard streams, which Swift's `print` writes through.
+public enum StandardIO {
+    /// Writes out what `print` has buffered (`fflush(NULL)`), before a direct write of the descriptor.
+    public static func flush() { fflush(nil) }
+}

@@ -1,0 +1,72 @@
+import OSCalls
+import SystemPackage
+import Testing
+
+/// The thin wrappers of the C library, each against the kernel it wraps (no mocks).
+@Suite struct OSCallsTests {
+    @Test func calendarFieldsRoundTripAndRefuseDatesThatDoNotExist() {
+        let parts = CalendarTime.utc(1_764_470_163)  // 2025-11-30 02:36:03 UTC
+        #expect(parts == CalendarTime(year: 2025, month: 11, day: 30, hour: 2, minute: 36, second: 3))
+        #expect(parts.secondsSinceEpoch(inLocalZone: false) == 1_764_470_163)
+        #expect(CalendarTime(year: 2025, month: 2, day: 30, hour: 0, minute: 0, second: 0).secondsSinceEpoch(inLocalZone: false) == nil,
+                "the C library would roll Feb 30 over to March 2")
+        let local = CalendarTime.local(1_764_470_163)
+        #expect(local.secondsSinceEpoch(inLocalZone: true) == 1_764_470_163)
+    }
+
+    @Test func aSpawnedChildReportsHowItEnded() throws {
+        #expect(try ChildProcessID.spawn(["/bin/sh", "-c", "exit 7"]).waitForExit() == .exited(7))
+        let killed = try ChildProcessID.spawn(["/bin/sh", "-c", "kill -KILL $$"]).waitForExit()
+        #expect(killed == .signaled(Signal.kill.rawValue) && killed.shellStatus == 128 + 9)
+        // A child starts with nothing blocked, whatever the spawning thread blocks (the test
+        // runner's threads block SIGTERM: without the reset this child exits 3).
+        let terminated = try ChildProcessID.spawn(["/bin/sh", "-c", "kill -TERM $$; exit 3"]).waitForExit()
+        #expect(terminated == .signaled(Signal.terminate.rawValue))
+        #expect(throws: Errno.noSuchFileOrDirectory) { try ChildProcessID.spawn(["/nonexistent/program"]) }
+    }
+
+    @Test func aChildGetsExactlyTheEnvironmentAndStreamsItIsGiven() throws {
+        let out = try FileDescriptor.pipe(options: .closeOnExec)
+        let child = try ChildProcessID.spawn(["/bin/sh", "-c", "printf '%s' \"$ONLY\"; env | wc -l"], environment: ["ONLY=this"],
+                                             stdin: .nullDevice, stdout: .descriptor(out.writeEnd))
+        out.writeEnd.closeQuietly()
+        let text = String(decoding: try out.readEnd.readToEnd(), as: UTF8.self)
+        out.readEnd.closeQuietly()
+        #expect(child.waitForExit() == .exited(0))
+        // sh adds PWD (and may add SHLVL and _): a handful of lines, not this process's environment.
+        #expect(text.hasPrefix("this"))
+        #expect((Int(text.dropFirst(4).filter(\.isNumber)) ?? 99) <= 4, "\(text)")
+    }
+
+    @Test func readingStopsAtItsLimitAndPollSeesReadiness() throws {
+        let pipe = try FileDescriptor.pipe(options: .closeOnExec)
+        defer { pipe.readEnd.closeQuietly() }
+        #expect(try Poll.wait([pipe.readEnd], for: .input, milliseconds: 0).isEmpty, "nothing written yet")
+        try pipe.writeEnd.writeAll(bytes: Array("0123456789".utf8))
+        #expect(try Poll.wait([pipe.readEnd], for: .input, milliseconds: 0) == [0])
+        pipe.writeEnd.closeQuietly()
+        #expect(throws: Errno.fileTooLarge) { try pipe.readEnd.readToEnd(limit: 4) }
+    }
+
+    @Test func aLockIsExclusiveAcrossOpenFiles() throws {
+        let path = "/tmp/oscalls-lock-\(CurrentProcess.id)"
+        defer { FileSystemCalls.removeFile(path) }
+        let first = try FileDescriptor.openNoFollow(path, .readWrite, options: [.create])
+        defer { first.closeQuietly() }
+        try first.lockExclusive()
+        // Another open file description of the same file cannot take it meanwhile (flock -n says 1).
+        let probe = try ChildProcessID.spawn(["/usr/bin/flock", "-n", path, "/bin/true"]).waitForExit()
+        #expect(probe == .exited(1))
+        first.unlock()
+        #expect(try ChildProcessID.spawn(["/usr/bin/flock", "-n", path, "/bin/true"]).waitForExit() == .exited(0))
+    }
+
+    @Test func openNoFollowRefusesASymlink() throws {
+        let link = "/tmp/oscalls-link-\(CurrentProcess.id)"
+        FileSystemCalls.removeFile(link)
+        #expect(ProcessID(CurrentProcess.id).exists)
+        _ = try ChildProcessID.spawn(["/bin/ln", "-s", "/etc/hostname", link]).waitForExit()
+        defer { FileSystemCalls.removeFile(link) }
+        #expect(throws: Errno.tooManySymbolicLinkLevels) { try FileDescriptor.openNoFollow(link, .readOnly) }
+    }
+}

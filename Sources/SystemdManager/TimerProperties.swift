@@ -1,4 +1,4 @@
-public import SDBus
+import SDBus
 
 /// The properties of a transient `.timer` unit (systemd.timer), typed as `StartTransientUnit` takes them.
 ///

@@ -85,8 +85,8 @@ enum CLI {
                       removing: [String] = []) throws -> Spawned {
         let id = UUID().uuidString
         let outPath = "\(scratch)/\(id).out", errPath = "\(scratch)/\(id).err"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

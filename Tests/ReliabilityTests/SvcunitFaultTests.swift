@@ -54,7 +54,7 @@ struct SvcunitFaultTests {
             cli.kill(SIGKILL)
             let killed = await cli.wait()
             #expect(killed.signaled, "it was still running when killed: \(killed)")
-            FileManager.default.createFile(atPath: flag, contents: nil)
+            _ = FileManager.default.createFile(atPath: flag, contents: nil)
 
             let rerun = try await store.svcunit("start", uuid, "--timeout", "30")
             #expect(rerun.status == 0, "\(rerun)")

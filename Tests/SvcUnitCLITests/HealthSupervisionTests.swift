@@ -206,7 +206,7 @@ struct HealthSupervisionTests {
         }
 
         func setUnhealthy(_ unhealthy: Bool) {
-            if unhealthy { FileManager.default.createFile(atPath: flag, contents: Data()) } else { try? FileManager.default.removeItem(atPath: flag) }
+            if unhealthy { _ = FileManager.default.createFile(atPath: flag, contents: Data()) } else { try? FileManager.default.removeItem(atPath: flag) }
         }
 
         /// `svcunit health NAME --json -n N`, parsed.

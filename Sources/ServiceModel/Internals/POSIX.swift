@@ -61,7 +61,7 @@ enum POSIX {
     static func fileInfo(_ path: String, followLink: Bool) throws(POSIXCallError) -> FileInfo? {
         let info: Stat
         do {
-            info = try FilePath(path).stat(followTargetSymlink: followLink)
+            info = try Stat(atPath: path, followTargetSymlink: followLink)
         } catch {
             if error == .noSuchFileOrDirectory { return nil }
             throw POSIXCallError(call: followLink ? "stat" : "lstat", error)
@@ -106,12 +106,9 @@ enum POSIX {
 
     static func openDirectory(_ path: String, followLink: Bool = false) throws(POSIXCallError) -> FileDescriptor {
         do {
-            return try FileDescriptor.open(FilePath(path), .readOnly,
-                                           options: followLink ? [.directory, .closeOnExec] : [.directory, .closeOnExec, .noFollow])
-        } catch let error as Errno {
-            throw POSIXCallError(call: "open", error)
+            return try FileDescriptor.open(path, .readOnly, options: followLink ? [.directory, .closeOnExec] : [.directory, .closeOnExec, .noFollow])
         } catch {
-            throw POSIXCallError(call: "open", .ioError)
+            throw POSIXCallError(call: "open", error)
         }
     }
 

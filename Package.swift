@@ -41,8 +41,8 @@ let package = Package(
         .target(name: "SDWorker"),
         // swift-log, bootstrapped once per executable: --verbose / SVCUNIT_LOG_LEVEL (silent by default).
         .target(name: "Diagnostics", dependencies: [.product(name: "Logging", package: "swift-log")]),
-        .target(name: "SDBus", dependencies: ["CSystemd", "SDWorker", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "SDJournal", dependencies: ["CSystemd", "SDWorker", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "SDBus", dependencies: ["CSystemd", "SDWorker", "OSCalls", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "SDJournal", dependencies: ["CSystemd", "SDWorker", "OSCalls", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
         // sd_notify only, for the entrypoint of Type=notify units.
         .target(name: "SDDaemon", dependencies: ["CSystemd"]),
         .target(name: "SystemdManager", dependencies: ["SDBus", "OSCalls"]),

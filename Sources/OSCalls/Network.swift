@@ -18,20 +18,14 @@ public struct ResolvedAddress: Sendable {
     public var text: String
 }
 
-/// A point in time on the monotonic clock by which a whole probe must be done.
+/// A point in time by which a whole probe must be done.
 public struct Deadline: Sendable {
-    private let end: UInt64
+    private let end: ContinuousClock.Instant
 
-    public init(milliseconds: Int32) { end = Deadline.nowNanoseconds() + UInt64(max(milliseconds, 0)) * 1_000_000 }
+    public init(milliseconds: Int32) { end = .now + .milliseconds(max(milliseconds, 0)) }
 
     /// Milliseconds left, 0 when the deadline has passed (rounded up, so 0 means really over).
-    public var remainingMilliseconds: Int32 {
-        let now = Deadline.nowNanoseconds()
-        guard end > now else { return 0 }
-        return Int32(clamping: (end - now + 999_999) / 1_000_000)
-    }
-
-    private static func nowNanoseconds() -> UInt64 { MonotonicClock.nanoseconds() }
+    public var remainingMilliseconds: Int32 { PollTimeout.until(end) }
 }
 
 /// A connected TCP socket owned by one probe; `close()` it exactly once.

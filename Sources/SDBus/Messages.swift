@@ -94,16 +94,6 @@ public struct SignalMatch: Sendable, Hashable {
         if let arg0 { parts.append("arg0='\(quoted(arg0))'") }
         return parts.joined(separator: ",")
     }
-
-    /// Whether a received signal satisfies this rule (used to route signals on a direct connection,
-    /// where the manager sends every signal to every peer).
-    public func matches(_ signal: BusSignal) -> Bool {
-        if let path, signal.path != path { return false }
-        if let interface, signal.interface != interface { return false }
-        if let member, signal.member != member { return false }
-        if let arg0, signal.arguments.first?.stringValue != arg0 { return false }
-        return true
-    }
 }
 
 extension String {

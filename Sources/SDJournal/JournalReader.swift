@@ -1,6 +1,7 @@
 import Diagnostics
 import Glibc
 import Logging
+import OSCalls
 import SDWorker
 import Synchronization
 

@@ -191,25 +191,10 @@ public final class SystemdManager: Sendable {
         return path
     }
 
-    /// `LoadUnit(s name) → o`: loads the unit from disk if needed (a `not-found` stub if absent).
-    public func loadUnit(_ name: UnitName) async throws(SystemdError) -> ObjectPath {
-        let reply = try await managerCall("LoadUnit", [.string(name.rawValue)], unit: name)
-        guard let path = reply.first?.objectPathValue else {
-            throw SystemdError(code: .protocolError, message: "LoadUnit returned no path", unit: name)
-        }
-        return path
-    }
-
     /// `ListUnitsByPatterns(as states, as patterns)`: the loaded units whose names match the globs,
     /// in one call. Units that are not loaded are absent (they are inactive by definition).
     public func listUnitsByPatterns(states: [String] = [], patterns: [String]) async throws(SystemdError) -> [UnitListEntry] {
         let reply = try await managerCall("ListUnitsByPatterns", [.stringArray(states), .stringArray(patterns)], unit: nil)
-        return (reply.first?.arrayValue ?? []).compactMap(UnitListEntry.init)
-    }
-
-    /// `ListUnitsByNames(as names)`: one row per name, loading each (unknown ones come back `not-found`).
-    public func listUnitsByNames(_ names: [UnitName]) async throws(SystemdError) -> [UnitListEntry] {
-        let reply = try await managerCall("ListUnitsByNames", [.stringArray(names.map(\.rawValue))], unit: nil)
         return (reply.first?.arrayValue ?? []).compactMap(UnitListEntry.init)
     }
 

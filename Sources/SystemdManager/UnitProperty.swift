@@ -78,8 +78,6 @@ public struct UnitProperty: Sendable, Hashable {
     }
     /// `NotifyAccess=` (systemd.service): `none`, `main`, `exec` or `all`.
     public static func notifyAccess(_ s: String) -> UnitProperty { .init(name: "NotifyAccess", value: .string(s)) }
-    /// `AddRef=`: pins the unit while this client's bus name exists. Broker connections only.
-    public static func addRef(_ b: Bool) -> UnitProperty { .init(name: "AddRef", value: .bool(b)) }
     /// A dependency such as `Wants=`, `After=`, `PartOf=` (systemd.unit).
     public static func dependency(_ kind: String, _ units: [UnitName]) -> UnitProperty {
         .init(name: kind, value: .stringArray(units.map(\.rawValue)))

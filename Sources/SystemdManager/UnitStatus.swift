@@ -173,6 +173,6 @@ public struct UnitListEntry: UnitStateFacts, Hashable {
     }
 
     public var unitName: String { name }
-    /// Listed rows are loaded unless systemd says `not-found` (e.g. from `ListUnitsByNames`).
+    /// Listed rows are loaded unless systemd says `not-found`.
     public var isLoaded: Bool { loadState != .notFound }
 }

@@ -5,6 +5,7 @@
 // use non-atomic reference counts and must never be touched from two threads at once.
 internal import CSystemd
 import Glibc
+import OSCalls
 import SDWorker
 
 typealias BusPointer = OpaquePointer

@@ -1,6 +1,7 @@
 // The only file in SDJournal that calls sd_journal_* functions; runs on the reader's own thread.
 internal import CSystemd
 import Glibc
+import OSCalls
 import SDWorker
 
 typealias JournalPointer = OpaquePointer

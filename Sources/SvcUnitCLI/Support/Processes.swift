@@ -44,12 +44,9 @@ struct ChildProcess {
         let end = ContinuousClock.now + deadline
         var buffer = [UInt8](repeating: 0, count: 65536)
         while open.contains(where: { $0 != nil }) {
-            let left = end - ContinuousClock.now
-            if left <= .zero { ProcessID(child.rawValue).send(.kill); break }
-            let (seconds, attoseconds) = left.components
+            if ContinuousClock.now >= end { ProcessID(child.rawValue).send(.kill); break }
             let waiting = open.compactMap { $0 }
-            guard let ready = try? Poll.wait(waiting, for: .input,
-                                             milliseconds: Int32(min(seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1, 60_000))) else { break }
+            guard let ready = try? Poll.wait(waiting, for: .input, milliseconds: min(PollTimeout.until(end), 60_000)) else { break }
             for index in ready {
                 let fd = waiting[index]
                 guard let slot = open.firstIndex(where: { $0 == fd }) else { continue }

@@ -3,8 +3,8 @@ public import SDBus
 /// What systemd knows of one unit right now: the facts svcunit derives a service's state from.
 ///
 /// Built from the `Unit` and `Service` interfaces' properties (`GetAll`) and kept current from
-/// `PropertiesChanged`. Not obvious: for a unit that is not loaded systemd answers with a stub
-/// (`LoadState=not-found`, `ActiveState=inactive`) and default values, not the last run's — so a
+/// `PropertiesChanged`. Not obvious: a unit the manager no longer holds has no properties at all
+/// (`SystemdManager.unitStatus` reads it as not loaded and `inactive`), not the last run's, so a
 /// clean exit's `Result` must be caught from signals before the unit is garbage-collected.
 public struct UnitStatus: UnitStateFacts, Hashable {
     public var name: UnitName

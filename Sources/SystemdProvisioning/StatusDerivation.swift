@@ -24,8 +24,9 @@ public enum StatusDerivation {
             return (state, "")
         case .inactive where unit.jobID != 0:
             // systemd runs its job queue only when nothing else is pending: a busy manager can hold
-            // a start job for seconds. Say so, instead of the timeout's bare "not running".
-            return (state, "\(notRunning) yet: its start job \(unit.jobID) waits in the user manager's queue")
+            // a start job for seconds. Say so, instead of the timeout's bare "not running". (`Job`
+            // names no type; on an inactive unit it is almost always a start.)
+            return (state, "\(notRunning) yet: job \(unit.jobID) for its unit waits in the user manager's queue")
         case .inactive:
             return (state, notRunning)
         case .error where unit.activeState == .activating:

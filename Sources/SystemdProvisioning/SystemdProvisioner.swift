@@ -445,8 +445,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// A unit that is not loaded, or `inactive` with no job queued, runs nothing and counts as this store's.
     ///
     /// Not obvious: `ExecStart` is read now, not taken from `unit`: a watch begun before the unit
-    /// started holds the stub's empty `ExecStart`, and systemd sends changes of it as invalidations,
-    /// never as values. Only a template instance's `Environment` is read (it holds `SVCUNIT_ROOT`).
+    /// started holds no `ExecStart`, and systemd sends changes of it as invalidations, never as values. Only a template instance's `Environment` is read (it holds `SVCUNIT_ROOT`).
     public func ownership(of unit: UnitStatus, uuid: ServiceUUID) async throws(SystemdError) -> UnitOwnership {
         // An inactive unit with a job queued is one another start has just created: it counts.
         guard unit.isLoaded, unit.activeState != .inactive || unit.jobID != 0 else { return .ours }
@@ -499,6 +498,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
         // The template instance stands for the service only when it runs or is enabled; a merely
         // loadable instance (the template is installed) says nothing about this service.
         let instance = try await manager.unitStatus(unit.templateInstance)
+        // A persistent service's instance that the manager has let go of (stopped, and nothing pulls
+        // it in until the next daemon-reload) still stands for the service; asking whether it is
+        // enabled reads the unit file, without loading the unit.
+        if !instance.isLoaded { return await isEnabled(unit) ? instance : transient }
         return ServiceUnit.standing(transient: transient, instance: instance, instanceEnabled: instance.unitFileState?.isEnabled == true)
             ?? transient
     }

@@ -92,6 +92,9 @@ struct LivePersistentTests {
             try await h.services.stop(uuid, timeout: .seconds(15))
             #expect(try LiveSystemd.systemctlShow(instance, "ActiveState") == "inactive")
             #expect(try await h.services.status(uuid).document.status.state == .inactive)
+            // Stopped, it is still the persistent service's unit, whether or not the manager still
+            // holds the instance (a status read never loads it; the unit file says it is enabled).
+            #expect(try await h.services.provisioner.unitStatus(uuid).name == instance)
 
             // `start` of an enabled service starts the instance again, not a transient unit.
             #expect(try await h.services.start(uuid, timeout: .seconds(120)) == .started)

@@ -43,7 +43,7 @@ import Testing
         queued = UnitStatus(name: name, properties: queued.properties.merging(["Job": .structure([.uint32(128), .objectPath("/org/freedesktop/systemd1/job/128")])]) { $1 })
         let (state, reason) = StatusDerivation.derive(queued)
         #expect(state == .inactive)
-        #expect(reason == "service daemon is not running yet: its start job 128 waits in the user manager's queue")
+        #expect(reason == "service daemon is not running yet: job 128 for its unit waits in the user manager's queue")
         #expect(StatusDerivation.derive(unit(["ActiveState": "inactive", "SubState": "dead"])).reason == "service daemon is not running")
     }
 

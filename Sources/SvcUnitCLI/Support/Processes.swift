@@ -111,14 +111,16 @@ enum Paths {
     /// The canonical path (symlinks resolved), or `nil` if it does not exist.
     static func canonical(_ path: String) -> String? { PathFacts.canonical(path) }
 
+    // `Stat(atPath:)`, not `FilePath`: FilePath drops a trailing slash, and `stat("file/")` must
+    // fail as the C library says (ENOTDIR).
     static func isExecutableFile(_ path: String) -> Bool {
-        (try? FilePath(path).stat().type) == .regular && PathFacts.isExecutable(path)
+        (try? Stat(atPath: path, followTargetSymlink: true).type) == .regular && PathFacts.isExecutable(path)
     }
 
-    static func isDirectory(_ path: String) -> Bool { (try? FilePath(path).stat().type) == .directory }
+    static func isDirectory(_ path: String) -> Bool { (try? Stat(atPath: path, followTargetSymlink: true).type) == .directory }
 
     /// The size of what `path` names (symlinks followed), or `nil` if it does not exist.
-    static func size(_ path: String) -> Int? { (try? FilePath(path).stat().size).map { Int($0) } }
+    static func size(_ path: String) -> Int? { (try? Stat(atPath: path, followTargetSymlink: true).size).map { Int($0) } }
 
     static var currentDirectory: String { CurrentProcess.currentDirectory }
 

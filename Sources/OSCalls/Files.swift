@@ -1,5 +1,6 @@
-// The file calls swift-system 1.8 lacks: flock, fsync, mkdir, chmod, rename and unlink, each
-// throwing swift-system's `Errno`, plus reading and writing whole small files by descriptor.
+// The file calls swift-system 1.8 lacks (flock, fsync, fcntl's F_DUPFD_CLOEXEC, mkdir, chmod,
+// rename, unlink, mkdtemp), each throwing swift-system's `Errno`; reading and writing whole small
+// files by descriptor; open and stat by a plain path string; and the loopback bind probe.
 import Glibc
 public import SystemPackage
 
@@ -21,8 +22,8 @@ extension FileDescriptor {
     }
 
     /// Everything up to end of file; `Errno.fileTooLarge` past `limit` bytes. Reads through one
-    /// uninitialised stack buffer (a zeroed 64 KiB array per file was a third of `create`'s work in
-    /// a store of 300 services).
+    /// uninitialised stack buffer: zero-filling a 64 KiB array per file was most of what reading
+    /// 300 documents cost `create` (callgrind).
     public func readToEnd(limit: Int = .max) throws(Errno) -> [UInt8] {
         var data: [UInt8] = []
         let outcome: Errno? = withUnsafeTemporaryAllocation(byteCount: 65536, alignment: 16) { buffer in
@@ -55,8 +56,8 @@ extension FileDescriptor {
         try open(path, access, options: options.union([.noFollow, .closeOnExec]), permissions: options.contains(.create) ? permissions : nil)
     }
 
-    /// `open` of a path given as a Swift string, without building a `FilePath`: its parsing cost
-    /// more than the call (a quarter of `create`'s instructions in a store of 300 services).
+    /// `open` of a path given as a Swift string, without building a `FilePath`: parsing one per open
+    /// and stat was a tenth of `create`'s instructions in a store of 300 services (callgrind).
     public static func open(_ path: String, _ access: AccessMode, options: OpenOptions, permissions: FilePermissions? = nil) throws(Errno) -> FileDescriptor {
         let result: Result<FileDescriptor, Errno> = path.withCString { pointer in
             do {

@@ -13,7 +13,7 @@ public enum CurrentProcess {
     public static var processGroup: Int32 { getpgrp() }
 
     /// The environment as `NAME=value` strings, read from `environ` now (Foundation's
-    /// `ProcessInfo` copy is taken once and misses `setenvironment`).
+    /// `ProcessInfo` copy is taken once and misses a later `setenv`).
     public static var environment: [String] {
         var result: [String] = []
         var cursor = environ

@@ -155,20 +155,13 @@ public enum Sockets {
     public static func send(_ fd: Int32, _ bytes: [UInt8], deadline: Deadline) -> Result<Void, TransferFailure> {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { raw in
-                Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+            let sent = transfer(fd, waitingFor: Int16(POLLOUT), deadline: deadline) {
+                bytes.withUnsafeBytes { raw in Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) }
             }
-            if written > 0 {
-                offset += written
-                continue
+            switch sent {
+            case .success(let count): offset += count
+            case .failure(let failure): return .failure(failure)
             }
-            let code = errno
-            if code == EINTR { continue }
-            if code == EAGAIN || code == EWOULDBLOCK {
-                if case .failure(let failure) = wait(fd, for: Int16(POLLOUT), deadline: deadline) { return .failure(failure) }
-                continue
-            }
-            return .failure(transferFailure(errno: code))
         }
         return .success(())
     }
@@ -177,14 +170,26 @@ public enum Sockets {
     /// `.failure(.closed)` at end of stream.
     public static func receive(_ fd: Int32, maximum: Int, deadline: Deadline) -> Result<[UInt8], TransferFailure> {
         var buffer = [UInt8](repeating: 0, count: maximum)
+        let received = transfer(fd, waitingFor: Int16(POLLIN), deadline: deadline) {
+            buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+        }
+        switch received {
+        case .success(0): return .failure(.closed)
+        case .success(let count): return .success(Array(buffer[0..<count]))
+        case .failure(let failure): return .failure(failure)
+        }
+    }
+
+    /// Runs `call` (one send or recv on the non-blocking `fd`) until it moves bytes or ends: EINTR
+    /// calls again, EAGAIN waits for `events` before the deadline first.
+    private static func transfer(_ fd: Int32, waitingFor events: Int16, deadline: Deadline, _ call: () -> Int) -> Result<Int, TransferFailure> {
         while true {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
-            if count > 0 { return .success(Array(buffer[0..<count])) }
-            if count == 0 { return .failure(.closed) }
+            let count = call()
+            if count >= 0 { return .success(count) }
             let code = errno
             if code == EINTR { continue }
             if code == EAGAIN || code == EWOULDBLOCK {
-                if case .failure(let failure) = wait(fd, for: Int16(POLLIN), deadline: deadline) { return .failure(failure) }
+                if case .failure(let failure) = wait(fd, for: events, deadline: deadline) { return .failure(failure) }
                 continue
             }
             return .failure(transferFailure(errno: code))

@@ -33,20 +33,19 @@ public struct UnitProcesses: Sendable {
     /// (v2) hierarchy mounted here or the main process cannot be read now.
     public init?(controlGroup: String?, mainPID: UInt32) {
         guard let controlGroup, controlGroup.hasPrefix("/"), mainPID > 0, let pid = Int32(exactly: mainPID),
-              let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8),
-              let directory = Self.unifiedDirectory(for: controlGroup, mountInfo: mounts),
-              let stat = Self.read("/proc/\(pid)/stat"), let main = Self.parseStat(stat), main.state != "Z" else { return nil }
+              let mounts = Self.mountInfo, let directory = Self.unifiedDirectory(for: controlGroup, mountInfo: mounts),
+              let startTime = POSIX.processStartTime(pid) else { return nil }
         eventsFile = directory + "/cgroup.events"
         self.mainPID = pid
-        mainStartTime = main.startTime
+        mainStartTime = startTime
     }
 
     /// How the main process ended, once no process of the unit runs and the main process is a
     /// zombie not yet reaped; nil until then, or when this cannot be known.
     public func end() -> End? {
-        guard let events = Self.read(eventsFile), Self.isPopulated(events) == false,
-              let stat = Self.read("/proc/\(mainPID)/stat"), let main = Self.parseStat(stat),
-              main.state == "Z", main.startTime == mainStartTime, let status = main.exitCode else { return nil }
+        guard let events = POSIX.readText(eventsFile, limit: 4096), Self.isPopulated(events) == false,
+              let main = POSIX.processStat(mainPID), main.state == "Z", main.startTime == mainStartTime,
+              let status = main.exitCode else { return nil }
         return Self.end(waitStatus: status)
     }
 
@@ -92,5 +91,7 @@ public struct UnitProcesses: Sendable {
         return .killed(signal: signal)
     }
 
-    private static func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
+    /// This process's mount table, read once: `svcunit stop a b c` probes three units, and the
+    /// cgroup2 mount does not move while it runs.
+    private static let mountInfo: String? = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
 }

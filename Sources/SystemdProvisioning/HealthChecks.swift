@@ -1,4 +1,5 @@
 import FoundationEssentials
+import OSCalls
 public import ServiceModel
 public import SystemdManager
 public import SDJournal
@@ -237,7 +238,7 @@ extension SystemdServices {
         guard unit.isLoaded, unit.activeState == .active else {
             return .skipped("\(unit.name) is \(unit.activeState.rawValue)/\(unit.subState)")
         }
-        let now = Self.realtimeMicroseconds()
+        let now = WallClock.microseconds()
         if let since = unit.activeEnterTimestamp, supervision.graceSeconds > 0,
            now < since + UInt64(supervision.graceSeconds * 1_000_000) {
             return .skipped("\(document.label) is in its grace period")
@@ -295,7 +296,7 @@ extension SystemdServices {
             state.consecutiveFailures = 0
             state.invocation = nil
             let restart = HealthRecord(
-                time: Self.realtimeMicroseconds(), result: .restart, state: .unhealthy, error: error,
+                time: WallClock.microseconds(), result: .restart, state: .unhealthy, error: error,
                 consecutiveFailures: supervision.unhealthyAfter, threshold: supervision.unhealthyAfter,
                 healthRestarts: state.healthRestarts, unit: unit.name.rawValue, invocation: unit.invocationID,
                 message: "restarted \(unit.name) of \(document.label): unhealthy after \(supervision.unhealthyAfter) failed health check"

@@ -35,16 +35,16 @@ public struct ServiceUnit: Sendable, Hashable {
 
     /// Which of the service's two units stands for it, from what systemd reports of both: a unit
     /// that runs (or is starting, stopping or failed) wins, the transient unit first; then the
-    /// template instance when it is enabled (the service is persistent, even while stopped); then
-    /// a loaded transient unit. nil when neither is in use: the service has no unit now.
+    /// template instance when it is enabled (the service is persistent, even while stopped, and
+    /// even when the manager has let the idle instance go); then a loaded transient unit. nil when
+    /// neither is in use: the service has no unit now.
     ///
     /// The one rule for `status`, `list`, `start` and `stop`; `instanceEnabled` is false where it is
     /// not known (a batch listing), which changes only which name an inactive service shows.
     public static func standing<Unit: UnitStateFacts>(transient: Unit?, instance: Unit?, instanceEnabled: Bool) -> Unit? {
         let transient = transient.flatMap { $0.isLoaded ? $0 : nil }
-        let instance = instance.flatMap { $0.isLoaded ? $0 : nil }
         if let transient, transient.activeState != .inactive { return transient }
-        if let instance, instance.activeState != .inactive || instanceEnabled { return instance }
+        if let instance, instanceEnabled || (instance.isLoaded && instance.activeState != .inactive) { return instance }
         return transient
     }
 }

@@ -305,7 +305,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
         }
         let result = final.result?.rawValue ?? "success"
         let run = LastRun(unit: final.name.rawValue, invocationID: invocationID, result: result, exit: exit,
-                          finishedAt: Double(SystemdServices.realtimeMicroseconds()) / 1_000_000)
+                          finishedAt: Double(WallClock.microseconds()) / 1_000_000)
         service.update { document in
             document.status.lastRun = run
             if run.succeeded { document.status.updateState(.inactive) } else { document.status.updateState(.error, error: run.summary) }
@@ -498,12 +498,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
         // The template instance stands for the service only when it runs or is enabled; a merely
         // loadable instance (the template is installed) says nothing about this service.
         let instance = try await manager.unitStatus(unit.templateInstance)
-        // A persistent service's instance that the manager has let go of (stopped, and nothing pulls
-        // it in until the next daemon-reload) still stands for the service; asking whether it is
-        // enabled reads the unit file, without loading the unit.
-        if !instance.isLoaded { return await isEnabled(unit) ? instance : transient }
-        return ServiceUnit.standing(transient: transient, instance: instance, instanceEnabled: instance.unitFileState?.isEnabled == true)
-            ?? transient
+        // An instance the manager has let go of (stopped, nothing pulls it in until the next
+        // daemon-reload) has no UnitFileState: ask the unit file, which loads nothing.
+        let enabled = instance.isLoaded ? instance.unitFileState?.isEnabled == true : await isEnabled(unit)
+        return ServiceUnit.standing(transient: transient, instance: instance, instanceEnabled: enabled) ?? transient
     }
 
     /// Whether `svcunit enable` made the service persistent (its template instance is enabled).

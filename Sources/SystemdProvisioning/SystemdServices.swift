@@ -74,7 +74,7 @@ public final class SystemdServices: Sendable {
             try persistObservation(service)
             return .alreadyRunning
         }
-        let startedAt = Self.realtimeMicroseconds()
+        let startedAt = WallClock.microseconds()
         let deadline = ContinuousClock.now + max(timeout, .zero)
         await provisioner.beginStart(uuid, since: startedAt)
         var runningAs: UInt32?
@@ -120,8 +120,6 @@ public final class SystemdServices: Sendable {
         return model
     }
 
-    /// Now, in µs since the epoch (`CLOCK_REALTIME`): the clock journald and systemd stamp with.
-    public static func realtimeMicroseconds() -> UInt64 { WallClock.microseconds() }
 
     /// The last check before "started": a fresh read of the unit (answered after systemd has handled
     /// whatever it received before, such as the exit of a program that ended at once) shows the run

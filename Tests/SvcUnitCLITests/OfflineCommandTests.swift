@@ -114,6 +114,8 @@ struct OfflineCommandTests {
         (["--stop-timeout", "86401"], "--stop-timeout 86401 is more than one day"),
         (["--restart-delay", "2d"], "--restart-delay 2d is more than one day"),
         (["--health-path", "/", "--health-timeout", "100000"], "--health-timeout 100000 is more than one day"),
+        (["--health-path", "/", "--health-timeout", "1.5"], "--health-timeout 1.5 must be a whole number of seconds, at least 1"),
+        (["--health-path", "/", "--health-timeout", "500ms"], "--health-timeout 500ms must be a whole number of seconds, at least 1"),
         (["--stop-timeout", "0"], "--stop-timeout 0 must be more than 0 seconds"),
         (["--stop-timeout", "soon"], "--stop-timeout \"soon\" is not a duration"),
         (["--restart", "sometimes"], "--restart \"sometimes\" is not a restart policy"),
@@ -451,6 +453,10 @@ struct OfflineCommandTests {
         let missingFile = try root.svcunit("inspect", "./nosuch.json")
         #expect(missingFile.status == 3)
         #expect(missingFile.errorLines == ["svcunit: error: ./nosuch.json: no such file"])
+        // A file named with a trailing slash is not that file (stat says ENOTDIR): no such file, exit 3.
+        let slashed = try Run.svcunit(["inspect", file + "/"])
+        #expect(slashed.status == 3)
+        #expect(slashed.errorLines == ["svcunit: error: \(file)/: no such file"])
     }
 
     @Test func entrypointOverrideMustBeExecutable() throws {

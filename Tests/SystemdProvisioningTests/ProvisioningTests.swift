@@ -91,6 +91,11 @@ import Testing
         let transientIdle = row("svcunit-u.service", .inactive)
         #expect(ServiceUnit.standing(transient: transientIdle, instance: instanceRunning, instanceEnabled: true)?.unitName == "svcunit@u.service")
         #expect(ServiceUnit.standing(transient: transientIdle, instance: instanceIdle, instanceEnabled: false)?.unitName == "svcunit-u.service")
+        // An enabled instance the manager has let go of still stands for the persistent service;
+        // one that is not enabled and not loaded is nothing.
+        let instanceGone = row("svcunit@u.service", .inactive, loaded: false)
+        #expect(ServiceUnit.standing(transient: transientGone, instance: instanceGone, instanceEnabled: true)?.unitName == "svcunit@u.service")
+        #expect(ServiceUnit.standing(transient: transientGone, instance: instanceGone, instanceEnabled: false) == nil)
     }
 
     @Test func subStatesAndUnitFileStatesAreValidatedWords() {

@@ -59,7 +59,7 @@ extension SvcUnit {
             let target = try context.lookup().resolve(service)
             // The journal alone: no user manager needed (the history of a service on a machine whose
             // manager is gone can still be read).
-            let document = try context.store(create: false).load(target.uuid, with: context.registry).document
+            let document = try context.store(create: false).document(target.uuid, with: context.registry)
             let records = try await HealthRecord.history(target.uuid, limit: count, since: since)
             if json {
                 for record in records { Output.jsonLine(record.json) }

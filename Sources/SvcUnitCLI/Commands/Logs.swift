@@ -98,7 +98,7 @@ extension SvcUnit {
 
         /// The option rules, checked at parse time, before any service is looked up.
         public func validate() throws {
-            try checkingValues { _ = try range(now: Output.nowMicroseconds()) }
+            try checkingValues { _ = try range(now: WallClock.microseconds()) }
         }
 
         /// `--since`/`--until` in microseconds, after the checks of every option rule.
@@ -116,7 +116,7 @@ extension SvcUnit {
 
         public func run() async throws {
             let context = CommandContext(global)
-            let now = Output.nowMicroseconds()
+            let now = WallClock.microseconds()
             let (sinceMicroseconds, untilMicroseconds) = try range(now: now)
             let target = try context.lookup().resolve(service)
             if !JournalReader.journaldIsRunning(socketPath: Self.journalSocket) {

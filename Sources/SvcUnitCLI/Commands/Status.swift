@@ -1,4 +1,5 @@
 public import ArgumentParser
+import OSCalls
 import FoundationEssentials
 import ServiceModel
 import SystemdManager
@@ -43,7 +44,7 @@ extension SvcUnit {
             let target = try context.lookup().resolve(service)
             let systemd = try await context.services(store: try context.store(create: false))
             let report = try await systemd.status(target.uuid)
-            var facts = StatusFacts(report, now: Output.nowMicroseconds())
+            var facts = StatusFacts(report, now: WallClock.microseconds())
             facts.health = await systemd.healthReport(report.document, unit: report.unit)
             if json { Output.json(facts.json) } else { print(facts.text, terminator: "") }
         }

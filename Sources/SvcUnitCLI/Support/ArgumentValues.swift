@@ -1,4 +1,5 @@
 public import ArgumentParser
+import OSCalls
 
 // Typed command-line values (issue 14 item 6): durations, times and sizes are their own types, and
 // every command checks the ones it was given in `validate()`, so argument-parser refuses a bad value
@@ -35,7 +36,7 @@ public struct TimeValue: ExpressibleByArgument, Sendable, Hashable {
     public var defaultValueDescription: String { text }
 
     /// Microseconds since the epoch; relative times count back from `now`.
-    func microseconds(_ option: String, now: UInt64 = Output.nowMicroseconds()) throws(CLIError) -> UInt64 {
+    func microseconds(_ option: String, now: UInt64 = WallClock.microseconds()) throws(CLIError) -> UInt64 {
         do { return try TimeParsing.time(text, option: option, now: now) } catch {
             throw error as? CLIError ?? CLIError.usage("\(option) \"\(Output.escaped(text))\" is not a time")
         }

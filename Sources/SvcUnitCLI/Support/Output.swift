@@ -266,7 +266,6 @@ enum Output {
 
     static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-    static func nowMicroseconds() -> UInt64 { SystemdServices.realtimeMicroseconds() }
 }
 
 /// A one-line "working…" indicator with elapsed time on stderr, shown only when `Output.fancy`

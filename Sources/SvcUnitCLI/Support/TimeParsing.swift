@@ -36,7 +36,7 @@ enum TimeParsing {
     /// `--since`/`--until`: ISO-8601 (`2025-01-02T03:04:05Z`, with offset or fraction, or a plain
     /// date), relative (`-10m`, `-2h`, `-30s`, `-1d`), `now`, or a unix time (`1735787045`,
     /// `1735787045.5`) → microseconds since the epoch.
-    static func time(_ text: String, option: String = "--since", now: UInt64 = Output.nowMicroseconds()) throws -> UInt64 {
+    static func time(_ text: String, option: String = "--since", now: UInt64 = WallClock.microseconds()) throws -> UInt64 {
         let t = text.trimmingSpaces
         if t == "now" { return now }
         if t.hasPrefix("-") {

@@ -79,7 +79,7 @@ struct SvcunitFaultTests {
                 ["--name", "stubborn", "--stop-timeout", "5"],
                 ["/usr/bin/python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)", m])
             #expect(try await store.svcunit("start", uuid).status == 0)
-            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
+            let pid = try #require(await Witness.mainPID(uuid))
             #expect(await waitUntil(.seconds(60)) { Witness.ignores(pid, SIGTERM) })
 
             let cli = try store.spawn("stop", uuid, "--timeout", "20")
@@ -118,7 +118,7 @@ struct SvcunitFaultTests {
             let a = try await store.create(["--name", "a"], ["/bin/sleep", mA])
             let b = try await store.create(["--name", "b"], ["/bin/sleep", mB])
             #expect(try await store.svcunit("start", a, b).status == 0)
-            let pidA = await Witness.show(a, "MainPID"), pidB = try #require(Int32(await Witness.show(b, "MainPID")))
+            let pidA = await Witness.show(a, "MainPID"), pidB = try #require(await Witness.mainPID(b))
 
             let reexec = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "daemon-reexec"])
             #expect(reexec.status == 0)
@@ -172,10 +172,14 @@ struct SvcunitFaultTests {
         }
     }
 
-    /// journald absent. Runs in its own nested sandbox (a private journald + user manager, so the
-    /// rest of the suite keeps its journal): journald is SIGKILLed by its PID (found by executable
-    /// and mount namespace), then create/start/status/logs/stop run. Phase 2 also removes the
-    /// journal sockets (journald never installed). Start/stop/status work in both; logs says so.
+    /// journald hung, then absent. Runs in its own nested sandbox (a private journald + user
+    /// manager, so the rest of the suite keeps its journal). First journald is stopped (SIGSTOP,
+    /// found by executable and mount namespace) while six services start and stop: the manager's
+    /// own log lines, more than ten, queue in journald's socket meanwhile (512 on a systemd host;
+    /// with the kernel's default of 10 the manager blocked at the eleventh line and the stop never
+    /// finished, which is why scripts/systemd-sandbox raises it). Then it is SIGKILLed, and in the last phase its sockets
+    /// are removed too (journald never installed). Start/stop/status work in every phase; logs says
+    /// journald is not running once it is gone.
     @Test func journaldAbsent() async throws {
         let script = """
         set -u
@@ -187,9 +191,16 @@ struct SvcunitFaultTests {
           if [[ $(readlink $p/exe 2>/dev/null) == /usr/lib/systemd/systemd-journald && $(readlink $p/ns/mnt 2>/dev/null) == "$myns" ]]; then jpid=${p#/proc/}; fi
         done
         [[ -n $jpid ]] || { echo "NO-JOURNALD"; exit 99; }
+        kill -STOP "$jpid"
+        P=()
+        for i in 1 2 3 4 5 6; do P+=("$("$S" --root "$R" create command --name "j-paused-$i" -- /bin/sh -c 'echo hello-from-service; exec sleep 300')"); done
+        step() { local name=$1; shift; out=$("$S" --root "$R" "$@" 2>/tmp/err.$$); rc=$?; printf '%s rc=%s err=%s\\n' "$name" "$rc" "$(tr '\\n' ' ' </tmp/err.$$)"; }
+        step paused-start start "${P[@]}" --timeout 10
+        step paused-status status "${P[0]}"
+        step paused-stop stop "${P[@]}" --timeout 10
+        kill -CONT "$jpid"
         kill -KILL "$jpid"
         for i in $(seq 200); do [[ -d /proc/$jpid && $(awk '{print $3}' /proc/$jpid/stat) != Z ]] || break; sleep 0.02; done
-        step() { local name=$1; shift; out=$("$S" --root "$R" "$@" 2>/tmp/err.$$); rc=$?; printf '%s rc=%s err=%s\\n' "$name" "$rc" "$(tr '\\n' ' ' </tmp/err.$$)"; }
         for phase in killed removed; do
           if [[ $phase == removed ]]; then rm -f /run/systemd/journal/socket /run/systemd/journal/stdout /run/systemd/journal/dev-log; fi
           U=$("$S" --root "$R" create command --name "j-$phase" -- /bin/sh -c 'echo hello-from-service; exec sleep 300')
@@ -206,6 +217,9 @@ struct SvcunitFaultTests {
             guard let space = line.firstIndex(of: " ") else { return nil }
             return (String(line[..<space]), String(line[line.index(after: space)...]))
         }, uniquingKeysWith: { a, _ in a })
+        for step in ["start", "status", "stop"] {
+            #expect(results["paused-\(step)"]?.hasPrefix("rc=0 ") == true, "paused-\(step): \(results["paused-\(step)"] ?? "missing") \(run)")
+        }
         for phase in ["killed", "removed"] {
             for step in ["start", "status", "stop"] {
                 #expect(results["\(phase)-\(step)"]?.hasPrefix("rc=0 ") == true, "\(phase)-\(step): \(results["\(phase)-\(step)"] ?? "missing") \(run)")

@@ -307,7 +307,7 @@ struct BadInputTests {
             let uuid = try await store.create(["--name", "argv"], argv)
             let start = try await store.svcunit("start", uuid)
             #expect(start.status == 0, "\(start)")
-            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
+            let pid = try #require(await Witness.mainPID(uuid))
             #expect(Witness.commandLine(pid) == argv)
             #expect(!FileManager.default.fileExists(atPath: pwned), "a shell ran")
             let stored = try #require((try store.document(uuid)["config"] as? [String: Any])?["command"] as? [String])

@@ -24,7 +24,7 @@ struct ProcessFaultTests {
             let uuid = try await store.create(["--name", "victim"], ["/bin/sleep", m])
             let start = try await store.svcunit("start", uuid)
             #expect(start.status == 0, "\(start)")
-            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
+            let pid = try #require(await Witness.mainPID(uuid))
             #expect(Witness.commandLine(pid) == ["/bin/sleep", m], "the command is exec'd: it IS the main process")
             kill(pid, SIGKILL)
 
@@ -45,7 +45,7 @@ struct ProcessFaultTests {
 
             let again = try await store.svcunit("start", uuid)
             #expect(again.status == 0, "\(again)")
-            let newPID = try #require(Int32(await Witness.show(uuid, "MainPID")))
+            let newPID = try #require(await Witness.mainPID(uuid))
             #expect(newPID != pid && newPID != 0)
             #expect(try await store.status(uuid)["state"] as? String == "active")
         } }
@@ -122,7 +122,7 @@ struct ProcessFaultTests {
                 ["--name", "stubborn", "--stop-timeout", "1"],
                 ["/usr/bin/python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)", m])
             #expect(try await store.svcunit("start", uuid).status == 0)
-            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
+            let pid = try #require(await Witness.mainPID(uuid))
             #expect(await waitUntil(.seconds(60)) { Witness.ignores(pid, SIGTERM) }, "python installed SIG_IGN")
 
             let started = ContinuousClock.now
@@ -306,7 +306,7 @@ struct ProcessFaultTests {
             #expect((first["oom_kills"] as? Int ?? 0) >= 1 || first["result"] as? String == "oom-kill", "\(first)")
 
             // Second run: killed from outside. Its record names the signal, not the memory.
-            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
+            let pid = try #require(await Witness.mainPID(uuid))
             kill(pid, SIGKILL)
             let recorded = try await waitUntil(.seconds(60)) {
                 status = try await store.status(uuid)

@@ -156,7 +156,7 @@ struct SecurityTests {
             let uuid = try await store.create(["--name", "secretive", "--env", "API_TOKEN=\(secret)", "--env", "OTHER=\(secret)-2"],
                                               ["/bin/sleep", m])
             #expect(try await store.svcunit("start", uuid).status == 0)
-            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
+            let pid = try #require(await Witness.mainPID(uuid))
             #expect(Witness.environ(pid).contains("API_TOKEN=\(secret)"), "the process got the secret")
 
             let show = await Witness.systemctl(["show", Witness.unit(uuid), "--all"])

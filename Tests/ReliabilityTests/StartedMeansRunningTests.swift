@@ -80,7 +80,7 @@ struct StartedMeansRunningTests {
             let uuid = try await store.create(["--name", "runs"], ["/bin/sleep", m])
             let run = try await CPULoad.while { try await store.svcunit("start", uuid, "--timeout", "120") }
             #expect(run.status == 0, "\(run)")
-            let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
+            let pid = try #require(await Witness.mainPID(uuid))
             #expect(Witness.commandLine(pid) == ["/bin/sleep", m], "exec'd before start returned")
             #expect(await Witness.show(uuid, "StatusText") == "running")
             #expect(await Witness.show(uuid, "ActiveState") == "active")

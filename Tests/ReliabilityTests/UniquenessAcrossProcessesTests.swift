@@ -32,7 +32,7 @@ struct UniquenessAcrossProcessesTests {
                 let endpoint = try #require(status["endpoint"] as? [String: Any], "\(status)")
                 let port = try #require(endpoint["port"] as? Int, "\(status)")
                 #expect(status["state"] as? String == "active", "\(status)")
-                let pid = try #require(Int32(await Witness.show(uuid, "MainPID")))
+                let pid = try #require(await Witness.mainPID(uuid))
                 #expect(Witness.commandLine(pid).contains(String(port)), "its own server on its own port \(port): \(Witness.commandLine(pid))")
                 ports[uuid] = port
             }

@@ -42,12 +42,12 @@ public struct ServiceUUID: RawRepresentable, Hashable, Sendable, CustomStringCon
     /// Validates `text` as a UUID.
     /// - Throws: `ServiceModelError.Code.invalidUUID` naming `fieldPath` and the bad text.
     public init(validating text: String, fieldPath: String = "uuid") throws(ServiceModelError) {
-        guard let uuid = UUID(uuidString: text) else {
+        guard let valid = ServiceUUID(rawValue: text) else {
             throw ServiceModelError(
                 .invalidUUID, "field `\(fieldPath)` is \"\(text)\", which is not a UUID",
                 fieldPath: fieldPath, hint: "expected 8-4-4-4-12 hexadecimal digits")
         }
-        self.init(uuid)
+        self = valid
     }
 
     public init(_ uuid: UUID) { rawValue = uuid.uuidString.lowercased() }

@@ -194,6 +194,25 @@ struct DocumentTests {
         #expect(status.uri == "https://[::1]:8443/")
     }
 
+    /// A bad enum value names the field and every allowed value (the list is built only for errors).
+    @Test func aBadEnumValueNamesTheFieldAndTheAllowedValues() throws {
+        let text = try fixtureText("svcunit-command").replacingOccurrences(of: #""admin_state": "inactive","#, with: #""admin_state": "bogus","#)
+        let error = try #require(modelError { _ = try BuiltinKinds.registry().decode(data: Data(text.utf8)) })
+        #expect(error.code == .invalidField)
+        #expect(error.message.contains(#"field `admin_state` is "bogus", expected one of "active", "pending_startup", "inactive", "pending_shutdown", "error""#), "\(error.message)")
+    }
+
+    /// The canonical form is taken as it is, any other case is lowered, and anything else is refused
+    /// naming the field.
+    @Test(arguments: ["8f14e45f-ceea-467f-a0e6-1d4a0c1a2b3", "8f14e45f-ceea-467f-a0e6-1d4a0c1a2b3cd", "8f14e45f_ceea-467f-a0e6-1d4a0c1a2b3c",
+                      "8f14e45g-ceea-467f-a0e6-1d4a0c1a2b3c", "", "8f14e45fceea467fa0e61d4a0c1a2b3c0000"])
+    func aUUIDThatIsNotOneIsRefused(text: String) throws {
+        let error = try #require(modelError { _ = try ServiceUUID(validating: text, fieldPath: "endpoint.uuid") })
+        #expect(error.code == .invalidUUID)
+        #expect(error.message.contains("field `endpoint.uuid`"), "\(error.message)")
+        #expect(ServiceUUID(rawValue: text) == nil)
+    }
+
     @Test func uuidIsCanonicalLowerCase() throws {
         let uuid = try ServiceUUID(validating: "8F14E45F-CEEA-467F-A0E6-1D4A0C1A2B3C")
         #expect(uuid.rawValue == "8f14e45f-ceea-467f-a0e6-1d4a0c1a2b3c")

@@ -26,6 +26,19 @@ struct JSONTextTests {
         #expect(try JSONText.parse(JSONText.format(value)) == value)
     }
 
+    /// Strings without escapes take one of two paths: all ASCII (no validation needed) or with
+    /// raw UTF-8, which must be valid. Both give the same strings; a bad byte is refused either way.
+    @Test func rawUTF8InStringsIsValidatedAndASCIIIsNot() throws {
+        let raw = Data(#"{"a": "plain ascii", "b": "caf"#.utf8) + Data([0xC3, 0xA9]) + Data(#" é", "c": ""}"#.utf8)
+        #expect(try JSONText.parse(raw) == .object(["a": .string("plain ascii"), "b": .string("café é"), "c": .string("")]))
+        for bad: [UInt8] in [[0xFF], [0xC3], [0xED, 0xA0, 0x80], [0x61, 0x80]] {
+            let input = Data(#"{"a": ""#.utf8) + Data(bad) + Data(#""}"#.utf8)
+            let error = try #require(modelError { _ = try JSONText.parse(input) }, "\(bad)")
+            #expect(error.code == .malformedJSON)
+            #expect(error.message.contains("invalid UTF-8"), "\(error.message)")
+        }
+    }
+
     @Test func malformedJSONSaysLineAndColumn() throws {
         let error = try #require(modelError { _ = try JSONText.parse("{\n  \"a\": 1,\n  \"b\" 2\n}") })
         #expect(error.code == .malformedJSON)

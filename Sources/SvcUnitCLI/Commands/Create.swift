@@ -6,6 +6,7 @@ extension SvcUnit {
     /// Not obvious: creating never talks to systemd; the service only becomes a unit on `start`.
     public struct Create: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "create",
             abstract: "Store a new service (it is not started).",
             discussion: """
                 Prints the new service's UUID (or, with --json, the whole service document). \

@@ -13,6 +13,7 @@ extension SvcUnit {
     /// document cannot be loaded is removed once neither of its units runs.
     public struct Delete: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "delete",
             abstract: "Stop services if needed and remove them from the store.",
             discussion: """
                 With --force, also removes a stored entry whose document cannot be loaded \

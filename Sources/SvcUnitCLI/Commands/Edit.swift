@@ -14,6 +14,7 @@ extension SvcUnit {
     /// if no other command changed it meanwhile.
     public struct Edit: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "edit",
             abstract: "Edit a stored service's document in $VISUAL or $EDITOR; its UUID stays.",
             discussion: """
                 The editor gets a copy of <root>/<uuid>/service.json. When it exits, the copy is \

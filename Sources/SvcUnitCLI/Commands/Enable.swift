@@ -11,6 +11,7 @@ extension SvcUnit {
     /// manage it without svcunit, and it comes back after logout/reboot (with `loginctl enable-linger`).
     public struct Enable: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "enable",
             abstract: "Make services persistent: enable and start them as svcunit@<uuid>.service.",
             discussion: """
                 Writes the svcunit@ template (when the package did not install it) and a drop-in naming \
@@ -40,6 +41,7 @@ extension SvcUnit {
     /// `svcunit disable SERVICE...`: undoes `enable` (stops the instance, removes the enablement).
     public struct Disable: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "disable",
             abstract: "Stop and disable persistent services (svcunit@<uuid>.service).",
             discussion: """
                 The service stays stored; `svcunit start` runs it as a transient unit again.

@@ -9,6 +9,7 @@ extension SvcUnit {
     /// read from the journal records its checks wrote (issue 13).
     public struct Health: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "health",
             abstract: "Show a service's health check history from the journal.",
             discussion: """
                 Each check of a supervised service (create/set --health-interval) writes one journal \

@@ -12,6 +12,7 @@ extension SvcUnit {
     /// file (or has a `/`) is a file; anything else is a stored service (UUID, unique prefix or name).
     public struct Inspect: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "inspect",
             abstract: "Show a service document (service.json) as svcunit reads it.",
             discussion: """
                 Takes a file path or a stored service (UUID, unique UUID prefix, or name). Exits 3 if \

@@ -16,6 +16,7 @@ extension SvcUnit {
     /// warning) when systemd is unreachable.
     public struct List: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List stored services with their state and endpoint.",
             discussion: """
                 A stored file that cannot be read shows as a row with state "invalid" and the error \

@@ -17,6 +17,7 @@ extension SvcUnit {
     /// exits 0; other commands do not need journald at all.
     public struct Logs: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "logs",
             abstract: "Show a service's output from the journal.",
             discussion: """
                 Output modes (-o), as journalctl's: short (the default: "Nov 30 03:36:03 \

@@ -12,6 +12,7 @@ extension SvcUnit {
     /// unless `--no-check`, asks that interpreter whether ZenML loads the document.
     public struct Register: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "register",
             abstract: "Validate a service.json and add it to the store.",
             discussion: """
                 Prints the service's UUID. Exits 1 if a service with that UUID is already stored \

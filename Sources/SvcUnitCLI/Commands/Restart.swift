@@ -10,6 +10,7 @@ extension SvcUnit {
     /// invocation ID), not systemd's RestartUnit, so a changed service.json takes effect.
     public struct Restart: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "restart",
             abstract: "Stop services, then start them and wait until they are healthy.",
             discussion: """
                 EXAMPLES

@@ -11,6 +11,7 @@ extension SvcUnit {
     /// the unit fails (with its exit status and last output), without waiting for the timeout.
     public struct Start: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "start",
             abstract: "Start services and wait until they are active and healthy.",
             discussion: """
                 Several services start concurrently. A service that is already running and healthy \

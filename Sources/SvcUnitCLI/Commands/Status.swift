@@ -12,6 +12,7 @@ extension SvcUnit {
     /// the observation in service.json, so a later `inspect` of the file shows the same states.
     public struct Status: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "Show a service's state, unit, endpoint health and last run.",
             discussion: """
                 --json prints one object with the fields uuid, name, type, flavor, admin_state, \

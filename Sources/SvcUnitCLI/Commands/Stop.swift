@@ -10,6 +10,7 @@ extension SvcUnit {
     /// `inactive`, so it is not considered "should be running" any more).
     public struct Stop: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "stop",
             abstract: "Stop services and wait until they have stopped.",
             discussion: """
                 A service counts as stopped once every one of its processes is gone and how it ended \

@@ -62,14 +62,21 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
     /// The value for `key`; assigning `nil` removes the key.
     public subscript(key: String) -> JSONValue? {
-        get { members.first(where: { $0.key == key })?.value }
+        get { index(of: key).map { members[$0].value } }
         set {
-            if let index = members.firstIndex(where: { $0.key == key }) {
+            if let index = index(of: key) {
                 if let newValue { members[index].value = newValue } else { members.remove(at: index) }
             } else if let newValue {
                 members.append((key: key, value: newValue))
             }
         }
+    }
+
+    /// Where `key` is. The UTF-8 lengths are compared first: that rejects most other keys without a
+    /// string comparison, which was a twelfth of `list`'s instructions (1,000 documents).
+    private func index(of key: String) -> Int? {
+        let length = key.utf8.count
+        return members.firstIndex { $0.key.utf8.count == length && $0.key == key }
     }
 
     /// Appends a member whose key the caller knows is not present (the parser, which refuses

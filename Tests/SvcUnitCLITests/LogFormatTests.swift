@@ -7,6 +7,20 @@ import Testing
 /// the `logs` line formats, without a journal.
 @Suite("Terminal escaping and log formats (in-process)")
 struct LogFormatTests {
+    /// Columns line up by what a terminal shows: colour escapes take no room, a multi-byte
+    /// character takes one, and the last column is not padded.
+    @Test func tableColumnsAlignByVisibleWidth() {
+        #expect(Output.visibleWidth("plain") == 5)
+        #expect(Output.visibleWidth("\u{1B}[32mactive\u{1B}[0m") == 6)
+        #expect(Output.visibleWidth("café 🚀") == 6)
+        let table = Output.table(header: ["A", "B", "C"],
+                                 rows: [["x", "\u{1B}[32mactive\u{1B}[0m", "end"], ["café", "b", "last one"]])
+        let lines = table.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines.count == 4 && lines[3].isEmpty, "\(lines)")
+        #expect(lines[1] == "x     \u{1B}[32mactive\u{1B}[0m  end")
+        #expect(lines[2] == "café  b       last one")
+    }
+
     @Test func controlCharactersAreEscapedAndTabKept() {
         #expect(Output.escaped("plain text ü 🚀") == "plain text ü 🚀")
         #expect(Output.escaped("a\tb") == "a\tb")

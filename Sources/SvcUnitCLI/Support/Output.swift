@@ -108,16 +108,27 @@ enum Output {
     /// A table with a header; `visibleWidth` ignores colour escapes when aligning.
     static func table(header: [String], rows: [[String]]) -> String {
         let all = [header.map { paint($0, .bold) }] + rows
+        // Each cell's width once; the text built in one string (a table of 1,000 rows was a twentieth
+        // of `list`'s instructions when every cell was measured twice and joined twice).
+        let cellWidths = all.map { $0.map(visibleWidth) }
         var widths = Array(repeating: 0, count: header.count)
-        for row in all { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], visibleWidth(cell)) } }
-        return all.map { row in
-            row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - visibleWidth(cell) + 2)
-            }.joined()
-        }.joined(separator: "\n") + "\n"
+        for row in cellWidths { for (i, width) in row.enumerated() { widths[i] = max(widths[i], width) } }
+        var out = ""
+        out.reserveCapacity(all.count * (widths.reduce(0, +) + 2 * widths.count + 1))
+        for (row, rowWidths) in zip(all, cellWidths) {
+            for (i, cell) in row.enumerated() {
+                out += cell
+                if i < row.count - 1 { out += String(repeating: " ", count: widths[i] - rowWidths[i] + 2) }
+            }
+            out += "\n"
+        }
+        return out
     }
 
+    /// Columns `text` takes on a terminal: its Unicode scalars, without colour escapes (`ESC … m`).
     static func visibleWidth(_ text: String) -> Int {
+        // Plain ASCII without an escape (almost every cell) is its byte count.
+        if !text.utf8.contains(where: { $0 >= 0x80 || $0 == 0x1B }) { return text.utf8.count }
         var count = 0
         var inEscape = false
         for scalar in text.unicodeScalars {
@@ -141,7 +152,14 @@ enum Output {
     /// the title, write the clipboard or forge a line. The one function every human output path uses
     /// for such text (logs, status, list, inspect, batch lines, errors); `--json` output is not escaped.
     static func escaped(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { isControl($0) && $0 != "\t" }) else { return text }
+        // In UTF-8 a control character is a byte below 0x20 or 0x7F, or a C1 control (0xC2 0x80-0x9F):
+        // looking for those bytes is cheaper than decoding every scalar of every cell.
+        var previous: UInt8 = 0
+        let needs = text.utf8.contains { byte in
+            defer { previous = byte }
+            return (byte < 0x20 && byte != 0x09) || byte == 0x7F || (previous == 0xC2 && (0x80...0x9F).contains(byte))
+        }
+        guard needs else { return text }
         return escaped(utf8: Array(text.utf8))
     }
 

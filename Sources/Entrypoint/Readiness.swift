@@ -55,7 +55,7 @@ enum Readiness {
         }
         let checker = ProbingHealthChecker()
         let target = endpoint.status.uri ?? "the endpoint"
-        var attempt = 0
+        let since = ContinuousClock.now
         var lastMessage = ""
         while true {
             let (state, message) = await checker.checkEndpoint(endpoint, monitor: monitor)
@@ -67,8 +67,7 @@ enum Readiness {
                 Notifier.status("waiting for \(target) to become healthy: \(message)")
                 lastMessage = message
             }
-            try? await Task.sleep(for: Backoff.delay(attempt: attempt))
-            attempt += 1
+            try? await Task.sleep(for: Backoff.delay(after: .now - since))
         }
     }
 }

@@ -99,8 +99,8 @@ public struct ServiceLifecycle: Sendable {
     /// Waits until the operational state matches the admin state, the service fails, or the deadline passes.
     public func waitForAdminState(_ service: Service, timeout: Duration) async throws(ServiceModelError) {
         let clock = ContinuousClock()
-        let deadline = clock.now + max(timeout, .zero)
-        var attempt = 0
+        let started = clock.now
+        let deadline = started + max(timeout, .zero)
         while true {
             await updateStatus(service)
             let document = service.document
@@ -120,8 +120,7 @@ public struct ServiceLifecycle: Sendable {
                 throw failure(document, code: .timedOut, what: wantActive ? "start" : "stop",
                               reason: "timed out after \(Self.seconds(timeout)) s: " + stillText(document))
             }
-            await provisioner.waitForChange(service, deadline: deadline, attempt: attempt)
-            attempt += 1
+            await provisioner.waitForChange(service, deadline: deadline, since: started)
         }
     }
 

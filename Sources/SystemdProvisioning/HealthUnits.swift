@@ -118,16 +118,15 @@ extension SystemdProvisioner {
             guard let status = try? await manager.unitStatus(name), status.isLoaded else { continue }
             if !status.activeState.isFinal { _ = try? await manager.stopUnit(name) }
             if status.activeState == .failed { try? await manager.resetFailedUnit(name) }
-            let deadline = ContinuousClock.now + .seconds(10)
-            var attempt = 0
+            let since = ContinuousClock.now
+            let deadline = since + .seconds(10)
             while true {
                 guard let again = try? await manager.unitStatus(name), again.isLoaded else { break }
                 if ContinuousClock.now >= deadline {
                     throw SystemdError(code: .unitExists, message: "\(name) of an earlier run is still loaded (\(again.activeState.rawValue))",
                                        unit: name, hint: "systemctl --user stop \(name); systemctl --user reset-failed \(name)")
                 }
-                await Backoff.sleep(attempt: attempt, until: deadline)
-                attempt += 1
+                await Backoff.sleep(since: since, until: deadline)
             }
         }
     }

@@ -387,14 +387,15 @@ public final class SystemdProvisioner: ServiceProvisioner {
         return (state, reason)
     }
 
-    public func waitForChange(_ service: Service, deadline: ContinuousClock.Instant, attempt: Int) async {
+    public func waitForChange(_ service: Service, deadline: ContinuousClock.Instant, since: ContinuousClock.Instant) async {
         // Nothing can change any more that this connection would see; the caller checks `lostConnection`.
         if manager.lostConnection != nil { return }
-        let wake = min(deadline, .now + Backoff.delay(attempt: attempt))
+        let now = ContinuousClock.now
+        let wake = min(deadline, now + Backoff.delay(after: now - since))
         if let watch = watches.withLock({ $0[service.uuid] }) {
             _ = try? await watch.next(before: wake)
         } else {
-            await Backoff.sleep(attempt: attempt, until: deadline)
+            await Backoff.sleep(since: since, until: deadline)
         }
     }
 

@@ -131,7 +131,7 @@ public final class SystemdServices: Sendable {
     /// Not obvious: a program that exits after this check has outlived `start`; `status` reports it.
     private func confirmRunning(_ service: Service, deadline: ContinuousClock.Instant) async throws -> UInt32? {
         guard let seen = provisioner.lastObservation(service.uuid)?.unit, seen.activeState == .active else { return nil }
-        var attempt = 0
+        let since = ContinuousClock.now
         while true {
             let fresh = try await provisioner.freshUnitStatus(seen.name)
             var reason: String?
@@ -173,8 +173,7 @@ public final class SystemdServices: Sendable {
                 throw ServiceModelError(.timedOut, "\(document.label) failed to start: \(reason)",
                                         failure: ServiceFailure(name: document.config.name, uuid: document.uuid, operation: "start", reason: reason))
             }
-            await provisioner.waitForChange(service, deadline: deadline, attempt: attempt)
-            attempt += 1
+            await provisioner.waitForChange(service, deadline: deadline, since: since)
         }
     }
 

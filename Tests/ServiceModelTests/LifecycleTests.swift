@@ -16,7 +16,7 @@ final class FakeProvisioner: ServiceProvisioner {
         var deprovisions = 0
         var forced = false
         var checks = 0
-        var waits: [Int] = []
+        var waits: [ContinuousClock.Instant] = []
     }
     let state = Mutex(State())
     let failProvision: Bool
@@ -55,9 +55,9 @@ final class FakeProvisioner: ServiceProvisioner {
         }
     }
 
-    func waitForChange(_ service: Service, deadline: ContinuousClock.Instant, attempt: Int) async {
-        state.withLock { $0.waits.append(attempt) }
-        await Backoff.sleep(attempt: attempt, until: deadline)
+    func waitForChange(_ service: Service, deadline: ContinuousClock.Instant, since: ContinuousClock.Instant) async {
+        state.withLock { $0.waits.append(since) }
+        await Backoff.sleep(since: since, until: deadline)
     }
 }
 
@@ -90,7 +90,9 @@ struct LifecycleTests {
         #expect(document.status.state == .active)
         #expect(document.status.lastState == .pendingStartup)
         #expect(document.endpoint?.status.uri == "http://localhost:9100/")
-        #expect(provisioner.state.withLock { $0.waits } == [0, 1])
+        // Two waits, both paced from the start of the one wait for the admin state.
+        let waits = provisioner.state.withLock { $0.waits }
+        #expect(waits.count == 2 && Set(waits).count == 1, "\(waits)")
         #expect(await lifecycle.isRunning(service))
     }
 
@@ -121,9 +123,10 @@ struct LifecycleTests {
         #expect(error.message.contains("pending_startup"))
         #expect(error.message.contains("waiting for socket"))
         // The deadline is the behaviour: not before it. The spacing of the checks is pinned by
-        // `backoffDoublesFromFiveMillisecondsUpToTheCap`; the check count here says "no busy loop".
+        // `checksArePacedByTheTimeWaited`; the check count here says "no busy loop" (1 ms apart for
+        // the first 25 ms, then a twenty-fifth of the time waited: about 90 in 300 ms at most).
         #expect(elapsed >= .milliseconds(300), "waited for the deadline")
-        #expect((1..<30).contains(provisioner.state.withLock { $0.checks }))
+        #expect((1..<120).contains(provisioner.state.withLock { $0.checks }))
     }
 
     @Test func unhealthyEndpointKeepsStartWaitingAndIsReported() async throws {
@@ -196,7 +199,9 @@ struct LifecycleTests {
         #expect(provisioner.state.withLock { $0.provisions } == 0)
     }
 
-    @Test func backoffDoublesFromFiveMillisecondsUpToTheCap() {
-        #expect((0..<6).map { Backoff.delay(attempt: $0) } == [5, 10, 20, 20, 20, 20].map { Duration.milliseconds($0) })
+    /// Checks are paced by the time waited: a twenty-fifth of it, from 1 ms up to 20 ms.
+    @Test func checksArePacedByTheTimeWaited() {
+        let paces = [0, 10, 50, 100, 250, 500, 1_000, 30_000].map { Backoff.delay(after: .milliseconds($0)) }
+        #expect(paces == [1, 1, 2, 4, 10, 20, 20, 20].map { Duration.milliseconds($0) })
     }
 }

@@ -404,9 +404,9 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// Marks a start of the service as under way in this process from `since` (realtime µs): until
     /// `endStart`, a unit that ran since then and is no longer running reads as that start's failure
     /// (`checkStatus` says `error` with how it ended), instead of "not running" until the timeout.
-    public func beginStart(_ uuid: ServiceUUID, since: UInt64) async {
-        let before = try? await unitStatus(uuid)
-        starts.withLock { $0[uuid] = StartAttempt(since: since, previousInvocation: before?.invocationID) }
+    /// `before` is the unit as read just before the start (its invocation is the previous run's).
+    public func beginStart(_ uuid: ServiceUUID, since: UInt64, before: UnitStatus) {
+        starts.withLock { $0[uuid] = StartAttempt(since: since, previousInvocation: before.invocationID) }
     }
 
     public func endStart(_ uuid: ServiceUUID) {

@@ -76,7 +76,8 @@ public final class SystemdServices: Sendable {
         }
         let startedAt = WallClock.microseconds()
         let deadline = ContinuousClock.now + max(timeout, .zero)
-        await provisioner.beginStart(uuid, since: startedAt)
+        // The read above is the unit before this start: no second read (three round trips) for it.
+        provisioner.beginStart(uuid, since: startedAt, before: unit)
         var runningAs: UInt32?
         defer {
             provisioner.endStart(uuid)

@@ -406,10 +406,10 @@ actor Throttle {
     static let cliRuns = Throttle(limit: 6)
     /// At most this many tests drive the shared user manager at once (`SVCUNIT_TEST_LIVE_SLOTS`,
     /// default 4). systemd runs its job queue only when no D-Bus message, signal or notification is
-    /// pending, and it sends every signal to every peer of its private socket: forty tests starting,
-    /// polling and stopping together kept start jobs queued for over 30 s in CI. That is systemd's
-    /// throughput, not svcunit's behaviour, which is what these tests check (the concurrency tests
-    /// still start their 20 processes at once inside one slot).
+    /// pending, and it sends every signal to every peer of its private socket; forty tests starting,
+    /// polling and stopping together is when CI saw start jobs queued for over 30 s. That load
+    /// measures systemd's throughput, not svcunit's behaviour, which is what these tests check (the
+    /// concurrency tests still start their 20 processes at once inside one slot).
     static let liveTests = Throttle(limit: ProcessInfo.processInfo.environment["SVCUNIT_TEST_LIVE_SLOTS"].flatMap { Int($0) } ?? 4)
     /// Set for timing-sensitive tests (fault injection, polling): their CLI runs skip the queue.
     @TaskLocal static var urgent = false

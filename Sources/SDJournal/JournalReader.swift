@@ -32,6 +32,21 @@ public final class JournalReader: Sendable {
         try await worker.run { j, _ throws(JournalError) in try JournalCalls.setFilter(j, filter) }
     }
 
+    /// Every value `field` has in the open files, whatever the filter (`sd_journal_query_unique`).
+    public func uniqueValues(of field: String) async throws(JournalError) -> [String] {
+        try await worker.run { j, _ throws(JournalError) in try JournalCalls.uniqueValues(j, field) }
+    }
+
+    /// Whether any entry matches `filter`. Replaces the filter (and so resets the read position):
+    /// set the one to read with afterwards.
+    public func hasEntries(matching filter: JournalFilter) async throws(JournalError) -> Bool {
+        try await worker.run { j, _ throws(JournalError) in
+            try JournalCalls.setFilter(j, filter)
+            try JournalCalls.seekHead(j)
+            return try JournalCalls.next(j)
+        }
+    }
+
     /// The last `count` matching entries, oldest first; with `notAfter` (µs since the epoch), the
     /// last ones at or before that time, as `journalctl -n N --until T`. Afterwards the position is on
     /// the newest one returned, so `readForward` returns only the entries after it.

@@ -25,23 +25,27 @@ public struct ServiceLogSelection: Sendable, Hashable {
 /// its invocation ID: `_SYSTEMD_INVOCATION_ID` (set by journald) on the service's lines and
 /// `USER_INVOCATION_ID` (`INVOCATION_ID` for a system manager) on the manager's.
 public enum ServiceLogFilter {
+    /// - Parameter userTied: whether the user-unit fields (`_SYSTEMD_USER_UNIT`, the manager's
+    ///   `USER_UNIT`) are tied to `uid`, so that another user's unit of the same name stays out; see
+    ///   `ServiceLogs.othersNameUnits`, which decides when that cannot happen.
     public static func filter(for unit: ServiceUnit, uid: UInt32? = nil,
-                              selection: ServiceLogSelection = ServiceLogSelection()) -> JournalFilter {
+                              selection: ServiceLogSelection = ServiceLogSelection(), userTied: Bool = true) -> JournalFilter {
         let uid = uid ?? CurrentProcess.userID
         let uidMatch = try! JournalMatch(field: "_UID", value: String(uid))
+        let tie = userTied ? [uidMatch] : []
         var groups: [[JournalMatch]] = []
         if let id = selection.invocationID {
             // Invocation IDs are random 128-bit values: the ID alone names the run.
             groups.append([try! JournalMatch(field: "_SYSTEMD_INVOCATION_ID", value: id)])
             if !selection.serviceOnly {
-                for field in managerInvocationFields { groups.append([try! JournalMatch(field: field, value: id), uidMatch]) }
+                for field in managerInvocationFields { groups.append([try! JournalMatch(field: field, value: id)] + tie) }
             }
             return JournalFilter(anyOf: groups)
         }
         for name in [unit.transientUnit, unit.templateInstance] {
-            groups.append([try! JournalMatch(field: "_SYSTEMD_USER_UNIT", value: name.rawValue), uidMatch])
+            groups.append([try! JournalMatch(field: userUnitField, value: name.rawValue)] + tie)
             if !selection.serviceOnly {
-                groups.append([try! JournalMatch(field: managerUnitField, value: name.rawValue), uidMatch])
+                groups.append([try! JournalMatch(field: managerUnitField, value: name.rawValue)] + tie)
             }
             groups.append([try! JournalMatch(field: "_SYSTEMD_UNIT", value: name.rawValue)])
         }
@@ -51,6 +55,8 @@ public enum ServiceLogFilter {
 
     /// The field the user manager names the unit with on its own lines about it.
     public static let managerUnitField = "USER_UNIT"
+    /// The field journald names the user unit a line came from with (in a login session).
+    public static let userUnitField = "_SYSTEMD_USER_UNIT"
     /// The fields the manager gives a run's invocation ID in, on its own lines.
     public static let managerInvocationFields = ["USER_INVOCATION_ID", "INVOCATION_ID"]
     /// The field journald gives the invocation ID of the process that wrote a line.
@@ -94,7 +100,33 @@ public final class ServiceLogs: Sendable {
                 extraFields: [String] = ServiceLogFilter.extraFields) async throws(JournalError) {
         self.unit = unit
         reader = try await JournalReader(scope: .localOnly, extraFields: extraFields)
-        try await reader.setFilter(ServiceLogFilter.filter(for: unit, selection: selection))
+        let userTied = try await Self.othersNameUnits(of: unit, selection: selection, reader: reader)
+        try await reader.setFilter(ServiceLogFilter.filter(for: unit, selection: selection, userTied: userTied))
+    }
+
+    /// Whether another user's entries name this service's units (or its run) in the fields the
+    /// filter ties to the user. Only a reader who may read other users' journals (root, `adm`) can
+    /// see such an entry, and only for a unit of the same name: the same UUID registered by two
+    /// users. When none does, tying those fields to the user only costs: sd-journal bisects the
+    /// whole `_UID=<uid>` entry array at every step (a quarter of `logs -n 10000`'s instructions).
+    /// Checked when the journal is opened; a follow keeps that filter.
+    static func othersNameUnits(of unit: ServiceUnit, selection: ServiceLogSelection,
+                                reader: JournalReader) async throws(JournalError) -> Bool {
+        let own = String(CurrentProcess.userID)
+        let others = try await reader.uniqueValues(of: "_UID").filter { $0 != own }
+        guard !others.isEmpty else { return false }
+        var named: [JournalMatch] = []
+        if let id = selection.invocationID {
+            named = ServiceLogFilter.managerInvocationFields.map { try! JournalMatch(field: $0, value: id) }
+        } else {
+            for name in [unit.transientUnit, unit.templateInstance] {
+                for field in [ServiceLogFilter.userUnitField, ServiceLogFilter.managerUnitField] {
+                    named.append(try! JournalMatch(field: field, value: name.rawValue))
+                }
+            }
+        }
+        let groups = others.flatMap { other in named.map { [$0, try! JournalMatch(field: "_UID", value: other)] } }
+        return try await reader.hasEntries(matching: JournalFilter(anyOf: groups))
     }
 
     /// The last `count` lines (all when nil), optionally only those at or after `since` (µs since

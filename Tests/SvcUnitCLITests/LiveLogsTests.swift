@@ -76,6 +76,34 @@ struct LiveLogsTests {
         #expect(contradiction.errorLines.count == 1, "\(contradiction.stderr)")
     }
 
+    /// Another user's lines naming this service's unit (the same UUID in two users' stores; only
+    /// root or `adm` can read them) stay out, while the service's own and the manager's come as
+    /// usual. svcunit ties the user-unit fields to its user only when such lines exist (tying them
+    /// costs a quarter of a long `logs -n`), so this is the case where the tie must be kept.
+    @Test func anotherUsersLinesAboutTheSameUnitStayOut() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let uuid = try root.svcunit("create", "command", "--name", "shared-uuid", "--", "/bin/sh", "-c", "echo own-line; exec sleep 300").stdout
+            .trimmingCharacters(in: .newlines)
+        #expect(try root.svcunit("start", uuid).status == 0)
+        #expect(try Self.eventually { try root.svcunit("logs", uuid, "-o", "cat").stdout.contains("own-line") })
+        // journald sets _UID from the sender's credentials; USER_UNIT is an ordinary field anyone can write.
+        let forged = "forged-\(UUID().uuidString)"
+        let entry = "USER_UNIT=svcunit-\(uuid).service\nMESSAGE=\(forged)\n"
+        let written = try LiveSystemd.run("/bin/sh", ["-c", "printf '%s' \"$1\" | /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups -- /usr/bin/logger --journald", "sh", entry])
+        #expect(written.status == 0)
+        #expect(try Self.eventually {
+            try LiveSystemd.run("/usr/bin/journalctl", ["USER_UNIT=svcunit-\(uuid).service", "_UID=65534", "-o", "cat", "--no-pager"]).output.contains(forged)
+        }, "the other user's line is in the journal")
+
+        let logs = try root.svcunit("logs", uuid, "-o", "cat")
+        #expect(logs.status == 0, "\(logs.stderr)")
+        #expect(!logs.stdout.contains(forged), "\(logs.stdout)")
+        #expect(logs.stdout.contains("own-line"))
+        #expect(logs.stdout.contains("Started svcunit-\(uuid).service"), "the manager's own lines still come: \(logs.stdout)")
+        #expect(try !root.svcunit("logs", uuid, "-o", "cat", "-n", "50").stdout.contains(forged))
+    }
+
     /// Two runs of one service: `--this-run` shows only the current run's lines (the service's and
     /// the manager's), and after the stop still that run's (the last). `--until` ends the range
     /// between the runs, with `-n` too; `-f --until` ends once that time has passed.

@@ -170,6 +170,26 @@ import Testing
     }
 }
 
+/// The journal filter of one service's lines: which groups carry the user tie.
+@Suite struct ServiceLogFilterTests {
+    static let unit = ServiceUnit(ServiceUUID(rawValue: "8f14e45f-ceea-467f-a0e6-1d4a0c1a2b3c")!)
+
+    /// Tied: every group on a user-unit field also requires `_UID`; untied: none does. The other
+    /// groups (`_SYSTEMD_UNIT`, the identifier, the service's invocation ID) never carry it.
+    @Test(arguments: [true, false])
+    func theUserTieIsOnTheUserUnitFieldsOnly(tied: Bool) {
+        for selection in [ServiceLogSelection(), ServiceLogSelection(invocationID: "0123456789abcdef0123456789abcdef")] {
+            let groups = ServiceLogFilter.filter(for: Self.unit, uid: 1000, selection: selection, userTied: tied).groups
+            let userFields: Set = ["_SYSTEMD_USER_UNIT", "USER_UNIT", "USER_INVOCATION_ID", "INVOCATION_ID"]
+            let userGroups = groups.filter { $0.contains { userFields.contains($0.field) } }
+            #expect(!userGroups.isEmpty)
+            #expect(userGroups.allSatisfy { $0.contains { $0.field == "_UID" && $0.value == "1000" } == tied }, "\(groups)")
+            #expect(groups.filter { !userGroups.contains($0) }.allSatisfy { !$0.contains { $0.field == "_UID" } }, "\(groups)")
+            #expect(groups.count == ServiceLogFilter.filter(for: Self.unit, uid: 1000, selection: selection, userTied: !tied).groups.count)
+        }
+    }
+}
+
 @Suite struct UnitPropertyTests {
     @Test func unitNamesComeFromTheUUIDOnly() throws {
         let uuid = ServiceUUID.random()

@@ -40,6 +40,24 @@ enum JournalCalls {
         }
     }
 
+    /// The values `field` has in the open files (`sd_journal_query_unique`; matches do not apply).
+    static func uniqueValues(_ j: JournalPointer, _ field: String) throws(JournalError) -> [String] {
+        let r = field.withCString { sd_journal_query_unique(j, $0) }
+        try journalCheck(r, "list the values of \(field)", code: .invalidArgument)
+        defer { sd_journal_restart_unique(j) }
+        let prefix = field.utf8.count + 1  // "FIELD="
+        var values: [String] = []
+        var data: UnsafeRawPointer?
+        var length = 0
+        while true {
+            let n = sd_journal_enumerate_available_unique(j, &data, &length)
+            try journalCheck(n, "list the values of \(field)")
+            guard n > 0, let data else { return values }
+            guard length >= prefix else { continue }
+            values.append(String(decoding: UnsafeRawBufferPointer(start: data + prefix, count: length - prefix), as: UTF8.self))
+        }
+    }
+
     static func seekTail(_ j: JournalPointer) throws(JournalError) { try journalCheck(sd_journal_seek_tail(j), "seek to the tail") }
     static func seekHead(_ j: JournalPointer) throws(JournalError) { try journalCheck(sd_journal_seek_head(j), "seek to the head") }
     static func seekRealtime(_ j: JournalPointer, _ usec: UInt64) throws(JournalError) {

@@ -100,8 +100,10 @@ public final class ServiceLogs: Sendable {
                 extraFields: [String] = ServiceLogFilter.extraFields) async throws(JournalError) {
         self.unit = unit
         reader = try await JournalReader(scope: .localOnly, extraFields: extraFields)
-        let userTied = try await Self.othersNameUnits(of: unit, selection: selection, reader: reader)
+        let userTied = await Self.othersNameUnits(of: unit, selection: selection, reader: reader)
         try await reader.setFilter(ServiceLogFilter.filter(for: unit, selection: selection, userTied: userTied))
+        // The check moved the read position: back to where a fresh reader starts.
+        try await reader.seekToHead()
     }
 
     /// Whether another user's entries name this service's units (or its run) in the fields the
@@ -109,11 +111,12 @@ public final class ServiceLogs: Sendable {
     /// see such an entry, and only for a unit of the same name: the same UUID registered by two
     /// users. When none does, tying those fields to the user only costs: sd-journal bisects the
     /// whole `_UID=<uid>` entry array at every step (a quarter of `logs -n 10000`'s instructions).
-    /// Checked when the journal is opened; a follow keeps that filter.
-    static func othersNameUnits(of unit: ServiceUnit, selection: ServiceLogSelection,
-                                reader: JournalReader) async throws(JournalError) -> Bool {
+    /// Checked when the journal is opened; a follow keeps that filter. A check that fails keeps the
+    /// tie (the safe side).
+    static func othersNameUnits(of unit: ServiceUnit, selection: ServiceLogSelection, reader: JournalReader) async -> Bool {
         let own = String(CurrentProcess.userID)
-        let others = try await reader.uniqueValues(of: "_UID").filter { $0 != own }
+        guard let uids = try? await reader.uniqueValues(of: "_UID") else { return true }
+        let others = uids.filter { $0 != own }
         guard !others.isEmpty else { return false }
         var named: [JournalMatch] = []
         if let id = selection.invocationID {
@@ -126,7 +129,7 @@ public final class ServiceLogs: Sendable {
             }
         }
         let groups = others.flatMap { other in named.map { [$0, try! JournalMatch(field: "_UID", value: other)] } }
-        return try await reader.hasEntries(matching: JournalFilter(anyOf: groups))
+        return (try? await reader.hasEntries(matching: JournalFilter(anyOf: groups))) ?? true
     }
 
     /// The last `count` lines (all when nil), optionally only those at or after `since` (µs since

@@ -152,14 +152,10 @@ enum Output {
     /// the title, write the clipboard or forge a line. The one function every human output path uses
     /// for such text (logs, status, list, inspect, batch lines, errors); `--json` output is not escaped.
     static func escaped(_ text: String) -> String {
-        // In UTF-8 a control character is a byte below 0x20 or 0x7F, or a C1 control (0xC2 0x80-0x9F):
-        // looking for those bytes is cheaper than decoding every scalar of every cell.
-        var previous: UInt8 = 0
-        let needs = text.utf8.contains { byte in
-            defer { previous = byte }
-            return (byte < 0x20 && byte != 0x09) || byte == 0x7F || (previous == 0xC2 && (0x80...0x9F).contains(byte))
-        }
-        guard needs else { return text }
+        // Plain printable ASCII (almost every cell) needs no decoding: only a byte below 0x20 or from
+        // 0x7F up can be, or start, a control character (`isControl` decides for those).
+        if text.utf8.allSatisfy({ (0x20..<0x7F).contains($0) }) { return text }
+        guard text.unicodeScalars.contains(where: { isControl($0) && $0 != "\t" }) else { return text }
         return escaped(utf8: Array(text.utf8))
     }
 

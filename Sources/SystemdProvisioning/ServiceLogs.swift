@@ -25,32 +25,34 @@ public struct ServiceLogSelection: Sendable, Hashable {
 /// its invocation ID: `_SYSTEMD_INVOCATION_ID` (set by journald) on the service's lines and
 /// `USER_INVOCATION_ID` (`INVOCATION_ID` for a system manager) on the manager's.
 public enum ServiceLogFilter {
-    /// - Parameter userTied: whether the user-unit fields (`_SYSTEMD_USER_UNIT`, the manager's
-    ///   `USER_UNIT`) are tied to `uid`, so that another user's unit of the same name stays out; see
-    ///   `ServiceLogs.othersNameUnits`, which decides when that cannot happen.
+    /// - Parameter userTied: whether the groups on user fields (`userGroups`) are tied to `uid`, so
+    ///   that another user's unit of the same name stays out; see `ServiceLogs.othersNameUnits`,
+    ///   which decides when that cannot happen.
     public static func filter(for unit: ServiceUnit, uid: UInt32? = nil,
                               selection: ServiceLogSelection = ServiceLogSelection(), userTied: Bool = true) -> JournalFilter {
         let uid = uid ?? CurrentProcess.userID
-        let uidMatch = try! JournalMatch(field: "_UID", value: String(uid))
-        let tie = userTied ? [uidMatch] : []
-        var groups: [[JournalMatch]] = []
+        let tie = userTied ? [try! JournalMatch(field: "_UID", value: String(uid))] : []
+        return JournalFilter(anyOf: userGroups(for: unit, selection: selection).map { $0 + tie } + otherGroups(for: unit, selection: selection))
+    }
+
+    /// The groups on fields of a user's units: the user-unit field journald sets, and the manager's
+    /// own lines (`USER_UNIT`, or the run's invocation ID). Two users' units of the same name meet here.
+    static func userGroups(for unit: ServiceUnit, selection: ServiceLogSelection) -> [[JournalMatch]] {
         if let id = selection.invocationID {
-            // Invocation IDs are random 128-bit values: the ID alone names the run.
-            groups.append([try! JournalMatch(field: "_SYSTEMD_INVOCATION_ID", value: id)])
-            if !selection.serviceOnly {
-                for field in managerInvocationFields { groups.append([try! JournalMatch(field: field, value: id)] + tie) }
-            }
-            return JournalFilter(anyOf: groups)
+            return selection.serviceOnly ? [] : managerInvocationFields.map { [try! JournalMatch(field: $0, value: id)] }
         }
-        for name in [unit.transientUnit, unit.templateInstance] {
-            groups.append([try! JournalMatch(field: userUnitField, value: name.rawValue)] + tie)
-            if !selection.serviceOnly {
-                groups.append([try! JournalMatch(field: managerUnitField, value: name.rawValue)] + tie)
-            }
-            groups.append([try! JournalMatch(field: "_SYSTEMD_UNIT", value: name.rawValue)])
+        return [unit.transientUnit, unit.templateInstance].flatMap { name in
+            ([userUnitField] + (selection.serviceOnly ? [] : [managerUnitField])).map { [try! JournalMatch(field: $0, value: name.rawValue)] }
         }
-        groups.append([try! JournalMatch(field: "SYSLOG_IDENTIFIER", value: unit.syslogIdentifier)])
-        return JournalFilter(anyOf: groups)
+    }
+
+    /// The other groups: journald's system-unit field, the output's identifier, or the invocation ID
+    /// journald gives the service's own lines.
+    static func otherGroups(for unit: ServiceUnit, selection: ServiceLogSelection) -> [[JournalMatch]] {
+        // Invocation IDs are random 128-bit values: the ID alone names the run.
+        if let id = selection.invocationID { return [[try! JournalMatch(field: serviceInvocationField, value: id)]] }
+        return [unit.transientUnit, unit.templateInstance].map { [try! JournalMatch(field: "_SYSTEMD_UNIT", value: $0.rawValue)] }
+            + [[try! JournalMatch(field: "SYSLOG_IDENTIFIER", value: unit.syslogIdentifier)]]
     }
 
     /// The field the user manager names the unit with on its own lines about it.
@@ -114,21 +116,14 @@ public final class ServiceLogs: Sendable {
     /// Checked when the journal is opened; a follow keeps that filter. A check that fails keeps the
     /// tie (the safe side).
     static func othersNameUnits(of unit: ServiceUnit, selection: ServiceLogSelection, reader: JournalReader) async -> Bool {
+        // Nothing tied (one run's own lines only): nothing to check, and an empty filter would match all.
+        let named = ServiceLogFilter.userGroups(for: unit, selection: selection)
+        guard !named.isEmpty else { return false }
         let own = String(CurrentProcess.userID)
         guard let uids = try? await reader.uniqueValues(of: "_UID") else { return true }
         let others = uids.filter { $0 != own }
         guard !others.isEmpty else { return false }
-        var named: [JournalMatch] = []
-        if let id = selection.invocationID {
-            named = ServiceLogFilter.managerInvocationFields.map { try! JournalMatch(field: $0, value: id) }
-        } else {
-            for name in [unit.transientUnit, unit.templateInstance] {
-                for field in [ServiceLogFilter.userUnitField, ServiceLogFilter.managerUnitField] {
-                    named.append(try! JournalMatch(field: field, value: name.rawValue))
-                }
-            }
-        }
-        let groups = others.flatMap { other in named.map { [$0, try! JournalMatch(field: "_UID", value: other)] } }
+        let groups = others.flatMap { other in named.map { $0 + [try! JournalMatch(field: "_UID", value: other)] } }
         return (try? await reader.hasEntries(matching: JournalFilter(anyOf: groups))) ?? true
     }
 

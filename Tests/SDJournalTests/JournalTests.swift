@@ -92,6 +92,12 @@ struct LiveJournalTests {
                 // The witness sees the same lines.
                 let witness = try LiveSystemd.journalctlLines(unit)
                 for line in ["line 1", "line 5", "to-stderr"] { #expect(witness.contains(line), "journalctl lacks \(line)") }
+
+                // A field's values in the files, whatever the filter; whether a filter matches at all.
+                let identifiers = try await reader.uniqueValues(of: "SYSLOG_IDENTIFIER")
+                #expect(identifiers.contains(tag) && !identifiers.contains(tag + "-none"))
+                #expect(try await reader.hasEntries(matching: JournalFilter(anyOf: [[try JournalMatch(field: "SYSLOG_IDENTIFIER", value: tag)]])))
+                #expect(try await !reader.hasEntries(matching: JournalFilter(anyOf: [[try JournalMatch(field: "SYSLOG_IDENTIFIER", value: tag + "-none")]])))
             }
         }
     }

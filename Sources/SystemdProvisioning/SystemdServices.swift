@@ -144,6 +144,7 @@ public final class SystemdServices: Sendable {
                     // accept, a sleep): a run() that raises at once never does, and exits instead.
                     let python = service.document.isPython && service.document.endpoint?.monitor == nil
                     if !python || state == "S" { return fresh.mainPID }
+                    if await Self.untilWaiting(fresh.mainPID, since: since, deadline: deadline) { return fresh.mainPID }
                     waitingFor = "run() to wait for something (its main process \(fresh.mainPID) stayed busy)"
                 }
                 // Its main process has exited (a zombie, or gone; systemd has yet to act on it), or a
@@ -176,6 +177,18 @@ public final class SystemdServices: Sendable {
             }
             await provisioner.waitForChange(service, deadline: deadline, since: since)
         }
+    }
+
+    /// Whether process `pid` comes to wait for something (`S`) before `deadline`, checked at the
+    /// usual pace; false as soon as it is no longer a live process. Only its own state changes while
+    /// it is alive and busy, so this reads /proc, not the unit (two round trips a check).
+    private static func untilWaiting(_ pid: UInt32, since: ContinuousClock.Instant, deadline: ContinuousClock.Instant) async -> Bool {
+        while ContinuousClock.now < deadline {
+            guard let state = processState(pid), state != "Z", state != "X" else { return false }
+            if state == "S" { return true }
+            await Backoff.sleep(since: since, until: deadline)
+        }
+        return false
     }
 
     /// A process's (its main thread's) state letter from `/proc/PID/stat`: `R` running, `S` waiting

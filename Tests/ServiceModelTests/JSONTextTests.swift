@@ -24,6 +24,9 @@ struct JSONTextTests {
         let value = try JSONText.parse(text)
         #expect(value == .object(["s": .string("quote \" backslash \\ tab \t nl \n uni é 😀 ctrl \u{01}")]))
         #expect(try JSONText.parse(JSONText.format(value)) == value)
+        // Written whole when nothing needs an escape, scalar by scalar otherwise: the same rules.
+        #expect(JSONText.formatCompact(.string("plain é 😀 /")) == "\"plain é 😀 /\"")
+        #expect(JSONText.formatCompact(.string("é\u{7F}\u{1F}\"\\")) == #""é\#u{7F}\u001f\"\\""#)
     }
 
     /// Strings without escapes take one of two paths: all ASCII (no validation needed) or with

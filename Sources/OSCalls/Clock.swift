@@ -10,6 +10,13 @@ public enum WallClock {
         clock_gettime(CLOCK_REALTIME, &now)
         return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
     }
+
+    /// Nanoseconds since the epoch (`CLOCK_REALTIME`), the unit of `Stat`'s file times.
+    public static func nanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
 }
 
 public enum MonotonicClock {

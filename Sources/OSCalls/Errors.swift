@@ -7,6 +7,11 @@ public import SystemPackage
 extension Stat {
     /// When the content last changed, in whole seconds since the epoch (`st_mtim.tv_sec`).
     public var modificationSeconds: Int64 { Int64(st_mtim.tv_sec) }
+    /// When the content last changed, in nanoseconds since the epoch (`st_mtim`).
+    public var modificationNanoseconds: Int64 { Int64(st_mtim.tv_sec) * 1_000_000_000 + Int64(st_mtim.tv_nsec) }
+    /// When the inode last changed (content, name, mode or owner), in nanoseconds since the epoch
+    /// (`st_ctim`). Not obvious: no call can set it back, unlike the modification time (`touch -d`).
+    public var statusChangeNanoseconds: Int64 { Int64(st_ctim.tv_sec) * 1_000_000_000 + Int64(st_ctim.tv_nsec) }
 }
 
 extension Errno {

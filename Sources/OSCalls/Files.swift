@@ -92,6 +92,15 @@ extension Stat {
         }
         self = try result.get()
     }
+
+    /// `fstatat(directory, name, AT_SYMLINK_NOFOLLOW)`: `lstat` of a path inside an open directory,
+    /// which spares the kernel walking the directory's own path again for every entry.
+    public init(name: String, in directory: FileDescriptor) throws(Errno) {
+        let result: Result<Stat, Errno> = name.withCString { pointer in
+            do throws(Errno) { return .success(try Stat(pointer, relativeTo: directory, flags: .symlinkNoFollow)) } catch { return .failure(error) }
+        }
+        self = try result.get()
+    }
 }
 
 /// Changes to the file system by path.

@@ -265,11 +265,60 @@ public struct ServiceStore: Sendable {
     /// `service.json`) and the entries left out, with why. Other names are not service entries (a
     /// ZenML root may hold more) and are not reported.
     public func scan() throws(ServiceModelError) -> (services: [ServiceUUID], skipped: [SkippedEntry]) {
+        let (files, skipped) = try scanFiles()
+        return (files.map(\.uuid), skipped)
+    }
+
+    /// Which version of a file a path held when it was looked at (`lstat`): device, inode, size and
+    /// the modification and change times in nanoseconds.
+    ///
+    /// Not obvious: equal identities do not prove equal content when the file changed twice within
+    /// one tick of the kernel's file clock (a few milliseconds) without changing size; a cache keyed
+    /// by it must leave out files changed shortly before they were looked at (git's "racy" rule,
+    /// `ServiceSummaryCache`).
+    public struct FileIdentity: Sendable, Hashable {
+        public var device: UInt64
+        public var inode: UInt64
+        public var size: Int64
+        /// `st_mtim` in nanoseconds since the epoch.
+        public var modified: Int64
+        /// `st_ctim` in nanoseconds since the epoch.
+        public var changed: Int64
+
+        public init(device: UInt64, inode: UInt64, size: Int64, modified: Int64, changed: Int64) {
+            self.device = device
+            self.inode = inode
+            self.size = size
+            self.modified = modified
+            self.changed = changed
+        }
+    }
+
+    /// A stored service's file as `scanFiles()` saw it.
+    public struct StoredFile: Sendable, Hashable {
+        public var uuid: ServiceUUID
+        public var identity: FileIdentity
+
+        public init(uuid: ServiceUUID, identity: FileIdentity) {
+            self.uuid = uuid
+            self.identity = identity
+        }
+    }
+
+    /// `scan()`, with each `service.json`'s identity from the `lstat` the scan makes anyway.
+    public func scanFiles() throws(ServiceModelError) -> (services: [StoredFile], skipped: [SkippedEntry]) {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: root) } catch {
             throw ServiceModelError(.ioFailure, "cannot list \(root): \(POSIX.describe(error))", filePath: root)
         }
-        var services: [ServiceUUID] = []
+        // Entries are looked at inside the open root, not by their whole path (a thousand lookups
+        // of the root's own path otherwise); the paths stay for messages.
+        let directory: FileDescriptor
+        do { directory = try POSIX.openDirectory(root, followLink: true) } catch {
+            throw ServiceModelError(.ioFailure, "cannot list \(root): \(error.reason)", filePath: root)
+        }
+        defer { POSIX.closeFD(directory) }
+        var services: [StoredFile] = []
         var skipped: [SkippedEntry] = []
         for name in names {
             guard let uuid = ServiceUUID(rawValue: name), uuid.rawValue == name else { continue }
@@ -278,19 +327,18 @@ public struct ServiceStore: Sendable {
                 skipped.append(SkippedEntry(uuid: uuid, path: path, reason: reason, removable: removable))
             }
             let entry: POSIX.FileInfo?
-            do { entry = try POSIX.lstatInfo(path) } catch { skip("it cannot be inspected: \(error.reason)"); continue }
+            do { entry = try POSIX.lstatInfo(name, in: directory) } catch { skip("it cannot be inspected: \(error.reason)"); continue }
             guard let entry else { continue }  // removed meanwhile
             if entry.isSymlink { skip("it is a symbolic link"); continue }
             guard entry.isDirectory else { skip("it is not a directory"); continue }
-            let file = "\(path)/\(Self.fileName)"
             let info: POSIX.FileInfo?
-            do { info = try POSIX.lstatInfo(file) } catch { skip("its \(Self.fileName) cannot be inspected: \(error.reason)"); continue }
+            do { info = try POSIX.lstatInfo("\(name)/\(Self.fileName)", in: directory) } catch { skip("its \(Self.fileName) cannot be inspected: \(error.reason)"); continue }
             guard let info else { skip("it has no \(Self.fileName)", removable: true); continue }
             if info.isSymlink { skip("its \(Self.fileName) is a symbolic link"); continue }
             guard info.isRegular else { skip("its \(Self.fileName) is not a regular file"); continue }
-            services.append(uuid)
+            services.append(StoredFile(uuid: uuid, identity: info.identity))
         }
-        return (services.sorted(), skipped.sorted { $0.uuid < $1.uuid })
+        return (services.sorted { $0.uuid < $1.uuid }, skipped.sorted { $0.uuid < $1.uuid })
     }
 
     /// Whether anything at all is at `<root>/<uuid>` (a directory, a planted symlink, a stray file).

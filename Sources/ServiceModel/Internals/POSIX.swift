@@ -50,11 +50,21 @@ enum POSIX {
         var mode: UInt32
         /// Last modified, in seconds since the epoch.
         var modified: Int64
+        /// What tells one version of a file from another without reading it.
+        var identity: ServiceStore.FileIdentity
     }
 
     /// `lstat`: information about the path itself, never a symlink's target. `nil` when it does not exist.
     static func lstatInfo(_ path: String) throws(POSIXCallError) -> FileInfo? {
         try fileInfo(path, followLink: false)
+    }
+
+    /// `lstat` of `name` inside the open `directory`; `nil` when it does not exist.
+    static func lstatInfo(_ name: String, in directory: FileDescriptor) throws(POSIXCallError) -> FileInfo? {
+        do { return FileInfo(try Stat(name: name, in: directory)) } catch {
+            if error == .noSuchFileOrDirectory { return nil }
+            throw POSIXCallError(call: "lstat", error)
+        }
     }
 
     /// `stat` (`followLink`) or `lstat`; `nil` when the path does not exist.
@@ -66,11 +76,21 @@ enum POSIX {
             if error == .noSuchFileOrDirectory { return nil }
             throw POSIXCallError(call: followLink ? "stat" : "lstat", error)
         }
-        return FileInfo(
-            isDirectory: info.type == .directory, isSymlink: info.type == .symbolicLink, isRegular: info.type == .regular,
-            owner: info.userID.rawValue, mode: UInt32(info.permissions.rawValue) & 0o7777, modified: info.modificationSeconds)
+        return FileInfo(info)
     }
+}
 
+extension POSIX.FileInfo {
+    init(_ info: Stat) {
+        self.init(
+            isDirectory: info.type == .directory, isSymlink: info.type == .symbolicLink, isRegular: info.type == .regular,
+            owner: info.userID.rawValue, mode: UInt32(info.permissions.rawValue) & 0o7777, modified: info.modificationSeconds,
+            identity: ServiceStore.FileIdentity(device: UInt64(info.deviceID.rawValue), inode: UInt64(info.inode.rawValue), size: info.size,
+                                                modified: info.modificationNanoseconds, changed: info.statusChangeNanoseconds))
+    }
+}
+
+extension POSIX {
     static var currentUser: UInt32 { CurrentProcess.effectiveUserID }
 
     static func makeDirectory(_ path: String, mode: UInt32) throws(POSIXCallError) {

@@ -23,7 +23,10 @@ public struct ServiceUnit: Sendable, Hashable {
     public static let slice = try! UnitName(validating: "svcunit.slice")
 
     /// `svcunit-<uuid>.service`: the transient unit.
-    public var transientUnit: UnitName { try! UnitName(validating: "svcunit-\(uuid.rawValue).service") }
+    public var transientUnit: UnitName { try! UnitName(validating: transientUnitName) }
+    /// The transient unit's name as text, without the validation a `UnitName` makes (a UUID makes it
+    /// valid): for a listing that names a thousand.
+    public var transientUnitName: String { "svcunit-\(uuid.rawValue).service" }
 
     /// `svcunit@<uuid>.service`: the instance of the packaged template, for persistent services.
     public var templateInstance: UnitName { try! UnitName(validating: "svcunit@\(uuid.rawValue).service") }

@@ -100,7 +100,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
         let configFile = document.status.configFile ?? store.file(for: document.uuid)
         let silent = document.config.silentDaemon
         var properties: [UnitProperty] = [
-            .description(Self.describe(document)),
+            .description(Self.describe(document, runs: configFile)),
             // argv, never a shell.
             .execStart(argv: try mainCommand(for: document)),
             // `notify`: "active" means the service's own program runs. The command flavor's READY=1
@@ -132,13 +132,16 @@ public final class SystemdProvisioner: ServiceProvisioner {
         return properties
     }
 
-    /// `Description=`: the service's name and type; control characters become spaces (free text,
-    /// but one line in `systemctl status`).
-    static func describe(_ document: ServiceDocument) -> String {
+    /// `Description=`: the service's name and type, then its UUID or, for the service's own unit,
+    /// the document it runs (`UnitOwnership.descriptionSuffix`, which lets `list` tell its units
+    /// from another store's without reading each one's `ExecStart`); control characters become
+    /// spaces (free text, but one line in `systemctl status`).
+    static func describe(_ document: ServiceDocument, runs file: String? = nil) -> String {
         let type = document.serviceType
         let kind = document.isPython ? document.typeName ?? "python" : "\(type.type)/\(type.flavor)"
-        let raw = "svcunit \(document.config.name) (\(kind)) \(document.uuid)"
-        return String(raw.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+        let raw = "svcunit \(document.config.name) (\(kind))"
+        let described = String(raw.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+        return described + (file.map(UnitOwnership.descriptionSuffix) ?? " \(document.uuid)")
     }
 
     /// systemd writes a transient unit's settings to a file and re-reads it at every daemon-reload;

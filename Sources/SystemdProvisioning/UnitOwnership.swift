@@ -59,6 +59,22 @@ public enum UnitOwnership: Sendable, Hashable {
         return path
     }
 
+    /// How a service unit's `Description` ends: ` from FILE`, the document its `ExecStart` runs
+    /// (paths that reach a unit are checked free of control characters).
+    public static func descriptionSuffix(_ file: String) -> String { " from \(file)" }
+
+    /// Whether a unit's `Description` says it runs `file` (see `descriptionSuffix`): enough for a
+    /// listing to count the unit as this store's without reading its `ExecStart`.
+    ///
+    /// Not obvious: only a match is taken on its word. A unit that svcunit did not start could say
+    /// anything, and every other answer (another file, an older svcunit's description, a template
+    /// instance's fixed one) is settled by `ExecStart`, as before. Whoever can forge a description
+    /// can also start the unit with any command line as the same user; commands that act on a unit
+    /// (`stop`, `delete`, `status`) read `ExecStart` itself.
+    public static func description(_ description: String, runs file: String) -> Bool {
+        description.hasSuffix(descriptionSuffix(file))
+    }
+
     /// For messages: `/bin/sleep 300` for a foreign argv.
     static func commandLine(_ argv: [String]) -> String {
         argv.isEmpty ? "no command" : argv.map { $0.contains(" ") || $0.isEmpty ? "'\($0)'" : $0 }.joined(separator: " ")

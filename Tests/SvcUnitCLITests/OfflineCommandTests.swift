@@ -366,6 +366,48 @@ struct OfflineCommandTests {
         #expect(table.stdout.contains("unknown"))
     }
 
+    /// `list` keeps each document's row in `<root>/.list-cache` (ServiceSummaryCache); a document
+    /// edited in place, one that breaks and one that is mended each show as they now are.
+    @Test func listShowsDocumentsAsTheyAreNotAsCached() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let good = try root.createSleep("good")
+        let other = try root.createSleep("other")
+        func list() throws -> [String: [String: Any]] {
+            let run = try root.svcunit("list", "--json", environment: Self.noManager, removing: Self.noManagerRemoving)
+            #expect(run.status == 0, "\(run.stderr)")
+            return Dictionary(uniqueKeysWithValues: try run.array().map { ($0["uuid"] as! String, $0) })
+        }
+        _ = try list()
+        // Files changed within the racy window (0.1 s) are not kept: wait it out.
+        Thread.sleep(forTimeInterval: 0.3)
+        _ = try list()
+        let cache = try String(contentsOfFile: root.path + "/.list-cache", encoding: .utf8)
+        #expect(cache.contains(good) && cache.contains(other), "\(cache)")
+
+        let goodFile = root.path + "/\(good)/service.json", otherFile = root.path + "/\(other)/service.json"
+        let text = try String(contentsOfFile: goodFile, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"good\"", with: "\"gold\"").write(toFile: goodFile, atomically: false, encoding: .utf8)
+        let saved = try String(contentsOfFile: otherFile, encoding: .utf8)
+        try "{ broken".write(toFile: otherFile, atomically: false, encoding: .utf8)
+        var rows = try list()
+        #expect(rows[good]?["name"] as? String == "gold", "same size, same inode, edited in place")
+        #expect(rows[other]?["state"] as? String == "invalid")
+
+        Thread.sleep(forTimeInterval: 0.3)
+        _ = try list()  // now the broken file is kept as broken
+        try saved.write(toFile: otherFile, atomically: true, encoding: .utf8)
+        rows = try list()
+        #expect(rows[other]?["state"] as? String == "unknown")
+        #expect(rows[other]?["name"] as? String == "other")
+
+        // A damaged cache is rebuilt, never shown.
+        try "svcunit list cache 1\tnonsense\n\(good)\t1\t2\t3\t4\t5\tok\tfake\tt\tf\t-\t-\t-\t.\n"
+            .write(toFile: root.path + "/.list-cache", atomically: true, encoding: .utf8)
+        rows = try list()
+        #expect(rows[good]?["name"] as? String == "gold")
+    }
+
     @Test func listOfAnEmptyOrMissingStore() throws {
         let root = try TemporaryRoot()
         defer { root.cleanUp() }

@@ -162,11 +162,15 @@ extension SvcUnit.List {
     /// small read per supervised service; none for the others): `list` shows an unhealthy one as
     /// `unhealthy`, through the same rule as `status` (`StatusDerivation.health`).
     static func observeHealth(_ rows: inout [Row]) async {
-        for index in rows.indices {
+        for index in rows.indices where rows[index].summary?.supervised == true {
+            // Not running: nothing to read (and no document: `list` reads it only for running rows).
+            guard rows[index].state == ServiceState.active.rawValue else {
+                rows[index].health = .notRunning
+                continue
+            }
             guard let supervision = rows[index].document?.healthSupervision,
                   let records = try? await HealthRecord.history(rows[index].uuid, limit: 1) else { continue }
-            rows[index].health = StatusDerivation.health(supervision: supervision, records: records,
-                                                         running: rows[index].state == ServiceState.active.rawValue,
+            rows[index].health = StatusDerivation.health(supervision: supervision, records: records, running: true,
                                                          invocation: nil, invocationKnown: false).state
         }
     }

@@ -71,6 +71,10 @@ extension SvcUnit {
             }
 
             var uuid: ServiceUUID
+            /// What the table shows of the document; nil when it cannot be used (`error`).
+            var summary: ServiceSummary?
+            /// The whole document, read only where a running service needs it (its probe, its
+            /// health record) or where the row was decoded anyway.
             var document: ServiceDocument?
             var error: String?
             var state = "unknown"
@@ -87,20 +91,23 @@ extension SvcUnit {
             let context = CommandContext(global)
             var rows: [Row] = []
             if let store = try context.existingStore() {
-                let (services, skipped) = try store.scan()
+                // Made before the scan: it keeps only files that had not changed for a while by then.
+                var cache = ServiceSummaryCache(store: store, generation: ServiceSummaryCache.currentGeneration(version: SvcUnit.configuration.version))
+                let (services, skipped) = try store.scanFiles()
                 // Nothing stored is hidden: what is not a service is named, with what to do about it.
                 for entry in skipped {
                     Output.warning("skipping \(entry.path): \(entry.reason); "
                                    + (entry.removable ? "`svcunit delete --force \(entry.uuid)` removes it" : "svcunit never follows or removes it"))
                 }
-                rows = await Self.load(services, store: store, registry: context.registry)
+                rows = await Self.load(services, store: store, registry: context.registry, cache: &cache)
+                cache.save(listed: services)
             }
             if let store = try context.existingStore() {
-                await Self.observe(&rows, store: store)
+                await Self.observe(&rows, store: store, registry: context.registry)
             }
             if running {
                 // An entry whose document does not load cannot be told running here: say so, not nothing.
-                for row in rows where row.document == nil {
+                for row in rows where row.summary == nil {
                     Output.warning("skipping \(row.uuid): \(row.error ?? "its document cannot be loaded"); "
                                    + "`svcunit delete --force \(row.uuid)` removes it once no unit of it runs")
                 }
@@ -109,45 +116,85 @@ extension SvcUnit {
             if json { Output.json(.array(rows.map(Self.json))) } else { print(Self.table(rows), terminator: "") }
         }
 
-        /// The rows of `uuids`, in order: each document read and decoded in full (a broken one is an
-        /// `invalid` row with the error), in a few concurrent slices, so decoding 1,000 documents (the
-        /// bulk of `list`'s own work) uses every core.
-        static func load(_ uuids: [ServiceUUID], store: ServiceStore, registry: ServiceRegistry) async -> [Row] {
-            let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, uuids.count / 64))
-            let size = (uuids.count + slices - 1) / max(slices, 1)
+        /// The rows of `files`, in order. A file unchanged since the last listing takes its row from
+        /// `cache`; the others are read and decoded in full (a broken one is an `invalid` row with the
+        /// error), in a few concurrent slices so that decoding many documents uses every core, and
+        /// their outcomes are recorded in `cache`.
+        static func load(_ files: [ServiceStore.StoredFile], store: ServiceStore, registry: ServiceRegistry,
+                         cache: inout ServiceSummaryCache) async -> [Row] {
+            var rows: [Row?] = files.map { file in
+                cache.outcome(for: file.uuid, identity: file.identity).map { outcome in
+                    switch outcome {
+                    case .success(let summary): Row(uuid: file.uuid, summary: summary)
+                    case .failure(let error): Row(uuid: file.uuid, error: error.message, state: "invalid")
+                    }
+                }
+            }
+            let missed = files.indices.filter { rows[$0] == nil }
+            let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, missed.count / 64))
+            let size = (missed.count + slices - 1) / max(slices, 1)
             // One task per slice, awaited in order (as `Batch`: no results collected out of a group).
             let tasks = (0..<slices).map { slice in
-                let part = Array(uuids[min(slice * size, uuids.count)..<min((slice + 1) * size, uuids.count)])
-                return Task { part.map { load($0, store: store, registry: registry) } }
+                let part = Array(missed[min(slice * size, missed.count)..<min((slice + 1) * size, missed.count)]).map { files[$0].uuid }
+                return Task { part.map { read($0, store: store, registry: registry) } }
             }
-            var rows: [Row] = []
-            rows.reserveCapacity(uuids.count)
-            for task in tasks { rows += await task.value }
-            return rows
+            var decoded: [(row: Row, outcome: ServiceSummaryCache.Outcome?)] = []
+            decoded.reserveCapacity(missed.count)
+            for task in tasks { decoded += await task.value }
+            for (index, result) in zip(missed, decoded) {
+                rows[index] = result.row
+                if let outcome = result.outcome {
+                    cache.record(files[index].uuid, identity: files[index].identity, outcome: outcome)
+                }
+            }
+            return rows.map { $0! }
         }
 
-        static func load(_ uuid: ServiceUUID, store: ServiceStore, registry: ServiceRegistry) -> Row {
+        /// One document read and decoded, and what the cache may keep of it: nothing when the file
+        /// could not be read (that may pass), the summary or the decoding error otherwise.
+        static func read(_ uuid: ServiceUUID, store: ServiceStore, registry: ServiceRegistry) -> (row: Row, outcome: ServiceSummaryCache.Outcome?) {
+            let data: Data
+            do { data = try store.read(uuid) } catch {
+                return (Row(uuid: uuid, error: ExitCodes.oneLine(error), state: "invalid"), nil)
+            }
             do {
-                let data = try store.read(uuid)
                 let document: ServiceDocument
                 do { document = try registry.decode(data: data) } catch { throw error.inFile(store.file(for: uuid)) }
                 guard document.uuid == uuid else {
                     throw ServiceModelError(.invalidField, "\(store.file(for: uuid)) holds service \(document.uuid), not \(uuid)")
                 }
-                return Row(uuid: uuid, document: document)
+                let summary = ServiceSummary(document)
+                return (Row(uuid: uuid, summary: summary, document: document), .success(summary))
             } catch {
-                return Row(uuid: uuid, error: ExitCodes.oneLine(error), state: "invalid")
+                let message = ExitCodes.oneLine(error)
+                return (Row(uuid: uuid, error: message, state: "invalid"), .failure(ServiceSummaryCache.CachedError(message)))
+            }
+        }
+
+        /// The whole document of a row that has only its summary (a running service with a probe or
+        /// health record to read); a document that no longer loads makes the row `invalid`.
+        static func loadDocument(_ row: inout Row, store: ServiceStore, registry: ServiceRegistry) {
+            guard row.document == nil, row.summary != nil else { return }
+            let (fresh, _) = read(row.uuid, store: store, registry: registry)
+            if fresh.document != nil {
+                row.document = fresh.document
+                row.summary = fresh.summary
+            } else {
+                row.summary = nil
+                row.error = fresh.error
+                row.state = fresh.state
             }
         }
 
         /// Fills states from one ListUnitsByPatterns call, then probes active endpoints concurrently.
         ///
-        /// Each unit that is doing something is matched to this store by what it runs (its
-        /// `ExecStart`'s document, read concurrently): a unit that runs another store's file leaves
+        /// Each unit that is doing something is matched to this store by what it runs (the document
+        /// its description names, `UnitOwnership.description(_:runs:)`, or else its `ExecStart`'s,
+        /// read in one batch): a unit that runs another store's file leaves
         /// the row `foreign` (this store's service is not what runs); a unit that runs this store's
         /// file for a UUID whose document is broken, holds another UUID or is gone is shown as
         /// `orphaned`, with the reason and how to stop it.
-        static func observe(_ rows: inout [Row], store: ServiceStore) async {
+        static func observe(_ rows: inout [Row], store: ServiceStore, registry: ServiceRegistry) async {
             let units: [String: UnitListEntry]
             let runs: [String: String?]
             do {
@@ -155,27 +202,41 @@ extension SvcUnit {
                 let listed = try await manager.listUnitsByPatterns(patterns: ["svcunit-*.service", "svcunit@*.service"])
                 units = Dictionary(listed.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
                 // A running health check (svcunit-health-<uuid>.service) runs no document of its own.
-                runs = await documentFiles(of: listed.filter { $0.isLoaded && $0.activeState != .inactive && !$0.name.hasPrefix("svcunit-health") },
-                                           manager)
+                let doing = listed.filter { $0.isLoaded && $0.activeState != .inactive && !$0.name.hasPrefix("svcunit-health") }
+                // A unit whose description names this store's file needs no read of its ExecStart.
+                var described: [String: String?] = [:]
+                for entry in doing {
+                    guard let service = ServiceUnit(unitName: entry.name) else { continue }
+                    let file = store.file(for: service.uuid)
+                    if UnitOwnership.description(entry.description, runs: file) { described[entry.name] = .some(file) }
+                }
+                runs = described.merging(await documentFiles(of: doing.filter { described[$0.name] == nil }, manager)) { a, _ in a }
             } catch {
-                if rows.contains(where: { $0.document != nil }) {
+                if rows.contains(where: { $0.summary != nil }) {
                     Output.warning("cannot read service states from systemd: \(ExitCodes.oneLine(error)); states are shown as unknown")
                 }
                 return
+            }
+            // Each listed unit by its UUID: a thousand rows look up the few units there are, instead
+            // of naming two units for every row.
+            var byUUID: [ServiceUUID: (transient: UnitListEntry?, instance: UnitListEntry?)] = [:]
+            for entry in units.values {
+                guard let service = ServiceUnit(unitName: entry.name) else { continue }
+                if entry.name.hasPrefix("svcunit@") { byUUID[service.uuid, default: (nil, nil)].instance = entry } else { byUUID[service.uuid, default: (nil, nil)].transient = entry }
             }
             var placed = Set<String>()
             for index in rows.indices {
                 let uuid = rows[index].uuid
                 let unit = ServiceUnit(uuid)
-                let entry = ServiceUnit.standing(transient: units[unit.transientUnit.rawValue], instance: units[unit.templateInstance.rawValue],
-                                                 instanceEnabled: false)
+                let listedUnits = byUUID[uuid]
+                let entry = ServiceUnit.standing(transient: listedUnits?.transient, instance: listedUnits?.instance, instanceEnabled: false)
                 let ownership: UnitOwnership? = entry.flatMap { entry in
                     runs[entry.name].map { file in
                         file.map { UnitOwnership.sameFile($0, store.file(for: uuid)) ? .ours : .otherFile($0) } ?? .notSvcunit([])
                     }
                 }
                 if let entry { placed.insert(entry.name) }
-                guard rows[index].document != nil else {
+                guard rows[index].summary != nil else {
                     // A broken entry: orphaned when a unit runs its file.
                     if let entry, ownership == .ours {
                         rows[index].markOrphaned(entry, problem: rows[index].error ?? "its service.json cannot be used")
@@ -192,7 +253,7 @@ extension SvcUnit {
                 case .ours?, nil:
                     break
                 }
-                rows[index].unit = entry?.name ?? unit.transientUnit.rawValue
+                rows[index].unit = entry?.name ?? unit.transientUnitName
                 rows[index].activeState = entry?.activeState ?? .inactive
                 rows[index].subState = entry?.subState ?? .dead
                 rows[index].state = StatusDerivation.state(of: entry).rawValue
@@ -207,6 +268,9 @@ extension SvcUnit {
                 rows.append(row)
             }
             rows.sort { $0.uuid.rawValue < $1.uuid.rawValue }
+            for index in rows.indices where rows[index].state == ServiceState.active.rawValue && rows[index].summary?.needsDocumentWhenRunning == true {
+                loadDocument(&rows[index], store: store, registry: registry)
+            }
             let checker = ProbingHealthChecker(tcpTimeout: .seconds(probeTimeout))
             let probes: [(Int, ServiceEndpoint, HealthMonitorSpec)] = rows.indices.compactMap { index in
                 guard rows[index].state == ServiceState.active.rawValue, let endpoint = rows[index].document?.endpoint,
@@ -252,9 +316,10 @@ extension SvcUnit {
         /// batch over the one connection (`SystemdManager.execStarts`); a unit that cannot be read is
         /// left out.
         ///
-        /// Not obvious: this is one `Get` per running unit (D-Bus has no call that reads a property of
-        /// many objects, and nothing `ListUnitsByPatterns` returns tells two stores' units for one UUID
-        /// apart), but sent back to back and collected at once, not as a task and a round trip each.
+        /// Not obvious: this is one `Get` per unit (D-Bus has no call that reads a property of many
+        /// objects), so `observe` asks only for units whose description does not name this store's
+        /// file (template instances, units of older svcunit versions or of another store); the calls
+        /// are sent back to back and collected at once, not as a task and a round trip each.
         static func documentFiles(of entries: [UnitListEntry], _ manager: SystemdManager) async -> [String: String?] {
             let names = entries.compactMap { try? UnitName(validating: $0.name) }
             // Only a template instance takes its document's path from its environment.
@@ -269,17 +334,17 @@ extension SvcUnit {
         static func json(_ row: Row) -> JSONValue {
             var o = JSONObject()
             o["uuid"] = .string(row.uuid.rawValue)
-            o["name"] = row.document.map { .string($0.config.name) } ?? .null
-            o["type"] = row.document.map { .string($0.serviceType.type) } ?? .null
-            o["flavor"] = row.document.map { .string($0.serviceType.flavor) } ?? .null
+            o["name"] = row.summary.map { .string($0.name) } ?? .null
+            o["type"] = row.summary.map { .string($0.type) } ?? .null
+            o["flavor"] = row.summary.map { .string($0.flavor) } ?? .null
             o["state"] = .string(row.state)
             o["unit"] = row.unit.map(JSONValue.string) ?? .null
             o["active_state"] = row.activeState.map { .string($0.rawValue) } ?? .null
             o["sub_state"] = row.subState.map { .string($0.rawValue) } ?? .null
-            if let endpoint = row.document?.endpoint {
+            if let endpoint = row.summary?.endpoint {
                 var e = JSONObject()
-                e["uri"] = endpoint.status.uri.map(JSONValue.string) ?? .null
-                e["protocol"] = .string(endpoint.config.protocol.rawValue)
+                e["uri"] = endpoint.uri.map(JSONValue.string) ?? .null
+                e["protocol"] = .string(endpoint.protocol.rawValue)
                 e["healthy"] = row.healthy.map(JSONValue.bool) ?? .null
                 e["error"] = row.healthError.map(JSONValue.string) ?? .null
                 o["endpoint"] = .object(e)
@@ -294,12 +359,12 @@ extension SvcUnit {
         static func table(_ rows: [Row]) -> String {
             if rows.isEmpty { return "no services\n" }
             let cells = rows.map { row -> [String] in
-                guard let document = row.document else {
+                guard let summary = row.summary else {
                     return [row.uuid.rawValue, "-", "-", Output.state(row.state), Output.escaped(row.error ?? "")]
                 }
                 var endpoint = "-"
-                if let e = document.endpoint {
-                    endpoint = Output.escaped(row.state == ServiceState.active.rawValue ? (e.status.uri ?? "(\(e.config.protocol))") : "(\(e.config.protocol)\(e.config.port.map { " :\($0)" } ?? ""))")
+                if let e = summary.endpoint {
+                    endpoint = Output.escaped(row.state == ServiceState.active.rawValue ? (e.uri ?? "(\(e.protocol))") : "(\(e.protocol)\(e.port.map { " :\($0)" } ?? ""))")
                     switch row.healthy {
                     case true?: endpoint += " " + Output.state("healthy")
                     case false?: endpoint += " " + Output.state("unhealthy") + (row.healthError.map { ": \(Output.escaped($0))" } ?? "")
@@ -308,8 +373,8 @@ extension SvcUnit {
                 }
                 // Document values are escaped cell by cell (`Output.escaped`); state words are painted.
                 if row.state == foreign { endpoint = Output.escaped(row.error ?? "") }
-                return [row.uuid.rawValue, Output.escaped(document.config.name),
-                        Output.escaped("\(document.serviceType.type)/\(document.serviceType.flavor)"),
+                return [row.uuid.rawValue, Output.escaped(summary.name),
+                        Output.escaped("\(summary.type)/\(summary.flavor)"),
                         Output.state(row.health == .unhealthy ? "unhealthy" : row.state), endpoint]
             }
             return Output.table(header: ["UUID", "NAME", "TYPE", "STATE", "ENDPOINT"], rows: cells)

@@ -30,4 +30,26 @@ struct DiagnosticsTests {
         let unknownLevel = try root.svcunit("status", uuid, environment: ["SVCUNIT_LOG_LEVEL": "chatty"])
         #expect(unknownLevel.status == 0 && unknownLevel.stderr.isEmpty, "an unknown level keeps the default: \(unknownLevel.stderr)")
     }
+
+    /// A service's unit names the document it runs at the end of its description, so `list` tells
+    /// this store's units without reading each one's ExecStart: one ListUnitsByPatterns, no Get.
+    /// (Units of another store still are read: StoreIdentityTests.)
+    @Test func listReadsNoUnitThatItsDescriptionVouchesFor() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let uuids = try (1...3).map { i in
+            try root.svcunit("create", "command", "--name", "described-\(i)", "--", "/bin/sleep", "300").stdout.trimmingCharacters(in: .newlines)
+        }
+        #expect(try Run.svcunit(["--root", root.path, "start"] + uuids).status == 0)
+        let description = try LiveSystemd.show(uuids[0], "Description")
+        #expect(description.hasPrefix("svcunit described-1 (daemon/command) from /") && description.hasSuffix("/\(uuids[0])/service.json"), "\(description)")
+        let run = try Run.svcunit(["--root", root.path, "--verbose", "list", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let calls = run.stderr.split(separator: "\n").filter { $0.contains("D-Bus org.freedesktop") }
+        #expect(calls.contains { $0.contains("ListUnitsByPatterns") }, "\(run.stderr)")
+        #expect(!calls.contains { $0.contains("Properties.Get") }, "no unit read: \(run.stderr)")
+        let rows = try run.array()
+        #expect(rows.filter { $0["state"] as? String == "active" }.count == 3, "\(run.stdout)")
+        _ = try Run.svcunit(["--root", root.path, "stop"] + uuids)
+    }
 }

@@ -57,7 +57,8 @@ struct LiveLogsTests {
         // By default the manager's own lines come too, marked by their identifier (systemd[PID]).
         let both = try root.svcunit("logs", "modes")
         let managerLines = both.lines.filter { $0.contains(" systemd[") }
-        #expect(managerLines.contains { $0.hasSuffix(": Started svcunit-\(uuid).service - svcunit modes (daemon/command) \(uuid).") }, "\(both.stdout)")
+        #expect(managerLines.contains { $0.contains(": Started svcunit-\(uuid).service - svcunit modes (daemon/command) from /")
+                    && $0.hasSuffix("/\(uuid)/service.json.") }, "\(both.stdout)")
         #expect(both.lines.count == managerLines.count + 3)
 
         let json = try root.svcunit("logs", "modes", "-o", "json")
@@ -74,6 +75,27 @@ struct LiveLogsTests {
         let contradiction = try root.svcunit("logs", "modes", "--json", "-o", "cat")
         #expect(contradiction.status == 2)
         #expect(contradiction.errorLines.count == 1, "\(contradiction.stderr)")
+    }
+
+    /// A line the service sends to the journal under another identifier is found by its unit alone.
+    /// A read that does not follow leaves out the filter's groups that match nothing; this is the
+    /// line that would go missing if a group that matches were left out too.
+    @Test func aLineUnderAnotherIdentifierComesByItsUnit() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let script = "echo own-line; printf 'SYSLOG_IDENTIFIER=elsewhere\\nMESSAGE=via-journal\\n' | /usr/bin/logger --journald; exec sleep 300"
+        let uuid = try root.svcunit("create", "command", "--name", "elsewhere", "--", "/bin/sh", "-c", script).stdout
+            .trimmingCharacters(in: .newlines)
+        #expect(try root.svcunit("start", uuid).status == 0)
+        #expect(try Self.eventually {
+            try LiveSystemd.run("/usr/bin/journalctl", ["-t", "elsewhere", "-o", "cat", "--no-pager"]).output.contains("via-journal")
+        })
+        let logs = try root.svcunit("logs", uuid, "-o", "cat", "-n", "20")
+        #expect(logs.status == 0, "\(logs.stderr)")
+        #expect(logs.stdout.contains("own-line") && logs.stdout.contains("via-journal"), "\(logs.stdout)")
+        let json = try root.svcunit("logs", uuid, "--json").jsonLines()
+        #expect(json.contains { $0["message"] as? String == "via-journal" && $0["identifier"] as? String == "elsewhere" }, "\(json)")
+        _ = try root.svcunit("stop", uuid)
     }
 
     /// Another user's lines naming this service's unit (the same UUID in two users' stores; only

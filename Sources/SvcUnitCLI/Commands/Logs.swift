@@ -133,7 +133,7 @@ extension SvcUnit {
                 selection.invocationID = id
             }
             let printer = LogPrinter(mode: json ? .json : output ?? .short, all: all)
-            let logs = try await ServiceLogs(unit: unit, selection: selection, extraFields: printer.extraFields)
+            let logs = try await ServiceLogs(unit: unit, selection: selection, extraFields: printer.extraFields, following: follow)
             defer { logs.close() }
             let count = lines ?? (follow && sinceMicroseconds == nil && !thisRun ? 10 : nil)
             let inRange = try await logs.read(last: count, since: sinceMicroseconds, until: untilMicroseconds) { printer.print($0) }

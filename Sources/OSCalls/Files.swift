@@ -103,6 +103,49 @@ extension Stat {
     }
 }
 
+/// One entry of a directory listing, with the type the directory itself records.
+public struct DirectoryEntry: Sendable, Hashable {
+    /// What the directory says the entry is (`d_type`); `unknown` where the file system does not
+    /// say (then `lstat` must).
+    public enum Kind: Sendable, Hashable { case directory, symbolicLink, regular, other, unknown }
+    public var name: String
+    public var kind: Kind
+}
+
+extension FileDescriptor {
+    /// The entries of the open directory (`readdir` on a duplicate of it, so this descriptor
+    /// stays open and usable), without `.` and `..`. Not obvious: the types come free with the
+    /// listing, so a scan need not `lstat` each entry to tell a directory from a symbolic link.
+    public func directoryEntries() throws(Errno) -> [DirectoryEntry] {
+        let copy = Glibc.dup(rawValue)
+        guard copy >= 0 else { throw Errno(rawValue: errno) }
+        guard let stream = fdopendir(copy) else { let code = errno; _ = Glibc.close(copy); throw Errno(rawValue: code) }
+        defer { closedir(stream) }
+        rewinddir(stream)
+        var entries: [DirectoryEntry] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(stream) else {
+                if errno != 0 { throw Errno(rawValue: errno) }
+                return entries
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            let kind: DirectoryEntry.Kind
+            switch Int32(entry.pointee.d_type) {
+            case Int32(DT_DIR): kind = .directory
+            case Int32(DT_LNK): kind = .symbolicLink
+            case Int32(DT_REG): kind = .regular
+            case Int32(DT_UNKNOWN): kind = .unknown
+            default: kind = .other
+            }
+            entries.append(DirectoryEntry(name: name, kind: kind))
+        }
+    }
+}
+
 /// Changes to the file system by path.
 public enum FileSystemCalls {
     /// `mkdir`; an existing entry is not an error.

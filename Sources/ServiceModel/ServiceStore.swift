@@ -1,4 +1,5 @@
 public import FoundationEssentials
+import OSCalls
 import SystemPackage
 
 /// Keeps service documents on disk: `<root>/<uuid>/service.json`, one directory per service.
@@ -307,30 +308,40 @@ public struct ServiceStore: Sendable {
 
     /// `scan()`, with each `service.json`'s identity from the `lstat` the scan makes anyway.
     public func scanFiles() throws(ServiceModelError) -> (services: [StoredFile], skipped: [SkippedEntry]) {
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: root) } catch {
-            throw ServiceModelError(.ioFailure, "cannot list \(root): \(POSIX.describe(error))", filePath: root)
-        }
         // Entries are looked at inside the open root, not by their whole path (a thousand lookups
-        // of the root's own path otherwise); the paths stay for messages.
+        // of the root's own path otherwise), and typed by the listing itself where the file system
+        // records types (no lstat per directory); the paths stay for messages.
         let directory: FileDescriptor
-        do { directory = try POSIX.openDirectory(root, followLink: true) } catch {
+        let entries: [DirectoryEntry]
+        do {
+            directory = try POSIX.openDirectory(root, followLink: true)
+        } catch {
             throw ServiceModelError(.ioFailure, "cannot list \(root): \(error.reason)", filePath: root)
         }
         defer { POSIX.closeFD(directory) }
+        do { entries = try POSIX.directoryEntries(directory) } catch {
+            throw ServiceModelError(.ioFailure, "cannot list \(root): \(error.reason)", filePath: root)
+        }
         var services: [StoredFile] = []
         var skipped: [SkippedEntry] = []
-        for name in names {
+        for listed in entries {
+            let name = listed.name
             guard let uuid = ServiceUUID(rawValue: name), uuid.rawValue == name else { continue }
             let path = "\(root)/\(name)"
             func skip(_ reason: String, removable: Bool = false) {
                 skipped.append(SkippedEntry(uuid: uuid, path: path, reason: reason, removable: removable))
             }
-            let entry: POSIX.FileInfo?
-            do { entry = try POSIX.lstatInfo(name, in: directory) } catch { skip("it cannot be inspected: \(error.reason)"); continue }
-            guard let entry else { continue }  // removed meanwhile
-            if entry.isSymlink { skip("it is a symbolic link"); continue }
-            guard entry.isDirectory else { skip("it is not a directory"); continue }
+            switch listed.kind {
+            case .symbolicLink: skip("it is a symbolic link"); continue
+            case .regular, .other: skip("it is not a directory"); continue
+            case .directory: break
+            case .unknown:
+                let entry: POSIX.FileInfo?
+                do { entry = try POSIX.lstatInfo(name, in: directory) } catch { skip("it cannot be inspected: \(error.reason)"); continue }
+                guard let entry else { continue }  // removed meanwhile
+                if entry.isSymlink { skip("it is a symbolic link"); continue }
+                guard entry.isDirectory else { skip("it is not a directory"); continue }
+            }
             let info: POSIX.FileInfo?
             do { info = try POSIX.lstatInfo("\(name)/\(Self.fileName)", in: directory) } catch { skip("its \(Self.fileName) cannot be inspected: \(error.reason)"); continue }
             guard let info else { skip("it has no \(Self.fileName)", removable: true); continue }

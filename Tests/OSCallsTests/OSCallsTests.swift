@@ -14,6 +14,27 @@ import Testing
         #expect(local.secondsSinceEpoch(inLocalZone: true) == 1_764_470_163)
     }
 
+    /// A listing types its entries as the directory records them, skips `.` and `..`, and leaves
+    /// the descriptor it was given open (a second listing gives the same); `Stat(name:in:)` is
+    /// `lstat` inside that directory.
+    @Test func directoryEntriesAreTypedAndTheDescriptorStaysOpen() throws {
+        let root = try FileSystemCalls.makeTemporaryDirectory(prefix: "/tmp/svcunit-oscalls-")
+        defer { _ = try? ChildProcessID.spawn(["/bin/rm", "-rf", root]).waitForExit() }
+        try FileSystemCalls.makeDirectory(root + "/dir", permissions: .ownerReadWriteExecute)
+        let file = try FileDescriptor.open(FilePath(root + "/file"), .writeOnly, options: [.create], permissions: .ownerReadWrite)
+        try file.close()
+        #expect(try ChildProcessID.spawn(["/bin/ln", "-s", "dir", root + "/link"]).waitForExit() == .exited(0))
+        let directory = try FileDescriptor.open(FilePath(root), .readOnly, options: [.directory])
+        defer { try? directory.close() }
+        let entries = try directory.directoryEntries().sorted { $0.name < $1.name }
+        #expect(entries.map(\.name) == ["dir", "file", "link"])
+        // tmpfs and ext4 record types; a file system that does not says `unknown`.
+        #expect(entries.map(\.kind) == [.directory, .regular, .symbolicLink] || entries.allSatisfy { $0.kind == .unknown })
+        #expect(try directory.directoryEntries().count == 3, "the descriptor is still open and lists from the start")
+        #expect(try Stat(name: "link", in: directory).type == .symbolicLink, "not followed")
+        #expect(throws: Errno.noSuchFileOrDirectory) { try Stat(name: "missing", in: directory) }
+    }
+
     @Test func aSpawnedChildReportsHowItEnded() throws {
         let seven = try ChildProcessID.spawn(["/bin/sh", "-c", "exit 7"])
         #expect(ProcessID(seven.rawValue).exists, "a child not yet reaped exists")

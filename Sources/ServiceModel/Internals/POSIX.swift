@@ -59,6 +59,11 @@ enum POSIX {
         try fileInfo(path, followLink: false)
     }
 
+    /// The entries of an open directory, typed where the file system says (`readdir`).
+    static func directoryEntries(_ directory: FileDescriptor) throws(POSIXCallError) -> [DirectoryEntry] {
+        do { return try directory.directoryEntries() } catch { throw POSIXCallError(call: "readdir", error) }
+    }
+
     /// `lstat` of `name` inside the open `directory`; `nil` when it does not exist.
     static func lstatInfo(_ name: String, in directory: FileDescriptor) throws(POSIXCallError) -> FileInfo? {
         do { return FileInfo(try Stat(name: name, in: directory)) } catch {

@@ -91,6 +91,8 @@ extension SvcUnit {
             let context = CommandContext(global)
             var rows: [Row] = []
             if let store = try context.existingStore() {
+                // The manager is asked while the files are read: the two waits overlap.
+                async let units = Self.readUnits(store: store)
                 // Made before the scan: it keeps only files that had not changed for a while by then.
                 var cache = ServiceSummaryCache(store: store, generation: ServiceSummaryCache.currentGeneration(version: SvcUnit.configuration.version))
                 let (services, skipped) = try store.scanFiles()
@@ -101,9 +103,7 @@ extension SvcUnit {
                 }
                 rows = await Self.load(services, store: store, registry: context.registry, cache: &cache)
                 cache.save(listed: services)
-            }
-            if let store = try context.existingStore() {
-                await Self.observe(&rows, store: store, registry: context.registry)
+                await Self.observe(&rows, units: await units, store: store, registry: context.registry)
             }
             if running {
                 // An entry whose document does not load cannot be told running here: say so, not nothing.
@@ -186,32 +186,22 @@ extension SvcUnit {
             }
         }
 
-        /// Fills states from one ListUnitsByPatterns call, then probes active endpoints concurrently.
+        /// Fills states from the manager's answer (`readUnits`), then probes active endpoints
+        /// concurrently; when the manager could not be asked, states stay unknown, with one warning.
         ///
         /// Each unit that is doing something is matched to this store by what it runs (the document
         /// its description names, `UnitOwnership.description(_:runs:)`, or else its `ExecStart`'s,
-        /// read in one batch): a unit that runs another store's file leaves
-        /// the row `foreign` (this store's service is not what runs); a unit that runs this store's
+        /// read in one batch): a unit that runs another store's file leaves the row `foreign` (this store's service is not what runs); a unit that runs this store's
         /// file for a UUID whose document is broken, holds another UUID or is gone is shown as
         /// `orphaned`, with the reason and how to stop it.
-        static func observe(_ rows: inout [Row], store: ServiceStore, registry: ServiceRegistry) async {
+        static func observe(_ rows: inout [Row], units read: Result<ListedUnits, any Error>, store: ServiceStore, registry: ServiceRegistry) async {
             let units: [String: UnitListEntry]
             let runs: [String: String?]
-            do {
-                let manager = try await SystemdManager.connectUser()
-                let listed = try await manager.listUnitsByPatterns(patterns: ["svcunit-*.service", "svcunit@*.service"])
-                units = Dictionary(listed.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-                // A running health check (svcunit-health-<uuid>.service) runs no document of its own.
-                let doing = listed.filter { $0.isLoaded && $0.activeState != .inactive && !$0.name.hasPrefix("svcunit-health") }
-                // A unit whose description names this store's file needs no read of its ExecStart.
-                var described: [String: String?] = [:]
-                for entry in doing {
-                    guard let service = ServiceUnit(unitName: entry.name) else { continue }
-                    let file = store.file(for: service.uuid)
-                    if UnitOwnership.description(entry.description, runs: file) { described[entry.name] = .some(file) }
-                }
-                runs = described.merging(await documentFiles(of: doing.filter { described[$0.name] == nil }, manager)) { a, _ in a }
-            } catch {
+            switch read {
+            case .success(let listed):
+                units = listed.units
+                runs = listed.runs
+            case .failure(let error):
                 if rows.contains(where: { $0.summary != nil }) {
                     Output.warning("cannot read service states from systemd: \(ExitCodes.oneLine(error)); states are shown as unknown")
                 }
@@ -305,6 +295,37 @@ extension SvcUnit {
                 if state != .active { rows[index].healthError = message.isEmpty ? "endpoint is \(state)" : message }
             }
             await observeHealth(&rows)
+        }
+
+        /// The svcunit units the manager has loaded, by name, and the document each unit that is doing
+        /// something runs (nil inside: it runs no svcunit document).
+        struct ListedUnits: Sendable {
+            var units: [String: UnitListEntry]
+            var runs: [String: String?]
+        }
+
+        /// One ListUnitsByPatterns call for both unit patterns, then what the units that are doing
+        /// something run: the document their description names when it is this store's, else their
+        /// `ExecStart`'s (`documentFiles`).
+        static func readUnits(store: ServiceStore) async -> Result<ListedUnits, any Error> {
+            do {
+                let manager = try await SystemdManager.connectUser()
+                let listed = try await manager.listUnitsByPatterns(patterns: ["svcunit-*.service", "svcunit@*.service"])
+                let units = Dictionary(listed.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+                // A running health check (svcunit-health-<uuid>.service) runs no document of its own.
+                let doing = listed.filter { $0.isLoaded && $0.activeState != .inactive && !$0.name.hasPrefix("svcunit-health") }
+                // A unit whose description names this store's file needs no read of its ExecStart.
+                var described: [String: String?] = [:]
+                for entry in doing {
+                    guard let service = ServiceUnit(unitName: entry.name) else { continue }
+                    let file = store.file(for: service.uuid)
+                    if UnitOwnership.description(entry.description, runs: file) { described[entry.name] = .some(file) }
+                }
+                let runs = described.merging(await documentFiles(of: doing.filter { described[$0.name] == nil }, manager)) { a, _ in a }
+                return .success(ListedUnits(units: units, runs: runs))
+            } catch {
+                return .failure(error)
+            }
         }
 
         /// A unit runs this store's document for a UUID that has no usable document.

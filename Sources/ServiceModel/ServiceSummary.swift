@@ -79,8 +79,15 @@ public struct ServiceSummaryCache: Sendable {
     let generation: String
     /// The wall clock when the cache was made, in nanoseconds: before the files were looked at.
     let lookedAt: Int64
-    private var entries: [ServiceUUID: (identity: ServiceStore.FileIdentity, outcome: Outcome)] = [:]
+    private var entries: [ServiceUUID: Entry] = [:]
     private var fresh: [ServiceUUID: (identity: ServiceStore.FileIdentity, outcome: Outcome)] = [:]
+
+    /// A kept outcome and its line as read (written back as it was when it still holds).
+    struct Entry {
+        var identity: ServiceStore.FileIdentity
+        var outcome: Outcome
+        var line: ArraySlice<UInt8>
+    }
     private var changed = false
 
     /// The cache of `store`, read now (an absent, unreadable or foreign file is an empty cache).
@@ -130,11 +137,17 @@ public struct ServiceSummaryCache: Sendable {
         }
         // Nothing decoded and nothing gone: the file already says this.
         guard changed || kept.count != entries.count else { return }
-        var text = "\(Self.magic)\t\(Self.escaped(generation))\n"
-        for (uuid, identity, outcome) in kept { text += Self.line(uuid, identity, outcome) }
+        var bytes = Array("\(Self.magic)\t\(Self.escaped(generation))\n".utf8)
+        bytes.reserveCapacity(kept.count * 160)
+        for (uuid, identity, outcome) in kept {
+            // An entry kept as it was is copied as it was read: a thousand lines are not formatted
+            // again for the one that changed.
+            if fresh[uuid] == nil, let old = entries[uuid] { bytes += old.line; bytes.append(0x0A); continue }
+            bytes += Self.line(uuid, identity, outcome).utf8
+        }
         let temporary = "\(path).\(CurrentProcess.id).tmp"
         POSIX.unlinkFile(temporary)
-        guard POSIX.writeNewFile(temporary, text) else { POSIX.unlinkFile(temporary); return }
+        guard POSIX.writeNewFile(temporary, bytes) else { POSIX.unlinkFile(temporary); return }
         do { try POSIX.renameFile(temporary, path) } catch { POSIX.unlinkFile(temporary) }
     }
 
@@ -153,81 +166,94 @@ public struct ServiceSummaryCache: Sendable {
         return fields.map(escaped).joined(separator: "\t") + "\n"
     }
 
-    static func read(_ path: String, generation: String) -> [ServiceUUID: (identity: ServiceStore.FileIdentity, outcome: Outcome)] {
+    static func read(_ path: String, generation: String) -> [ServiceUUID: Entry] {
         guard let data = try? POSIX.openNoFollow(path, flags: POSIX.readOnly) else { return [:] }
         defer { POSIX.closeFD(data) }
-        guard let bytes = try? POSIX.readAll(data, limit: 64 << 20) else { return [:] }
-        var out: [ServiceUUID: (identity: ServiceStore.FileIdentity, outcome: Outcome)] = [:]
-        // One pass over the bytes: a thousand entries are a thousand lines to split, and splitting
-        // `Data` slice by slice costs more than the decoding the cache saves.
-        Array(bytes).withUnsafeBufferPointer { buffer in
-            var lines = Lines(buffer)
-            guard let header = lines.next(), header == [magic, generation] else { return }
-            while let f = lines.next() {
-                guard let (uuid, entry) = entry(f) else { continue }
-                out[uuid] = entry
+        guard let read = try? POSIX.readAll(data, limit: 64 << 20) else { return [:] }
+        let bytes = Array(read)
+        var out: [ServiceUUID: Entry] = [:]
+        // One pass over the bytes, fields as ranges: a thousand entries are a thousand lines, and
+        // splitting `Data` or making a string of every field costs more than the decoding saved.
+        var start = 0
+        var header = true
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+            let line = bytes[start..<end]
+            start = end + 1
+            let fields = Self.fieldRanges(line)
+            if header {
+                guard fields.count == 2, Self.text(bytes, fields[0]) == magic, Self.text(bytes, fields[1]) == generation else { return [:] }
+                header = false
+                continue
             }
+            guard let (uuid, identity, outcome) = entry(bytes, fields) else { continue }
+            out[uuid] = Entry(identity: identity, outcome: outcome, line: line)
         }
         return out
     }
 
-    /// One line's entry; nil for a line that is not one (then it is left out, and decoded anew).
-    static func entry(_ f: [String]) -> (ServiceUUID, (identity: ServiceStore.FileIdentity, outcome: Outcome))? {
-        guard f.count >= 8, let uuid = ServiceUUID(rawValue: f[0]),
-              let device = UInt64(f[1]), let inode = UInt64(f[2]), let size = Int64(f[3]),
-              let modified = Int64(f[4]), let changed = Int64(f[5]) else { return nil }
-        let identity = ServiceStore.FileIdentity(device: device, inode: inode, size: size, modified: modified, changed: changed)
-        switch f[6] {
-        case "ok" where f.count == 14:
-            var endpoint: ServiceSummary.Endpoint?
-            if f[10] != "-" {
-                guard let proto = EndpointProtocol(rawValue: f[10]) else { return nil }
-                let port: TCPPort?
-                if f[11] == "-" { port = nil } else { guard let p = UInt16(f[11]).flatMap({ TCPPort(rawValue: $0) }) else { return nil }; port = p }
-                endpoint = .init(protocol: proto, port: port, uri: f[12] == "-" ? nil : String(f[12].dropFirst()))
-            }
-            return (uuid, (identity, .success(ServiceSummary(name: f[7], type: f[8], flavor: f[9], endpoint: endpoint,
-                                                             probed: f[13].contains("p"), supervised: f[13].contains("s")))))
-        case "error" where f.count == 8:
-            return (uuid, (identity, .failure(CachedError(f[7]))))
-        default:
-            return nil
+    /// The byte ranges of a line's tab-separated fields.
+    static func fieldRanges(_ line: ArraySlice<UInt8>) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(14)
+        var from = line.startIndex
+        for index in line.indices where line[index] == 0x09 {
+            ranges.append(from..<index)
+            from = index + 1
         }
+        ranges.append(from..<line.endIndex)
+        return ranges
     }
 
-    /// The file's lines, each as its tab-separated fields, unescaped.
-    struct Lines {
-        let bytes: UnsafeBufferPointer<UInt8>
-        var position = 0
+    /// A field's text, unescaped.
+    static func text(_ bytes: [UInt8], _ range: Range<Int>) -> String {
+        let slice = bytes[range]
+        let text = String(decoding: slice, as: UTF8.self)
+        return slice.contains(0x5C) ? unescaped(text) : text
+    }
 
-        init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
-
-        mutating func next() -> [String]? {
-            guard position < bytes.count else { return nil }
-            var fields: [String] = []
-            fields.reserveCapacity(14)
-            var start = position
-            var escaped = false
-            while position < bytes.count {
-                let byte = bytes[position]
-                if byte == 0x09 || byte == 0x0A {
-                    fields.append(field(start, position, escaped))
-                    start = position + 1
-                    escaped = false
-                    position += 1
-                    if byte == 0x0A { return fields }
-                    continue
-                }
-                if byte == 0x5C { escaped = true }
-                position += 1
-            }
-            fields.append(field(start, position, escaped))
-            return fields
+    /// A field of decimal digits (an optional leading minus), without making a string of it.
+    static func number<T: FixedWidthInteger>(_ bytes: [UInt8], _ range: Range<Int>, as: T.Type) -> T? {
+        var index = range.lowerBound
+        let negative = index < range.upperBound && bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
+        guard index < range.upperBound, range.count <= 20 else { return nil }
+        var value: T = 0
+        while index < range.upperBound {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (plus, o2) = negative ? times.subtractingReportingOverflow(T(digit)) : times.addingReportingOverflow(T(digit))
+            guard !o1, !o2 else { return nil }
+            value = plus
+            index += 1
         }
+        return value
+    }
 
-        func field(_ from: Int, _ to: Int, _ escaped: Bool) -> String {
-            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[from..<to]), as: UTF8.self)
-            return escaped ? ServiceSummaryCache.unescaped(text) : text
+    /// One line's entry; nil for a line that is not one (then it is left out, and decoded anew).
+    static func entry(_ b: [UInt8], _ f: [Range<Int>]) -> (ServiceUUID, ServiceStore.FileIdentity, Outcome)? {
+        guard f.count >= 8, let uuid = ServiceUUID(rawValue: text(b, f[0])),
+              let device = number(b, f[1], as: UInt64.self), let inode = number(b, f[2], as: UInt64.self),
+              let size = number(b, f[3], as: Int64.self), let modified = number(b, f[4], as: Int64.self),
+              let changed = number(b, f[5], as: Int64.self) else { return nil }
+        let identity = ServiceStore.FileIdentity(device: device, inode: inode, size: size, modified: modified, changed: changed)
+        switch text(b, f[6]) {
+        case "ok" where f.count == 14:
+            var endpoint: ServiceSummary.Endpoint?
+            let proto = text(b, f[10]), portText = text(b, f[11]), uri = text(b, f[12]), flags = text(b, f[13])
+            if proto != "-" {
+                guard let p = EndpointProtocol(rawValue: proto) else { return nil }
+                let port: TCPPort?
+                if portText == "-" { port = nil } else { guard let n = number(b, f[11], as: UInt16.self), let t = TCPPort(rawValue: n) else { return nil }; port = t }
+                endpoint = .init(protocol: p, port: port, uri: uri == "-" ? nil : String(uri.dropFirst()))
+            }
+            return (uuid, identity, .success(ServiceSummary(name: text(b, f[7]), type: text(b, f[8]), flavor: text(b, f[9]), endpoint: endpoint,
+                                                            probed: flags.contains("p"), supervised: flags.contains("s"))))
+        case "error" where f.count == 8:
+            return (uuid, identity, .failure(CachedError(text(b, f[7]))))
+        default:
+            return nil
         }
     }
 

@@ -408,6 +408,29 @@ struct OfflineCommandTests {
         #expect(rows[good]?["name"] as? String == "gold")
     }
 
+    /// Name lookups and create's name check see a document as it is now, also when `list`'s
+    /// cache still holds its old name.
+    @Test func namesAreLookedUpAsTheyAreNotAsListCachedThem() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let alpha = try root.createSleep("alpha")
+        _ = try root.createSleep("other")
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(try root.svcunit("list", environment: Self.noManager, removing: Self.noManagerRemoving).status == 0)
+        let cache = try String(contentsOfFile: root.path + "/.list-cache", encoding: .utf8)
+        #expect(cache.contains("\talpha\t") && cache.contains("\tother\t"), "\(cache)")
+
+        let file = root.path + "/\(alpha)/service.json"
+        try (try String(contentsOfFile: file, encoding: .utf8)).replacingOccurrences(of: "\"alpha\"", with: "\"gamma\"")
+            .write(toFile: file, atomically: false, encoding: .utf8)
+        let old = try root.svcunit("inspect", "alpha")
+        #expect(old.status == 3, "the old name is gone: \(old.stderr)")
+        #expect(try root.svcunit("inspect", "gamma").status == 0)
+        let duplicate = try root.svcunit("create", "command", "--name", "gamma", "--", "/bin/true")
+        #expect(duplicate.status == 1 && duplicate.stderr.contains(alpha), "\(duplicate.stderr)")
+        #expect(try root.svcunit("create", "command", "--name", "alpha", "--", "/bin/true").status == 0, "the old name is free")
+    }
+
     @Test func listOfAnEmptyOrMissingStore() throws {
         let root = try TemporaryRoot()
         defer { root.cleanUp() }

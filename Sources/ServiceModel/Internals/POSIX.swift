@@ -171,10 +171,13 @@ extension POSIX {
 
     /// Creates `path` (0600, never through a symlink) holding `text`; false when it cannot.
     @discardableResult
-    static func writeNewFile(_ path: String, _ text: String) -> Bool {
+    static func writeNewFile(_ path: String, _ text: String) -> Bool { writeNewFile(path, Array(text.utf8)) }
+
+    /// A new file (`O_EXCL`, 0600) holding `bytes`; false when it could not be made or written.
+    static func writeNewFile(_ path: String, _ bytes: [UInt8]) -> Bool {
         guard let fd = try? openNoFollow(path, flags: createExclusiveWrite, mode: 0o600) else { return false }
         defer { closeFD(fd) }
-        return (try? writeAll(fd, Data(text.utf8))) != nil
+        return (try? fd.writeAll(bytes)) != nil
     }
 
     static func sync(_ fd: FileDescriptor) throws(POSIXCallError) {

@@ -94,7 +94,7 @@ extension SvcUnit {
                 // The manager is asked while the files are read: the two waits overlap.
                 async let units = Self.readUnits(store: store)
                 // Made before the scan: it keeps only files that had not changed for a while by then.
-                var cache = ServiceSummaryCache(store: store, generation: ServiceSummaryCache.currentGeneration(version: SvcUnit.configuration.version))
+                var cache = StoredSummaries.cache(for: store)
                 let (services, skipped) = try store.scanFiles()
                 // Nothing stored is hidden: what is not a service is named, with what to do about it.
                 for entry in skipped {
@@ -150,25 +150,14 @@ extension SvcUnit {
             return rows.map { $0! }
         }
 
-        /// One document read and decoded, and what the cache may keep of it: nothing when the file
-        /// could not be read (that may pass), the summary or the decoding error otherwise.
+        /// One document read and decoded (`StoredSummaries.read`) as a row, and what the cache may
+        /// keep of it.
         static func read(_ uuid: ServiceUUID, store: ServiceStore, registry: ServiceRegistry) -> (row: Row, outcome: ServiceSummaryCache.Outcome?) {
-            let data: Data
-            do { data = try store.read(uuid) } catch {
-                return (Row(uuid: uuid, error: ExitCodes.oneLine(error), state: "invalid"), nil)
+            let read = StoredSummaries.read(uuid, store: store, registry: registry)
+            guard let document = read.document else {
+                return (Row(uuid: uuid, error: read.error, state: "invalid"), read.outcome)
             }
-            do {
-                let document: ServiceDocument
-                do { document = try registry.decode(data: data) } catch { throw error.inFile(store.file(for: uuid)) }
-                guard document.uuid == uuid else {
-                    throw ServiceModelError(.invalidField, "\(store.file(for: uuid)) holds service \(document.uuid), not \(uuid)")
-                }
-                let summary = ServiceSummary(document)
-                return (Row(uuid: uuid, summary: summary, document: document), .success(summary))
-            } catch {
-                let message = ExitCodes.oneLine(error)
-                return (Row(uuid: uuid, error: message, state: "invalid"), .failure(ServiceSummaryCache.CachedError(message)))
-            }
+            return (Row(uuid: uuid, summary: ServiceSummary(document), document: document), read.outcome)
         }
 
         /// The whole document of a row that has only its summary (a running service with a probe or

@@ -421,12 +421,16 @@ class Bench:
             shutil.copytree(os.path.join(root, u), os.path.join(small, u), symlinks=True)
         calls = {n: self.count_dbus_calls(dir_) for n, dir_ in ((total, root), (100, small))}
         counts = {n: len(m) for n, m in calls.items()}
-        constant = counts[total] == counts[100]
+        # The copy is another store: the running units name the original's files in their
+        # description, so the copy reads each one's ExecStart (one Get per running unit), as
+        # every store did before units named their document.
+        constant = counts[total] <= min(counts[100], 5)
         self.row("dbus_calls", "3b. D-Bus method calls to org.freedesktop.systemd1 in one `svcunit list`",
                  {"median": counts[total], "min": counts[total], "max": counts[total], "n": 1},
                  {"median": counts[100], "min": counts[100], "max": counts[100], "n": 1},
-                 "same, 100 stored services", unit="calls", ratio=False,
-                 target="constant (1000 == 100)", ok=constant,
+                 f"a copy of 100 of the services in another store (the {running} running units are not its own: one Get each)",
+                 unit="calls", ratio=False,
+                 target="none per stored or running service (<= 5)", ok=constant,
                  extra={"members_1000": calls[total], "members_100": calls[100]})
         self.peak_list = self.peak_rss(self.sv(root, "list"), runs=3)
         self.running_units = [f"svcunit-{u}.service" for u in self.many + run_more]

@@ -91,6 +91,7 @@ enum JournalCalls {
         init(extra: [String]) {
             withCursor = extra.contains(cursorField)
             wanted = standardFields + extra.filter { $0 != cursorField }
+            precondition(wanted.count <= 64, "entry() marks the fields it found in the bits of a UInt64")
             names = wanted.map { Array($0.utf8) }
         }
     }
@@ -113,8 +114,16 @@ enum JournalCalls {
             free(cursorPtr)
         }
         let wanted = fields.wanted, names = fields.names
-        var values = [[UInt8]?](repeating: nil, count: wanted.count)
+        // Found fields as bits, values taken straight from libsystemd's buffer: one array for the
+        // message, a string for the identifier, numbers parsed in place, a dictionary only when an
+        // extra field is there (this runs for every entry of a `logs -n 10000`).
+        var found: UInt64 = 0
         var missing = wanted.count
+        var message: [UInt8] = []
+        var priority: Int?
+        var pid: Int32?
+        var identifier: String?
+        var extra: [String: [UInt8]] = [:]
         var ptr: UnsafeRawPointer?
         var len = 0
         sd_journal_restart_data(j)
@@ -122,20 +131,36 @@ enum JournalCalls {
             // memchr and memcmp: this loop runs for every field of every entry read.
             guard let equals = memchr(ptr, Int32(UInt8(ascii: "=")), len) else { continue }
             let eq = UnsafeRawPointer(equals) - ptr
-            for index in names.indices where values[index] == nil && names[index].count == eq {
-                if names[index].withUnsafeBytes({ memcmp($0.baseAddress!, ptr, eq) == 0 }) {
-                    values[index] = Array(UnsafeRawBufferPointer(start: ptr + eq + 1, count: len - eq - 1))
-                    missing -= 1
-                    break
+            for index in names.indices where found & (1 << UInt64(index)) == 0 && names[index].count == eq {
+                guard names[index].withUnsafeBytes({ memcmp($0.baseAddress!, ptr, eq) == 0 }) else { continue }
+                let value = UnsafeRawBufferPointer(start: ptr + eq + 1, count: len - eq - 1)
+                switch index {
+                case 0: message = Array(value)
+                case 1: priority = decimal(value).map { Int($0) }
+                case 2: pid = decimal(value).flatMap { Int32(exactly: $0) }
+                case 3: identifier = String(decoding: value, as: UTF8.self)
+                default: extra[wanted[index]] = Array(value)
                 }
+                found |= 1 << UInt64(index)
+                missing -= 1
+                break
             }
         }
-        func text(_ index: Int) -> String? { values[index].map { String(decoding: $0, as: UTF8.self) } }
-        var fields: [String: [UInt8]] = [:]
-        for index in standardFields.count..<wanted.count { if let v = values[index] { fields[wanted[index]] = v } }
-        return JournalEntry(cursor: cursor, realtimeMicroseconds: usec, messageBytes: values[0] ?? [],
-                            priority: text(1).flatMap { Int($0) }, pid: text(2).flatMap { Int32($0) },
-                            syslogIdentifier: text(3), fields: fields)
+        return JournalEntry(cursor: cursor, realtimeMicroseconds: usec, messageBytes: message,
+                            priority: priority, pid: pid, syslogIdentifier: identifier, fields: extra)
+    }
+
+    /// A field value of ASCII digits as a number (as `Int(String)` would read it: no sign, no
+    /// spaces); nil for anything else or more than 18 digits.
+    static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value: Int64 = 0
+        for byte in bytes {
+            let digit = byte &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            value = value * 10 + Int64(digit)
+        }
+        return value
     }
 
     static func fd(_ j: JournalPointer) throws(JournalError) -> Int32 {

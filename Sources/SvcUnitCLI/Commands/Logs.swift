@@ -228,12 +228,20 @@ struct LogPrinter: Sendable {
     }
 
     func print(_ entries: [JournalEntry]) {
+        // Written in 64 KiB pieces: one buffer the size of ten thousand lines would be grown, copied
+        // and faulted in page by page, then torn down at exit, for nothing a reader sees.
+        let chunk = 64 << 10
         var out: [UInt8] = []
-        out.reserveCapacity(entries.count * 96)
+        out.reserveCapacity(chunk + 4096)
+        defer { Output.writeStandardOutput(out) }
         // Lines of one second share their time text: formatted once per second, not per line.
         var second = UInt64.max
         var time: [UInt8] = []
         for entry in entries {
+            if out.count >= chunk {
+                Output.writeStandardOutput(out)
+                out.removeAll(keepingCapacity: true)
+            }
             if mode == .json {
                 out += Array((JSONText.formatCompact(Self.json(entry)) + "\n").utf8)
                 continue
@@ -263,7 +271,6 @@ struct LogPrinter: Sendable {
             }
             out.append(UInt8(ascii: "\n"))
         }
-        Output.writeStandardOutput(out)
     }
 
     /// One entry for people: the prefix of the mode, then the message shown safely (see `message`).

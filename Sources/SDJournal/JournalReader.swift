@@ -79,6 +79,27 @@ public final class JournalReader: Sendable {
         }
     }
 
+    /// Positions the reader so that `readForward` returns the last `count` matching entries (with
+    /// `notAfter`, the last ones at or before that time), oldest first; returns how many there are
+    /// (at most `count`). For a caller that hands entries on in batches as they are read, where
+    /// `tail` reads them all first. Read exactly that many: entries after `notAfter` follow them.
+    public func positionBeforeLast(_ count: Int, notAfter: UInt64? = nil) async throws(JournalError) -> Int {
+        try await worker.run { j, _ throws(JournalError) in
+            if let notAfter {
+                try JournalCalls.seekRealtime(j, notAfter == .max ? notAfter : notAfter + 1)
+            } else {
+                try JournalCalls.seekTail(j)
+            }
+            guard count > 0 else { return 0 }
+            // One step further back than wanted: ON the entry before the first wanted one, so the
+            // next `next` is the first wanted. With fewer entries than that, all of them, from the head.
+            let moved = try JournalCalls.previousSkip(j, UInt64(count) + 1)
+            if moved > count { return count }
+            try JournalCalls.seekHead(j)
+            return moved
+        }
+    }
+
     /// Positions before the first entry at or after `realtimeMicroseconds` (µs since the epoch).
     public func seek(toRealtime realtimeMicroseconds: UInt64) async throws(JournalError) {
         try await worker.run { j, _ throws(JournalError) in try JournalCalls.seekRealtime(j, realtimeMicroseconds) }

@@ -163,14 +163,33 @@ public final class ServiceLogs: Sendable {
     @discardableResult
     public func read(last count: Int?, since: UInt64?, until: UInt64?,
                      _ body: ([JournalEntry]) async -> Void) async throws(JournalError) -> Bool {
+        if let count, count > 0 {
+            // Batch by batch, the next one read while `body` handles this one (two cores: the
+            // journal's thread reads as the caller prints).
+            var remaining = try await reader.positionBeforeLast(count, notAfter: until)
+            var batch = remaining > 0 ? try await reader.readForward(limit: min(Self.batchSize, remaining)) : []
+            while !batch.isEmpty {
+                remaining -= batch.count
+                async let following = Self.batch(of: reader, limit: min(Self.batchSize, remaining))
+                if let since { batch.removeAll { $0.realtimeMicroseconds < since } }
+                if !batch.isEmpty { await body(batch) }
+                batch = try await following.get()
+            }
+            return true
+        }
         if let count {
-            var entries = try await reader.tail(count, notAfter: until)
-            if let since { entries.removeAll { $0.realtimeMicroseconds < since } }
-            if !entries.isEmpty { await body(entries) }
+            // None: the position is at the newest (or at `until`), so a follow starts after it.
+            _ = try await reader.tail(count, notAfter: until)
             return true
         }
         if let since { try await reader.seek(toRealtime: since) } else { try await reader.seekToHead() }
         return try await readOn(until: until, body)
+    }
+
+    /// Up to `limit` entries read forward (none for 0), as a result: an `async let` keeps no typed error.
+    static func batch(of reader: JournalReader, limit: Int) async -> Result<[JournalEntry], JournalError> {
+        guard limit > 0 else { return .success([]) }
+        do { return .success(try await reader.readForward(limit: limit)) } catch { return .failure(error) }
     }
 
     /// Hands the lines written since the last read to `body` in batches, without waiting; false

@@ -89,6 +89,21 @@ struct LiveJournalTests {
                 #expect(try await reader.tail(1).map(\.message) == ["to-stderr"])
                 #expect(try await reader.tail(100).count == 7)
 
+                // Positioned for the last N, read forward in batches: the same entries as `tail`,
+                // also when N is all of them or more; exactly N are read, then the position is on the newest.
+                for (n, batch) in [(3, 2), (7, 3), (8, 5), (100, 512)] {
+                    let total = try await reader.positionBeforeLast(n)
+                    #expect(total == min(n, 7))
+                    var read: [String] = []
+                    while read.count < total { read += try await reader.readForward(limit: min(batch, total - read.count)).map(\.message) }
+                    #expect(read == Array(messages.suffix(n)), "last \(n) in batches of \(batch)")
+                    #expect(try await reader.readForward().isEmpty)
+                }
+                let atOrBefore = try #require(entries[4].realtimeMicroseconds as UInt64?)
+                let upTo = try await reader.positionBeforeLast(2, notAfter: atOrBefore)
+                #expect(try await reader.readForward(limit: upTo).map(\.message) == ["line 4", "line 5"] || entries[3].realtimeMicroseconds == atOrBefore,
+                        "the last two at or before line 5's time")
+
                 // The witness sees the same lines.
                 let witness = try LiveSystemd.journalctlLines(unit)
                 for line in ["line 1", "line 5", "to-stderr"] { #expect(witness.contains(line), "journalctl lacks \(line)") }

@@ -55,9 +55,9 @@ public struct ServiceSummary: Sendable, Hashable {
 /// only saves work, and a lost or damaged cache is rebuilt). An entry counts only for the same
 /// identity and the same svcunit binary (`generation`), since another build may decode differently.
 ///
-/// Not obvious: a file whose change time is less than `racyWindow` before it was looked at is not
-/// kept (git's racy-entry rule): a second write in the same tick of the kernel's file clock, with the
-/// same size, would leave the identity as it was with different content.
+/// Not obvious: a file whose change time is less than `racyWindowNanoseconds` before it was looked
+/// at is not kept (git's racy-entry rule): a second write in the same tick of the kernel's file
+/// clock, with the same size, would leave the identity as it was with different content.
 public struct ServiceSummaryCache: Sendable {
     /// A document's outcome: its summary, or the one-line error that makes it an `invalid` row.
     public typealias Outcome = Result<ServiceSummary, CachedError>
@@ -79,8 +79,12 @@ public struct ServiceSummaryCache: Sendable {
     let generation: String
     /// The wall clock when the cache was made, in nanoseconds: before the files were looked at.
     let lookedAt: Int64
+    /// What the file held when the cache was made.
     private var entries: [ServiceUUID: Entry] = [:]
+    /// What this run decoded and may keep.
     private var fresh: [ServiceUUID: (identity: ServiceStore.FileIdentity, outcome: Outcome)] = [:]
+    /// Whether anything was decoded (kept or not): the file is then written again.
+    private var changed = false
 
     /// A kept outcome and its line as read (written back as it was when it still holds).
     struct Entry {
@@ -88,7 +92,6 @@ public struct ServiceSummaryCache: Sendable {
         var outcome: Outcome
         var line: ArraySlice<UInt8>
     }
-    private var changed = false
 
     /// The cache of `store`, read now (an absent, unreadable or foreign file is an empty cache).
     /// `generation` names the binary that decodes (see `currentGeneration(version:)`). Make it before

@@ -154,10 +154,10 @@ extension SvcUnit {
         /// keep of it.
         static func read(_ uuid: ServiceUUID, store: ServiceStore, registry: ServiceRegistry) -> (row: Row, outcome: ServiceSummaryCache.Outcome?) {
             let read = StoredSummaries.read(uuid, store: store, registry: registry)
-            guard let document = read.document else {
+            guard let document = read.document, case .success(let summary)? = read.outcome else {
                 return (Row(uuid: uuid, error: read.error, state: "invalid"), read.outcome)
             }
-            return (Row(uuid: uuid, summary: ServiceSummary(document), document: document), read.outcome)
+            return (Row(uuid: uuid, summary: summary, document: document), read.outcome)
         }
 
         /// The whole document of a row that has only its summary (a running service with a probe or
@@ -180,9 +180,10 @@ extension SvcUnit {
         ///
         /// Each unit that is doing something is matched to this store by what it runs (the document
         /// its description names, `UnitOwnership.description(_:runs:)`, or else its `ExecStart`'s,
-        /// read in one batch): a unit that runs another store's file leaves the row `foreign` (this store's service is not what runs); a unit that runs this store's
-        /// file for a UUID whose document is broken, holds another UUID or is gone is shown as
-        /// `orphaned`, with the reason and how to stop it.
+        /// read in one batch): a unit that runs another store's file leaves the row `foreign` (this
+        /// store's service is not what runs); a unit that runs this store's file for a UUID whose
+        /// document is broken, holds another UUID or is gone is shown as `orphaned`, with the reason
+        /// and how to stop it.
         static func observe(_ rows: inout [Row], units read: Result<ListedUnits, any Error>, store: ServiceStore, registry: ServiceRegistry) async {
             let units: [String: UnitListEntry]
             let runs: [String: String?]

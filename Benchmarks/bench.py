@@ -365,7 +365,7 @@ class Bench:
         all_healthy = all(r["endpoint"]["healthy"] for r in endpoints)
         self.row("start_many", f"4. svcunit start of {n} services in one command ({with_tcp} TCP-monitored, "
                  f"{n - with_tcp} without endpoint)", stats([t]), None, None,
-                 target="<= 3 s, all active", ok=t <= 3.0 and healthy == n and all_healthy,
+                 target="<= 1.5 s (issue 12), all active", ok=t <= 1.5 and healthy == n and all_healthy,
                  extra={"active_after": healthy, "endpoints_healthy": all_healthy})
 
     # --- 3. list at scale -----------------------------------------------------------------------------------
@@ -544,8 +544,8 @@ class Bench:
     def bench_memory(self):
         root, uuid = self.start_root, self.http_uuid
         s = self.peak_rss(self.sv(root, "status", uuid))
-        self.row("rss_status", "6. peak RSS, svcunit status (HTTP service)", s, unit="MiB", target="<= 30 MiB",
-                 ok=s["median"] <= 30 * MiB)
+        self.row("rss_status", "6. peak RSS, svcunit status (HTTP service)", s, unit="MiB", target="<= 12 MiB (issue 12)",
+                 ok=s["median"] <= 12 * MiB)
         self.row("rss_list", "6. peak RSS, svcunit list (1000 stored / 200 running)", self.peak_list, unit="MiB",
                  target="<= 30 MiB", ok=self.peak_list["median"] <= 30 * MiB)
         self.run(self.sv(root, "stop", uuid))
@@ -556,7 +556,7 @@ class Bench:
         self.run(self.sv(root, "start", uuid))
         s = stats(starts)
         self.row("rss_start", "6. peak RSS, svcunit start (the caller; HTTP service)", s, unit="MiB",
-                 target="<= 9.5 MiB (10x Python)", ok=s["median"] <= 9.5 * MiB, python="95 MiB")
+                 target="<= 9.5 MiB (10x Python; issue 12: 12 MiB)", ok=s["median"] <= 9.5 * MiB, python="95 MiB")
         # processes per running command service: the HTTP one and all 200 of the list store
         units = [f"svcunit-{uuid}.service"] + self.running_units
         counts = [len(self.cgroup_procs(u)) for u in units]
@@ -576,8 +576,8 @@ class Bench:
         r = self.hyperfine({"svcunit": [self.svc, "--version"], "systemctl": ["systemctl", "--version"]},
                            runs=20 if self.quick else 60, warmup=5)
         self.row("version", "7. svcunit --version (CLI start-up floor)", r["svcunit"], r["systemctl"],
-                 "systemctl --version", target="<= 87 ms (10x Python import)",
-                 ok=r["svcunit"]["median"] <= 0.087, python="0.87 s (import alone)")
+                 "systemctl --version", target="<= 1.3x (issue 12; issue 7: <= 87 ms)",
+                 ok=r["svcunit"]["median"] <= 1.3 * r["systemctl"]["median"], python="0.87 s (import alone)")
 
     # --- 8. a ZenML Python service (issue 15) ---------------------------------------------------------------
     def bench_python(self):

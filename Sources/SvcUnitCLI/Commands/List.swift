@@ -239,6 +239,7 @@ extension SvcUnit {
                 rows[index].state = StatusDerivation.state(of: entry).rawValue
             }
             // Units of this store whose service.json is gone altogether (no row at all).
+            let stored = rows.count
             for (name, file) in runs where !placed.contains(name) {
                 guard let entry = units[name], let service = ServiceUnit(unitName: name), let file,
                       UnitOwnership.sameFile(file, store.file(for: service.uuid)),
@@ -247,7 +248,8 @@ extension SvcUnit {
                 row.markOrphaned(entry, problem: "\(file) is missing")
                 rows.append(row)
             }
-            rows.sort { $0.uuid.rawValue < $1.uuid.rawValue }
+            // The scan's rows come sorted; only rows added here need placing.
+            if rows.count > stored { rows.sort { $0.uuid.rawValue < $1.uuid.rawValue } }
             for index in rows.indices where rows[index].state == ServiceState.active.rawValue && rows[index].summary?.needsDocumentWhenRunning == true {
                 loadDocument(&rows[index], store: store, registry: registry)
             }

@@ -83,7 +83,11 @@ struct LiveLogsTests {
     @Test func aLineUnderAnotherIdentifierComesByItsUnit() throws {
         let root = try TemporaryRoot()
         defer { root.cleanUp() }
-        let script = "echo own-line; printf 'SYSLOG_IDENTIFIER=elsewhere\\nMESSAGE=via-journal\\n' | /usr/bin/logger --journald; exec sleep 300"
+        // A stream of its own (systemd-cat), whose writer stays alive: journald attributes a stream
+        // to the unit when it connects. A one-shot message (`logger --journald`) from a process that
+        // has exited by the time journald reads its cgroup carries no unit (then only its identifier
+        // could find it, and that is another one).
+        let script = "echo own-line; /usr/bin/systemd-cat -t elsewhere /bin/sh -c 'echo via-journal; exec sleep 300' & exec sleep 300"
         let uuid = try root.svcunit("create", "command", "--name", "elsewhere", "--", "/bin/sh", "-c", script).stdout
             .trimmingCharacters(in: .newlines)
         #expect(try root.svcunit("start", uuid).status == 0)

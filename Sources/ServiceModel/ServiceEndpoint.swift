@@ -163,10 +163,14 @@ public struct ServiceEndpoint: Sendable, Hashable {
     }
 
     /// Records protocol, hostname and the chosen port in the status before a start (ZenML's `prepare_for_start`).
+    /// - Parameter keepingPort: a run of the service is already under way and listens (or will) on
+    ///   `status.port`, which it read when it began: keep that port rather than choose again (its
+    ///   own server makes it look taken).
     /// - Throws: the `PortPolicy` errors (`.portUnavailable`, `.noFreePort`).
-    public mutating func prepareForStart(portPolicy: PortPolicy) throws(ServiceModelError) {
+    public mutating func prepareForStart(portPolicy: PortPolicy, keepingPort: Bool = false) throws(ServiceModelError) {
         status.protocol = config.protocol
         status.hostname = Self.localHostname
+        if keepingPort, status.port != nil { return }
         status.port = try portPolicy.selectPort(preferred: config.port, allocate: config.allocatePort, lastUsed: status.port)
     }
 }

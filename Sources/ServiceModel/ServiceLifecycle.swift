@@ -63,15 +63,17 @@ public struct ServiceLifecycle: Sendable {
     /// Sets the admin state to active, chooses the endpoint port, provisions the service and waits
     /// until it is running.
     /// - Parameter timeout: how long to wait; `.zero` checks once (ZenML raises if not running then).
+    /// - Parameter runInProgress: a run of this service already began (its unit is active or
+    ///   activating), so its endpoint keeps the port that run uses.
     /// - Throws: `.portUnavailable`/`.noFreePort` from port selection; `.provisioningFailed`;
     ///   `.startFailed` when the service enters the error state; `.timedOut` at the deadline. The
     ///   message carries the last state and last error.
-    public func start(_ service: Service, timeout: Duration) async throws(ServiceModelError) {
+    public func start(_ service: Service, timeout: Duration, runInProgress: Bool = false) async throws(ServiceModelError) {
         try service.update { (document: inout ServiceDocument) throws(ServiceModelError) in
             document.adminState = .active
             document.endpoint?.adminState = .active
             document.status.silentDaemon = document.config.silentDaemon
-            try document.endpoint?.prepareForStart(portPolicy: portPolicy)
+            try document.endpoint?.prepareForStart(portPolicy: portPolicy, keepingPort: runInProgress)
         }
         do {
             try await provisioner.provision(service)

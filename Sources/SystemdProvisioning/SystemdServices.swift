@@ -87,7 +87,11 @@ public final class SystemdServices: Sendable {
         // kept in status.last_run, not the state of this start.
         service.update { $0.status.clearError() }
         do {
-            try await lifecycle.start(service, timeout: timeout)
+            // A run of this store's document already under way (a start killed while it waited, a
+            // restart by systemd) listens on the port it read: choosing again would find it taken
+            // by that very run and probe another.
+            let inProgress = unit.isLoaded && [.active, .activating, .reloading].contains(unit.activeState)
+            try await lifecycle.start(service, timeout: timeout, runInProgress: inProgress)
             runningAs = try await confirmRunning(service, deadline: deadline)
         } catch {
             try? provisioner.persist(service)

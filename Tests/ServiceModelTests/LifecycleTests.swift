@@ -199,6 +199,26 @@ struct LifecycleTests {
         #expect(provisioner.state.withLock { $0.provisions } == 0)
     }
 
+    /// A start that meets a run already under way (a killed `start`'s, whose server has just taken
+    /// its port) keeps the port that run uses; without a run it chooses again. Found in CI: the
+    /// rerun saw its own service's port taken, chose 8002 and probed that until its timeout.
+    @Test func aRunInProgressKeepsItsPort() async throws {
+        // Only 9105 is free: 9100, the port the run uses, looks taken (by that run's server).
+        let lifecycle = ServiceLifecycle(provisioner: FakeProvisioner(afterStart: [(.active, "")]), healthChecker: FakeHealth(),
+                                         portPolicy: PortPolicy(scanRange: 9100...9110) { $0.value == 9105 })
+        let running = Self.service(endpoint: ServiceEndpoint(config: ServiceEndpointConfig(protocol: .http, port: TCPPort(9100)), monitor: .http()))
+        running.update { $0.endpoint?.status.port = TCPPort(9100) }
+        try await lifecycle.start(running, timeout: .seconds(5), runInProgress: true)
+        #expect(running.document.endpoint?.status.port == TCPPort(9100), "the run's own port, though it looks taken")
+
+        let fresh = Self.service(endpoint: ServiceEndpoint(config: ServiceEndpointConfig(protocol: .http, port: TCPPort(9100)), monitor: .http()))
+        fresh.update { $0.endpoint?.status.port = TCPPort(9100) }
+        let again = ServiceLifecycle(provisioner: FakeProvisioner(afterStart: [(.active, "")]), healthChecker: FakeHealth(),
+                                     portPolicy: PortPolicy(scanRange: 9100...9110) { $0.value == 9105 })
+        try await again.start(fresh, timeout: .seconds(5))
+        #expect(fresh.document.endpoint?.status.port == TCPPort(9105), "no run: the first free port")
+    }
+
     /// Checks are paced by the time waited: a twenty-fifth of it, from 1 ms up to 20 ms.
     @Test func checksArePacedByTheTimeWaited() {
         let paces = [0, 10, 50, 100, 250, 500, 1_000, 30_000].map { Backoff.delay(after: .milliseconds($0)) }

@@ -150,8 +150,8 @@ enum JournalCalls {
                             priority: priority, pid: pid, syslogIdentifier: identifier, fields: extra)
     }
 
-    /// A field value of ASCII digits as a number (as `Int(String)` would read it: no sign, no
-    /// spaces); nil for anything else or more than 18 digits.
+    /// A field value of ASCII digits only, as journald writes `PRIORITY` and `_PID`, as a number;
+    /// nil for anything else (a sign, spaces) or more than 18 digits.
     static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int64? {
         guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
         var value: Int64 = 0

@@ -2,8 +2,9 @@ import ArgumentParser
 import FoundationEssentials
 import ServiceModel
 
-/// The stored services' summaries as `list` and name lookups read them: through the store's
-/// `ServiceSummaryCache`, and with one rule for reading a document that is not in it.
+/// The stored services' summaries as `list` reads them: through the store's `ServiceSummaryCache`,
+/// and with one rule for reading a document that is not in it. Not obvious: name lookups do not use
+/// it; skimming every name costs less than keeping the cache current in a loop of `create`s.
 enum StoredSummaries {
     /// The cache of `store` for this build of svcunit. Make it before scanning the store: its time
     /// decides which files are old enough to keep.

@@ -47,6 +47,24 @@ public final class JournalReader: Sendable {
         }
     }
 
+    /// `filter` without the groups that match no entry now, checked in one visit to the journal's
+    /// thread. Not obvious: sd-journal looks every group's value up again at every step of a read,
+    /// present or not, so a read that only needs what the files hold now is cheaper with the absent
+    /// groups left out (a group whose first entry arrives later is missed, so a follow must keep
+    /// them). When no group matches, `filter` is returned whole: an empty one would match every entry.
+    /// Replaces the filter (and so resets the read position), as `hasEntries` does.
+    public func groupsWithEntries(of filter: JournalFilter) async throws(JournalError) -> JournalFilter {
+        try await worker.run { j, _ throws(JournalError) in
+            var present: [[JournalMatch]] = []
+            for group in filter.groups {
+                try JournalCalls.setFilter(j, JournalFilter(anyOf: [group]))
+                try JournalCalls.seekHead(j)
+                if try JournalCalls.next(j) { present.append(group) }
+            }
+            return present.isEmpty ? filter : JournalFilter(anyOf: present)
+        }
+    }
+
     /// The last `count` matching entries, oldest first; with `notAfter` (µs since the epoch), the
     /// last ones at or before that time, as `journalctl -n N --until T`. Afterwards the position is on
     /// the newest one returned, so `readForward` returns only the entries after it.

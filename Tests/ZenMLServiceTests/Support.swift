@@ -131,10 +131,17 @@ func commandLine(_ pid: Int) -> [String]? {
     return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
 }
 
-/// Whether a process is gone (or a zombie waiting for its parent).
+/// Whether a process is gone: no longer in /proc, a zombie waiting for its parent (`Z`), or dead
+/// and being reaped by it right now (`X`: the parent's `waitid` has taken the zombie and the kernel
+/// is releasing it; seen once in CI when a read raced the user manager's reap).
 func isGone(_ pid: Int) -> Bool {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-    return stat.split(separator: ")").last?.dropFirst().first == "Z"
+    guard let stat = processStat(pid), let state = stat.split(separator: ")").last?.dropFirst().first else { return true }
+    return state == "Z" || state == "X"
+}
+
+/// `/proc/PID/stat`, or nil once the process is gone: what a failed `isGone` shows.
+func processStat(_ pid: Int) -> String? {
+    try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
 }
 
 /// Polls `condition` every 50 ms until it holds or `limit` passes (generous limits: they only

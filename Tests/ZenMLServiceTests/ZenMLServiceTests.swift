@@ -62,7 +62,7 @@ struct ZenMLServiceTests {
 
         let stop = try store.svcunit("stop", uuid)
         #expect(stop.status == 0, "\(stop)")
-        #expect(isGone(pid), "the Python process is gone when stop returns")
+        #expect(isGone(pid), "the Python process is gone when stop returns: \(processStat(pid) ?? "gone")")
         #expect(try LiveSystemd.reaches(uuid, "inactive"))
         #expect(!FileManager.default.fileExists(atPath: "\(store.root)/\(uuid)/service.pid"), "the stale PID file is removed")
         let after = try store.status(uuid)
@@ -158,7 +158,7 @@ struct ZenMLServiceTests {
         }, "the instance serves on the port the entrypoint chose")
         let disable = try store.svcunit("disable", uuid, "--timeout", "60")
         #expect(disable.status == 0, "\(disable)")
-        #expect(isGone(pid))
+        #expect(isGone(pid), "\(processStat(pid) ?? "gone")")
     }
 
     /// ZenML's own client sees the service running (PID file + health) and its stop() ends the unit.
@@ -174,7 +174,7 @@ struct ZenMLServiceTests {
         let stop = try store.script("zenml_client.py", "stop", "--config-file", file, "--timeout", "60")
         #expect(stop.status == 0, "\(stop)")
         #expect(try stop.object()["stopped"] as? Bool == true, "\(stop)")
-        #expect(isGone(pid))
+        #expect(isGone(pid), "\(processStat(pid) ?? "gone")")
         #expect(try eventually { try LiveSystemd.show(uuid, "ActiveState") == "inactive" }, "ZenML's stop() ended the unit")
         #expect(try store.status(uuid)["state"] as? String == "inactive")
     }
@@ -194,7 +194,7 @@ struct ZenMLServiceTests {
         #expect(adopt.status == 0, "\(adopt)")
         #expect(adopt.stdout.contains("stopped ZenML's daemon PID \(leaked)"), "\(adopt)")
         #expect(adopt.stdout.contains("SIGKILL"), "says it had to escalate: \(adopt)")
-        #expect(isGone(leaked))
+        #expect(isGone(leaked), "\(processStat(leaked) ?? "gone")")
         let status = try store.status(uuid)
         #expect(status["state"] as? String == "active", "\(status)")
         let endpoint = try #require(status["endpoint"] as? [String: Any])

@@ -27,12 +27,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
-        // The C boundary: libsystemd's headers through pkg-config. Only SDBus and SDJournal import it.
-        .systemLibrary(
-            name: "CSystemd",
-            pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev"])]
-        ),
+        // The C boundary: libsystemd's headers (libsystemd-dev), and libsystemd.so.0 opened the first
+        // time a command calls it, never linked. Only SDBus, SDJournal and SDDaemon import it.
+        .target(name: "CSystemd"),
         // The operating system, once: swift-system's FileDescriptor, FilePath and Errno for files, and
         // thin typed wrappers of the C library calls it lacks (flock, processes, signals, clocks,
         // sockets, OpenSSL by dlopen). No module above it and the libsystemd wrappers imports Glibc.

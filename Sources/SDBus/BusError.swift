@@ -8,7 +8,8 @@ public struct BusError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The class of failure; extensible without breaking callers (a struct over a private enum).
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Kind: String, Sendable, Hashable {
-            case connectionFailed, disconnected, methodError, timedOut, invalidArgument, protocolError, system
+            case connectionFailed, disconnected, methodError, timedOut, invalidArgument, protocolError, system,
+                libraryUnavailable
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -26,6 +27,9 @@ public struct BusError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let protocolError = Code(.protocolError)
         /// Any other errno from libsystemd.
         public static let system = Code(.system)
+        /// libsystemd.so.0 could not be opened (it is loaded on first use, not at start-up); the
+        /// message is the loader's.
+        public static let libraryUnavailable = Code(.libraryUnavailable)
         public var description: String { kind.rawValue }
     }
 

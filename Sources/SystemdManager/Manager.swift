@@ -80,7 +80,8 @@ public final class SystemdManager: Sendable {
     /// What to do first, then what was tried: the errno text ("No medium found", "Connection
     /// refused") means little to a user and says nothing about the remedy, so it comes last.
     static func unreachable(_ error: any Error, address: String) -> SystemdError {
-        SystemdError(code: .noUserManager,
+        if let bus = error as? BusError, bus.code == .libraryUnavailable { return SystemdError.libraryUnavailable(bus) }
+        return SystemdError(code: .noUserManager,
                      message: "no systemd user manager is reachable: log in to a session of this user (or run `loginctl enable-linger $USER` "
                         + "for services without one), then check that `systemctl --user status` works and XDG_RUNTIME_DIR is set "
                         + "(tried \(address): \((error as? BusError)?.message ?? "\(error)"))",

@@ -96,6 +96,7 @@ extension SystemdError {
             return SystemdError(code: .timedOut, message: "\(operation)\(subject): no answer from the user manager in time",
                                 unit: unit, busError: bus, hint: "check `systemctl --user status`")
         }
+        if bus.code == .libraryUnavailable { return libraryUnavailable(bus) }
         if bus.code == .disconnected || bus.code == .connectionFailed {
             return SystemdError(code: .noUserManager, message: "\(operation)\(subject): lost the user manager: \(bus.message)",
                                 unit: unit, busError: bus, hint: "check `systemctl --user status`")
@@ -104,5 +105,13 @@ extension SystemdError {
             return SystemdError(code: .protocolError, message: "\(operation)\(subject): \(bus.message)", unit: unit, busError: bus)
         }
         return SystemdError(code: .busFailure, message: "\(operation)\(subject) failed: \(bus.message)", unit: unit, busError: bus)
+    }
+}
+
+extension SystemdError {
+    /// libsystemd.so.0 could not be opened: no user manager can be reached without it.
+    static func libraryUnavailable(_ bus: BusError) -> SystemdError {
+        SystemdError(code: .noUserManager, message: "cannot talk to systemd: \(bus.message)", busError: bus,
+                     hint: "svcunit reaches systemd through libsystemd.so.0; install the libsystemd0 package")
     }
 }

@@ -19,6 +19,10 @@ func check(_ r: Int32, _ what: @autoclosure () -> String) throws(BusError) {
 
 extension BusError {
     static func fromErrno(_ e: Int32, operation: String?, code: Code? = nil) -> BusError {
+        if e == ELIBACC, let why = svcunit_libsystemd_error() {
+            return BusError(code: .libraryUnavailable, message: "cannot load libsystemd: " + String(cString: why),
+                            errno: e, operation: operation)
+        }
         let text = String(cString: strerror(e))
         let resolved: Code
         if let code { resolved = code }

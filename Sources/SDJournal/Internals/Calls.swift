@@ -8,7 +8,9 @@ typealias JournalPointer = OpaquePointer
 
 func journalCheck(_ r: Int32, _ what: @autoclosure () -> String, code: JournalError.Code = .readFailed) throws(JournalError) {
     if r < 0 {
-        throw JournalError(code: code, message: "\(what()): \(String(cString: strerror(-r)))", errno: -r)
+        // libsystemd is opened on first use (CSystemd); the loader says why it could not be.
+        let why = -r == ELIBACC ? svcunit_libsystemd_error().map { "cannot load libsystemd: \(String(cString: $0)); install the libsystemd0 package" } : nil
+        throw JournalError(code: code, message: "\(what()): \(why ?? String(cString: strerror(-r)))", errno: -r)
     }
 }
 

@@ -3,7 +3,7 @@ import SystemdTestSupport
 import Testing
 
 /// libsystemd is opened the first time a command talks to systemd, never at start-up (CSystemd):
-/// `--version`, `create` and `inspect` load neither it nor the five libraries it pulls in. The
+/// `--version`, `create` and `inspect` load neither it nor the six libraries it pulls in. The
 /// loader's own trace (`LD_DEBUG=files`) is the witness, and a mount namespace in which
 /// libsystemd.so.0 is an empty file shows what a user without it gets.
 @Suite("libsystemd loaded on demand (built binary)")

@@ -3,9 +3,9 @@
 //
 // libsystemd is not linked: libsystemd.c defines each function svcunit calls and forwards it to
 // libsystemd.so.0, which it opens the first time one of them is called. A command that never
-// talks to systemd (`--version`, `create`, `inspect`) loads neither it nor the libraries it
-// needs (libgcrypt, liblz4, liblzma, libzstd, libcap). When it cannot be opened, every function
-// fails with -ELIBACC and `svcunit_libsystemd_error()` says why.
+// talks to systemd (`--version`, `create`, `inspect`) loads neither it nor the six libraries it
+// needs (libcap, libgcrypt, libgpg-error, liblz4, liblzma, libzstd). When it cannot be opened,
+// every function fails with -ELIBACC and `svcunit_libsystemd_error()` says why.
 #ifndef SVCUNIT_CSYSTEMD_H
 #define SVCUNIT_CSYSTEMD_H
 #include <systemd/sd-bus.h>

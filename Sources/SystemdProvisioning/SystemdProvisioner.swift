@@ -24,6 +24,9 @@ public final class SystemdProvisioner: ServiceProvisioner {
     public static let defaultStopTimeout: Duration = .seconds(10)
 
     private let watches = Mutex<[ServiceUUID: UnitWatch]>([:])
+    /// Services whose watch `watch(_:)` has just taken and no `unitStatus` has read since: the
+    /// watch's own read of the transient unit, made as it subscribed, serves that first status.
+    private let freshWatches = Mutex<Set<ServiceUUID>>([])
     /// What each service's last `checkStatus` saw and concluded, so a report shows the very facts
     /// its state came from (and costs no second round of D-Bus reads).
     private let observed = Mutex<[ServiceUUID: Observation]>([:])
@@ -47,6 +50,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
         var since: UInt64
         /// The unit's `InvocationID` before the start (a run that ended long ago, or none).
         var previousInvocation: String?
+        /// Whether the unit that stood for the service before the start was its `svcunit@` template
+        /// instance (made persistent with `svcunit enable`, or running): then `provision` starts that
+        /// instance, without asking the manager a second time.
+        var persistent: Bool
     }
 
     /// One `checkStatus`: the unit it read and the state and reason derived from it.
@@ -162,7 +169,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
     public func provision(_ service: Service) async throws {
         let unit = ServiceUnit(service.uuid)
         service.update { document in document.status.runtimePath = store.directory(for: document.uuid) }
-        if await isEnabled(unit) {
+        // The start under way has just read which unit stands for the service (`unitStatus`).
+        let persistent: Bool
+        if let attempt = starts.withLock({ $0[service.uuid] }) { persistent = attempt.persistent } else { persistent = await isEnabled(unit) }
+        if persistent {
             // Made persistent with `svcunit enable`: start the template instance, so that there is
             // only ever one unit for the service.
             let watch = try await takeWatch(for: service.uuid, unit.templateInstance)
@@ -408,8 +418,11 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// `endStart`, a unit that ran since then and is no longer running reads as that start's failure
     /// (`checkStatus` says `error` with how it ended), instead of "not running" until the timeout.
     /// `before` is the unit as read just before the start (its invocation is the previous run's).
+    /// Records a start under way; `before` is the service's unit as `unitStatus` read it just now.
     public func beginStart(_ uuid: ServiceUUID, since: UInt64, before: UnitStatus) {
-        starts.withLock { $0[uuid] = StartAttempt(since: since, previousInvocation: before.invocationID) }
+        let attempt = StartAttempt(since: since, previousInvocation: before.invocationID,
+                                   persistent: before.name == ServiceUnit(uuid).templateInstance)
+        starts.withLock { $0[uuid] = attempt }
     }
 
     public func endStart(_ uuid: ServiceUUID) {
@@ -492,12 +505,19 @@ public final class SystemdProvisioner: ServiceProvisioner {
     public func unitStatus(_ uuid: ServiceUUID) async throws(SystemdError) -> UnitStatus {
         // A watch's state is frozen once the connection is gone: never report it as current.
         if let lost = manager.lostConnection { throw lost }
+        let unit = ServiceUnit(uuid)
+        let fresh = freshWatches.withLock { $0.remove(uuid) != nil }
+        var watched: UnitStatus?
         if let watch = watches.withLock({ $0[uuid] }) {
             watch.drain()
             if watch.current.isLoaded { return watch.current }
+            // Just taken (see `watch(_:)`): it read the transient unit as it subscribed, and nothing
+            // has been asked of systemd since. Later, a not-loaded watch may only not have heard yet
+            // of a unit this command started, so the unit is read again.
+            if fresh, watch.name == unit.transientUnit { watched = watch.current }
         }
-        let unit = ServiceUnit(uuid)
-        let transient = try await manager.unitStatus(unit.transientUnit)
+        let transient: UnitStatus
+        if let watched { transient = watched } else { transient = try await manager.unitStatus(unit.transientUnit) }
         if transient.isLoaded, transient.activeState != .inactive { return transient }
         // The template instance stands for the service only when it runs or is enabled; a merely
         // loadable instance (the template is installed) says nothing about this service.
@@ -515,7 +535,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
 
     /// Starts watching a service's unit (before acting on it) for the following waits.
     public func watch(_ uuid: ServiceUUID) async throws(SystemdError) {
-        keep(try await takeWatch(for: uuid, ServiceUnit(uuid).transientUnit), for: uuid)
+        let name = ServiceUnit(uuid).transientUnit
+        let held = watches.withLock { $0[uuid]?.name == name }
+        keep(try await takeWatch(for: uuid, name), for: uuid)
+        if !held { freshWatches.withLock { _ = $0.insert(uuid) } }
     }
 
     /// The watch held for the service if it is on `name`, else a new one.

@@ -52,4 +52,22 @@ struct DiagnosticsTests {
         #expect(rows.filter { $0["state"] as? String == "active" }.count == 3, "\(run.stdout)")
         _ = try Run.svcunit(["--root", root.path, "stop"] + uuids)
     }
+
+    /// Before it asks systemd to start a service whose unit is not loaded, `start` reads the transient
+    /// unit once (the watch's own read), the template instance once and its unit file state once:
+    /// the first status read and `provision` reuse those answers instead of asking again.
+    @Test func startReadsEachUnitOnceBeforeStartingIt() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let uuid = try root.createSleep("read-once")
+        let run = try root.svcunit("--verbose", "start", uuid)
+        #expect(run.status == 0, "\(run.stderr)")
+        let calls = run.stderr.split(separator: "\n").filter { $0.contains("D-Bus org.freedesktop") }
+        let before = calls.prefix { !$0.contains("StartTransientUnit") }
+        #expect(before.count < calls.count, "StartTransientUnit was called: \(run.stderr)")
+        #expect(before.filter { $0.contains("Manager.GetUnit ") }.count == 2, "transient unit and template instance: \(before)")
+        #expect(before.filter { $0.contains("GetUnitFileState") }.count == 1, "\(before)")
+        #expect(before.count == 3, "nothing else: \(before)")
+        _ = try root.svcunit("stop", uuid)
+    }
 }

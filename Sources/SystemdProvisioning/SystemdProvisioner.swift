@@ -173,8 +173,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
         let persistent: Bool
         if let attempt = starts.withLock({ $0[service.uuid] }) { persistent = attempt.persistent } else { persistent = await isEnabled(unit) }
         if persistent {
-            // Made persistent with `svcunit enable`: start the template instance, so that there is
-            // only ever one unit for the service.
+            // Made persistent with `svcunit enable` (or its instance runs): start the template
+            // instance, so that there is only ever one unit for the service.
             let watch = try await takeWatch(for: service.uuid, unit.templateInstance)
             watch.drain()
             keep(watch, for: service.uuid)

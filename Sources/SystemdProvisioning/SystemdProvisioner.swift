@@ -418,7 +418,6 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// `endStart`, a unit that ran since then and is no longer running reads as that start's failure
     /// (`checkStatus` says `error` with how it ended), instead of "not running" until the timeout.
     /// `before` is the unit as read just before the start (its invocation is the previous run's).
-    /// Records a start under way; `before` is the service's unit as `unitStatus` read it just now.
     public func beginStart(_ uuid: ServiceUUID, since: UInt64, before: UnitStatus) {
         let attempt = StartAttempt(since: since, previousInvocation: before.invocationID,
                                    persistent: before.name == ServiceUnit(uuid).templateInstance)

@@ -24,9 +24,12 @@ struct JSONTextTests {
         let value = try JSONText.parse(text)
         #expect(value == .object(["s": .string("quote \" backslash \\ tab \t nl \n uni é 😀 ctrl \u{01}")]))
         #expect(try JSONText.parse(JSONText.format(value)) == value)
-        // Written whole when nothing needs an escape, scalar by scalar otherwise: the same rules.
+        // Copied whole when nothing needs an escape, piece by piece around the escapes otherwise: the
+        // same rules, Python's json.dumps(ensure_ascii=False).
         #expect(JSONText.formatCompact(.string("plain é 😀 /")) == "\"plain é 😀 /\"")
         #expect(JSONText.formatCompact(.string("é\u{7F}\u{1F}\"\\")) == #""é\#u{7F}\u001f\"\\""#)
+        #expect(JSONText.formatCompact(.string("\na\rb\tc\u{08}d\u{0C}e\u{01}😀\u{1B}")) == #""\na\rb\tc\bd\fe\u0001😀\u001b""#)
+        #expect(JSONText.formatCompact(.object(["k\"ey": .string("")])) == #"{"k\"ey": ""}"#)
     }
 
     /// Strings without escapes take one of two paths: all ASCII (no validation needed) or with

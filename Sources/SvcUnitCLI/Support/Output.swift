@@ -34,10 +34,9 @@ enum Output {
         }
     }
 
-    /// `svcunit: error: TEXT` on stderr; TEXT may hold a service's output or a document's values,
-    /// so it is escaped (`escaped`).
-    /// `svcunit: error: TEXT` on stderr. A multi-line report (a failed start's indented detail lines)
-    /// keeps its line breaks; every line is escaped.
+    /// `svcunit: error: TEXT` on stderr. TEXT may hold a service's output or a document's values, so
+    /// every line is escaped (`escaped`); a multi-line report (a failed start's indented detail
+    /// lines) keeps its line breaks.
     static func error(_ text: String) {
         writeStandardError("svcunit: error: \(escapedLines(text))\n")
     }

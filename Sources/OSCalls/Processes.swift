@@ -8,8 +8,10 @@ public enum CurrentProcess {
     public static var id: Int32 { getpid() }
     /// The real user ID (whose user manager and journal this is).
     public static var userID: UInt32 { getuid() }
-    /// The effective user ID (who owns what this process creates).
-    public static var effectiveUserID: UInt32 { geteuid() }
+    /// The effective user ID (who owns what this process creates). Read once: svcunit never changes
+    /// it, and the store checks it for every document it reads (a thousand `geteuid` calls in a
+    /// `create` that looks for a name among 1,000 services).
+    public static let effectiveUserID: UInt32 = geteuid()
     public static var processGroup: Int32 { getpgrp() }
 
     /// The environment as `NAME=value` strings, read from `environ` now (Foundation's

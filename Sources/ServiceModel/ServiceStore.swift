@@ -53,6 +53,11 @@ public struct ServiceStore: Sendable {
         guard let info else {
             throw ServiceModelError(.ioFailure, "cannot inspect \(path): it does not exist", filePath: path)
         }
+        try checkOwnership(info, of: path)
+    }
+
+    /// `checkOwnership` of what a `lstat` or `stat` of `path` just read.
+    static func checkOwnership(_ info: POSIX.FileInfo, of path: String) throws(ServiceModelError) {
         let owner = info.owner
         let mode = UInt16(info.mode)
         let me = POSIX.currentUser
@@ -87,7 +92,7 @@ public struct ServiceStore: Sendable {
             guard info.isDirectory else {
                 throw ServiceModelError(.unsafePath, "refusing to use \(path): it is not a directory", filePath: path)
             }
-            try Self.checkOwnership(path, followLink: false)
+            try Self.checkOwnership(info, of: path)  // the lstat above: no second look at the same path
             return path
         }
         guard create else {

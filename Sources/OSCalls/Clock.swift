@@ -5,11 +5,7 @@ import Glibc
 
 public enum WallClock {
     /// Microseconds since the epoch (`CLOCK_REALTIME`), the unit of journal timestamps.
-    public static func microseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
-    }
+    public static func microseconds() -> UInt64 { UInt64(nanoseconds() / 1_000) }
 
     /// Nanoseconds since the epoch (`CLOCK_REALTIME`), the unit of `Stat`'s file times.
     public static func nanoseconds() -> Int64 {

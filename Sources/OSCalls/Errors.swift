@@ -5,8 +5,6 @@ public import Glibc
 public import SystemPackage
 
 extension Stat {
-    /// When the content last changed, in whole seconds since the epoch (`st_mtim.tv_sec`).
-    public var modificationSeconds: Int64 { Int64(st_mtim.tv_sec) }
     /// When the content last changed, in nanoseconds since the epoch (`st_mtim`).
     public var modificationNanoseconds: Int64 { Int64(st_mtim.tv_sec) * 1_000_000_000 + Int64(st_mtim.tv_nsec) }
     /// When the inode last changed (content, name, mode or owner), in nanoseconds since the epoch

@@ -48,10 +48,10 @@ enum POSIX {
         var isRegular: Bool
         var owner: UInt32
         var mode: UInt32
-        /// Last modified, in seconds since the epoch.
-        var modified: Int64
         /// What tells one version of a file from another without reading it.
         var identity: ServiceStore.FileIdentity
+        /// Last modified, in whole seconds since the epoch.
+        var modified: Int64 { identity.modified / 1_000_000_000 }
     }
 
     /// `lstat`: information about the path itself, never a symlink's target. `nil` when it does not exist.
@@ -89,7 +89,7 @@ extension POSIX.FileInfo {
     init(_ info: Stat) {
         self.init(
             isDirectory: info.type == .directory, isSymlink: info.type == .symbolicLink, isRegular: info.type == .regular,
-            owner: info.userID.rawValue, mode: UInt32(info.permissions.rawValue) & 0o7777, modified: info.modificationSeconds,
+            owner: info.userID.rawValue, mode: UInt32(info.permissions.rawValue) & 0o7777,
             identity: ServiceStore.FileIdentity(device: UInt64(info.deviceID.rawValue), inode: UInt64(info.inode.rawValue), size: info.size,
                                                 modified: info.modificationNanoseconds, changed: info.statusChangeNanoseconds))
     }

@@ -237,7 +237,12 @@ public struct ServiceStore: Sendable {
     /// - Throws: the read errors, the decoding errors (with the file attached), and `.invalidField`
     ///   when the file's `uuid` does not match its directory.
     public func document(_ uuid: ServiceUUID, with registry: ServiceRegistry) throws(ServiceModelError) -> ServiceDocument {
-        let data = try read(uuid)
+        try document(uuid, decoding: try read(uuid), with: registry)
+    }
+
+    /// `document(_:with:)` of bytes already read from the service's file (`read(_:)`), for a caller
+    /// that tells a file it could not read from one that does not decode.
+    public func document(_ uuid: ServiceUUID, decoding data: Data, with registry: ServiceRegistry) throws(ServiceModelError) -> ServiceDocument {
         let path = file(for: uuid)
         let document: ServiceDocument
         do { document = try registry.decode(data: data) } catch { throw error.inFile(path) }

@@ -29,11 +29,7 @@ enum StoredSummaries {
             return Read(error: ExitCodes.oneLine(error))
         }
         do {
-            let document: ServiceDocument
-            do { document = try registry.decode(data: data) } catch { throw error.inFile(store.file(for: uuid)) }
-            guard document.uuid == uuid else {
-                throw ServiceModelError(.invalidField, "\(store.file(for: uuid)) holds service \(document.uuid), not \(uuid)")
-            }
+            let document = try store.document(uuid, decoding: data, with: registry)
             return Read(document: document, outcome: .success(ServiceSummary(document)))
         } catch {
             let message = ExitCodes.oneLine(error)

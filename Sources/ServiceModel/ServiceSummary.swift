@@ -28,7 +28,11 @@ public struct ServiceSummary: Sendable, Hashable {
     /// Whether a running service needs its whole document for a listing: its monitor or its
     /// supervision settings.
     public var needsDocumentWhenRunning: Bool { probed || supervised }
+}
 
+extension ServiceSummary {
+    /// The summary of a fully decoded document. (An extension, so that the struct keeps its
+    /// synthesized memberwise initializer, which the cache's reader uses.)
     public init(_ document: ServiceDocument) {
         name = document.config.name
         type = document.serviceType.type
@@ -36,15 +40,6 @@ public struct ServiceSummary: Sendable, Hashable {
         endpoint = document.endpoint.map { Endpoint(protocol: $0.config.protocol, port: $0.config.port, uri: $0.status.uri) }
         probed = document.endpoint.map { $0.monitor != nil && $0.status.uri != nil } ?? false
         supervised = document.healthSupervision != nil
-    }
-
-    init(name: String, type: String, flavor: String, endpoint: Endpoint?, probed: Bool, supervised: Bool) {
-        self.name = name
-        self.type = type
-        self.flavor = flavor
-        self.endpoint = endpoint
-        self.probed = probed
-        self.supervised = supervised
     }
 }
 

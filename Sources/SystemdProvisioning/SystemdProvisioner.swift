@@ -24,9 +24,6 @@ public final class SystemdProvisioner: ServiceProvisioner {
     public static let defaultStopTimeout: Duration = .seconds(10)
 
     private let watches = Mutex<[ServiceUUID: UnitWatch]>([:])
-    /// Services whose watch `watch(_:)` has just taken and no `unitStatus` has read since: the
-    /// watch's own read of the transient unit, made as it subscribed, serves that first status.
-    private let freshWatches = Mutex<Set<ServiceUUID>>([])
     /// What each service's last `checkStatus` saw and concluded, so a report shows the very facts
     /// its state came from (and costs no second round of D-Bus reads).
     private let observed = Mutex<[ServiceUUID: Observation]>([:])
@@ -502,18 +499,22 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// template instance when the service was made persistent. Through the watch held for the
     /// service when it shows a loaded unit, else fresh reads.
     public func unitStatus(_ uuid: ServiceUUID) async throws(SystemdError) -> UnitStatus {
+        try await unitStatus(uuid, watchJustTaken: false)
+    }
+
+    /// `unitStatus`; `watchJustTaken`: the watch held for the service was taken a moment ago (by
+    /// `watch(_:)`), so its own read of the transient unit, made as it subscribed, is that unit's
+    /// state. Later, a not-loaded watch may only not have heard yet of a unit this command started,
+    /// so the unit is read again.
+    private func unitStatus(_ uuid: ServiceUUID, watchJustTaken: Bool) async throws(SystemdError) -> UnitStatus {
         // A watch's state is frozen once the connection is gone: never report it as current.
         if let lost = manager.lostConnection { throw lost }
         let unit = ServiceUnit(uuid)
-        let fresh = freshWatches.withLock { $0.remove(uuid) != nil }
         var watched: UnitStatus?
         if let watch = watches.withLock({ $0[uuid] }) {
             watch.drain()
             if watch.current.isLoaded { return watch.current }
-            // Just taken (see `watch(_:)`): it read the transient unit as it subscribed, and nothing
-            // has been asked of systemd since. Later, a not-loaded watch may only not have heard yet
-            // of a unit this command started, so the unit is read again.
-            if fresh, watch.name == unit.transientUnit { watched = watch.current }
+            if watchJustTaken, watch.name == unit.transientUnit { watched = watch.current }
         }
         let transient: UnitStatus
         if let watched { transient = watched } else { transient = try await manager.unitStatus(unit.transientUnit) }
@@ -532,12 +533,14 @@ public final class SystemdProvisioner: ServiceProvisioner {
         (try? await manager.unitFileState(unit.templateInstance))?.isEnabled == true
     }
 
-    /// Starts watching a service's unit (before acting on it) for the following waits.
-    public func watch(_ uuid: ServiceUUID) async throws(SystemdError) {
+    /// Starts watching a service's unit (before acting on it) for the following waits, and returns
+    /// the unit that stands for the service now (`unitStatus`), its transient unit's state taken from
+    /// a new watch's own read instead of a second one.
+    public func watch(_ uuid: ServiceUUID) async throws(SystemdError) -> UnitStatus {
         let name = ServiceUnit(uuid).transientUnit
         let held = watches.withLock { $0[uuid]?.name == name }
         keep(try await takeWatch(for: uuid, name), for: uuid)
-        if !held { freshWatches.withLock { _ = $0.insert(uuid) } }
+        return try await unitStatus(uuid, watchJustTaken: !held)
     }
 
     /// The watch held for the service if it is on `name`, else a new one.

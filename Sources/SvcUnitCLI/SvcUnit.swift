@@ -48,9 +48,13 @@ public struct SvcUnit: AsyncParsableCommand {
 
     /// Parses `CommandLine.arguments`, runs the command and exits with its documented exit code.
     public static func main() async {
+        CurrentProcess.exit(await mainStatus())
+    }
+
+    /// What `main()` exits with: the command line parsed and run, with `Interrupts` installed.
+    public static func mainStatus() async -> Int32 {
         Interrupts.install()
-        let status = await run(arguments: Array(CommandLine.arguments.dropFirst()))
-        CurrentProcess.exit(status)
+        return await run(arguments: Array(CommandLine.arguments.dropFirst()))
     }
 
     /// Parses and runs `arguments` in-process and returns the exit status instead of exiting.

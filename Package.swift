@@ -10,6 +10,25 @@
 //   ServiceModel (+ ServiceKinds, ServiceHealth) ─► Entrypoint ─► svcunit (`svcunit entrypoint`, what units run)
 import PackageDescription
 
+// Release builds (the Debian package, scripts/bench) lay the executable out for a small resident set
+// (BENCHMARKS.md, "Peak RSS"). Every function gets its own section, and lld puts the functions the
+// commands run first, together (packaging/hot-code.order, written by scripts/hot-code-order): the
+// kernel maps 64 KiB around each page a process touches, so scattered hot code costs megabytes.
+// Relative relocations are packed (DT_RELR, glibc 2.36: 1 MB of .rela.dyn the loader read becomes
+// 8 KB); no symbol is exported (the Swift driver exports every public one; nothing loads them, and
+// the loader's dladdr at start-up walks them all); the C++ runtime is linked statically
+// (packaging/link/libstdc++.so says how).
+let releaseOnLinux = BuildSettingCondition.when(platforms: [.linux], configuration: .release)
+let sectioned: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-function-sections"], releaseOnLinux)]
+let laidOut: [LinkerSetting] = [.unsafeFlags([
+    "-use-ld=lld",
+    "-L", "\(Context.packageDirectory)/packaging/link",
+    "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/packaging/hot-code.order",
+    "-Xlinker", "--no-warn-symbol-ordering",
+    "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+    "-Xlinker", "--no-export-dynamic",
+], releaseOnLinux)]
+
 let package = Package(
     name: "svcunit",
     platforms: [.macOS(.v15)],
@@ -33,35 +52,35 @@ let package = Package(
         // The operating system, once: swift-system's FileDescriptor, FilePath and Errno for files, and
         // thin typed wrappers of the C library calls it lacks (flock, processes, signals, clocks,
         // sockets, OpenSSL by dlopen). No module above it and the libsystemd wrappers imports Glibc.
-        .target(name: "OSCalls", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "OSCalls", dependencies: [.product(name: "SystemPackage", package: "swift-system")], swiftSettings: sectioned),
         // The thread that owns an sd-bus or sd-journal object, written once for both wrappers.
-        .target(name: "SDWorker"),
+        .target(name: "SDWorker", swiftSettings: sectioned),
         // swift-log, bootstrapped once per executable: --verbose / SVCUNIT_LOG_LEVEL (silent by default).
-        .target(name: "Diagnostics", dependencies: [.product(name: "Logging", package: "swift-log")]),
-        .target(name: "SDBus", dependencies: ["CSystemd", "SDWorker", "OSCalls", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "SDJournal", dependencies: ["CSystemd", "SDWorker", "OSCalls", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Diagnostics", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: sectioned),
+        .target(name: "SDBus", dependencies: ["CSystemd", "SDWorker", "OSCalls", "Diagnostics", .product(name: "Logging", package: "swift-log")], swiftSettings: sectioned),
+        .target(name: "SDJournal", dependencies: ["CSystemd", "SDWorker", "OSCalls", "Diagnostics", .product(name: "Logging", package: "swift-log")], swiftSettings: sectioned),
         // sd_notify only, for the entrypoint of Type=notify units.
-        .target(name: "SDDaemon", dependencies: ["CSystemd"]),
-        .target(name: "SystemdManager", dependencies: ["SDBus", "OSCalls"]),
+        .target(name: "SDDaemon", dependencies: ["CSystemd"], swiftSettings: sectioned),
+        .target(name: "SystemdManager", dependencies: ["SDBus", "OSCalls"], swiftSettings: sectioned),
         // The service model: pure Swift + FoundationEssentials, no systemd.
-        .target(name: "ServiceModel", dependencies: ["OSCalls", .product(name: "SystemPackage", package: "swift-system")]),
-        .target(name: "ServiceHealth", dependencies: ["ServiceModel", "Diagnostics", "OSCalls", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "ServiceKinds", dependencies: ["ServiceModel", "OSCalls", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "ServiceModel", dependencies: ["OSCalls", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: sectioned),
+        .target(name: "ServiceHealth", dependencies: ["ServiceModel", "Diagnostics", "OSCalls", .product(name: "Logging", package: "swift-log")], swiftSettings: sectioned),
+        .target(name: "ServiceKinds", dependencies: ["ServiceModel", "OSCalls", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: sectioned),
         // Services on systemd: the model meets the sd-bus and sd-journal wrappers.
         .target(name: "SystemdProvisioning", dependencies: [
             "ServiceModel", "ServiceHealth", "SystemdManager", "SDJournal", "OSCalls",
-        ]),
+        ], swiftSettings: sectioned),
         .target(name: "SvcUnitCLI", dependencies: [
             "ServiceModel", "ServiceKinds", "ServiceHealth", "SystemdProvisioning", "SystemdManager", "SDJournal", "Diagnostics", "OSCalls",
             .product(name: "SystemPackage", package: "swift-system"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: sectioned),
         // What units run (`svcunit entrypoint`): re-creates a service from its JSON and runs it; no sd-bus.
         .target(name: "Entrypoint", dependencies: [
             "ServiceModel", "ServiceKinds", "ServiceHealth", "SDDaemon", "Diagnostics", "OSCalls",
             .product(name: "SystemPackage", package: "swift-system"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: sectioned),
         // The one executable: the CLI, and the entrypoint as its hidden `entrypoint` subcommand.
-        .executableTarget(name: "svcunit", dependencies: ["SvcUnitCLI", "Entrypoint"]),
+        .executableTarget(name: "svcunit", dependencies: ["SvcUnitCLI", "Entrypoint"], swiftSettings: sectioned, linkerSettings: laidOut),
         // Test support, not product: finds the live user manager, names test units, runs witnesses.
         .target(name: "SystemdTestSupport", dependencies: ["SystemdManager"], path: "Tests/SystemdTestSupport"),
         // Compiles against the public surface of the libsystemd wrappers only: no C type may leak.

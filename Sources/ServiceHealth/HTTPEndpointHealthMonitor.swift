@@ -77,10 +77,8 @@ public struct HTTPEndpointHealthMonitor: Sendable {
     /// The request for `url`: to the endpoint's own hostname and port, with the URL's path and
     /// query as the target (a fragment is never sent).
     func probe(for url: URL, endpoint: ServiceEndpoint) -> HTTPProbe? {
-        guard let hostname = endpoint.status.hostname, let port = endpoint.status.port, let uri = endpoint.status.uri,
-              let scheme = uri.firstRange(of: "://")
+        guard let hostname = endpoint.status.hostname, let port = endpoint.status.port, let authority = endpoint.status.authority
         else { return nil }
-        let authority = String(uri[scheme.upperBound...].dropLast())  // uri ends with "/"
         let host = hostname.hasPrefix("[") && hostname.hasSuffix("]") ? String(hostname.dropFirst().dropLast()) : hostname
         var target = url.path(percentEncoded: true)
         if target.isEmpty { target = "/" }

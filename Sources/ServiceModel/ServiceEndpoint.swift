@@ -81,10 +81,15 @@ public struct ServiceEndpointStatus: OperationalStatus, Sendable, Hashable {
 
     /// `protocol://hostname:port/`, or `nil` until hostname and port are known (ZenML's `uri`).
     public var uri: String? {
+        authority.map { "\(`protocol`.rawValue)://\($0)/" }
+    }
+
+    /// `hostname:port` as a URL writes it (an IPv6 literal in brackets), or `nil` until both are known:
+    /// what an HTTP probe sends as `Host`.
+    public var authority: String? {
         guard let hostname, !hostname.isEmpty, let port else { return nil }
-        // An IPv6 literal needs brackets in a URL.
         let host = hostname.contains(":") && !hostname.hasPrefix("[") ? "[\(hostname)]" : hostname
-        return "\(`protocol`.rawValue)://\(host):\(port)/"
+        return "\(host):\(port)"
     }
 
     init(reading reader: inout FieldReader) throws(ServiceModelError) {

@@ -185,13 +185,15 @@ struct DocumentTests {
 
     @Test func endpointURIIsKnownOnlyWithHostnameAndPort() {
         var status = ServiceEndpointStatus(protocol: .https)
-        #expect(status.uri == nil)
+        #expect(status.uri == nil && status.authority == nil)
         status.hostname = "localhost"
-        #expect(status.uri == nil)
+        #expect(status.uri == nil && status.authority == nil)
         status.port = TCPPort(8443)
         #expect(status.uri == "https://localhost:8443/")
+        #expect(status.authority == "localhost:8443")
         status.hostname = "::1"
         #expect(status.uri == "https://[::1]:8443/")
+        #expect(status.authority == "[::1]:8443")
     }
 
     /// A bad enum value names the field and every allowed value (the list is built only for errors).

@@ -148,7 +148,7 @@ struct RegistryTests {
 
     @Test(arguments: [
         ("http://evil.example/health", "absolute URL"), ("//evil.example/health", "starts with //"),
-        ("https://localhost:1/x", "absolute URL"), ("a b", "spaces"),
+        ("https://localhost:1/x", "absolute URL"), ("/health?next=http://evil.example/", "absolute URL"), ("a b", "spaces"),
     ])
     func unsafeHealthcheckPathsAreRejected(path: String, problem: String) throws {
         let error = try #require(decodeError(sleeperJSON { $0.set("endpoint.monitor.config", .object(["healthcheck_uri_path": .string(path)])) }))

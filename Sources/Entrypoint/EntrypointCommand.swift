@@ -37,8 +37,13 @@ func fail(_ message: String, _ code: Int32) -> Never {
 /// Not obvious: it must stay cheap, since every start and every stop (`ExecStopPost=`) runs it;
 /// `svcunit`'s main dispatches here before the CLI's own set-up.
 public struct EntrypointCommand: AsyncParsableCommand {
+    /// Not obvious: named as `svcunit`'s subcommand through `_superCommandName`, because main parses
+    /// it as a root command of its own. That also spares every start and every stop argument-parser's
+    /// check for `--generate-completion-script`, which parses the command line twice more with its
+    /// completion commands: over half of the entrypoint's instructions before the service's command
+    /// is exec'd (BENCHMARKS.md, start). Completions come from the `svcunit` tree, which hides this.
     public static let configuration = CommandConfiguration(
-        commandName: "svcunit entrypoint",
+        commandName: "entrypoint", _superCommandName: "svcunit",
         abstract: "Runs a stored service in this process (what svcunit's units run; not for people).")
 
     @Option(name: .customLong("config-file"), help: "The service's service.json.")

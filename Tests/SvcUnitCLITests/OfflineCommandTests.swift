@@ -533,6 +533,18 @@ struct OfflineCommandTests {
         #expect(run.errorLines == ["svcunit: error: entrypoint /nonexistent/svcunit-entrypoint is not an executable file (from --entrypoint or SVCUNIT_ENTRYPOINT)"])
     }
 
+    /// The entrypoint is parsed as a root command of its own (main dispatches it first) but names
+    /// itself as svcunit's subcommand, and a bad command line is a usage error (EX_USAGE).
+    @Test func entrypointNamesItselfAsSvcunitsSubcommand() throws {
+        let help = try Run.svcunit(["entrypoint", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: svcunit entrypoint --config-file <config-file>"))
+        let missing = try Run.svcunit(["entrypoint", "--record-exit"])
+        #expect(missing.status == 64)
+        #expect(missing.stderr.contains("Missing expected argument '--config-file <config-file>'"))
+        #expect(missing.stderr.contains("Usage: svcunit entrypoint --config-file"))
+    }
+
     @Test(arguments: ["create command", "create sleeper", "register", "start", "stop", "restart", "status", "list", "logs", "delete"])
     func everySubcommandHelpHasExamples(command: String) throws {
         let run = try Run.svcunit(command.split(separator: " ").map(String.init) + ["--help"])

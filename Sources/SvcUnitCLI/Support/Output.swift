@@ -126,8 +126,10 @@ enum Output {
 
     /// Columns `text` takes on a terminal: its Unicode scalars, without colour escapes (`ESC … m`).
     static func visibleWidth(_ text: String) -> Int {
-        // Plain ASCII without an escape (almost every cell) is its byte count.
-        if !text.utf8.contains(where: { $0 >= 0x80 || $0 == 0x1B }) { return text.utf8.count }
+        // Plain ASCII without an escape (almost every cell) is its byte count; read as contiguous
+        // bytes, which a table of 1,000 rows does 10,000 times.
+        var text = text
+        if text.withUTF8({ !$0.contains(where: { $0 >= 0x80 || $0 == 0x1B }) }) { return text.utf8.count }
         var count = 0
         var inEscape = false
         for scalar in text.unicodeScalars {

@@ -132,8 +132,7 @@ public final class SystemdServices: Sendable {
     /// how, and fails the start with that. Returns the main PID. A Python service without a health
     /// check must also have reached its first wait (see below).
     ///
-    /// Not obvious: without a health check the run must also have been active for `minimumUptime`; a
-    /// program that exits after this check has outlived `start`, and `status` reports it.
+    /// Not obvious: a program that exits after this check has outlived `start`; `status` reports it.
     private func confirmRunning(_ service: Service, deadline: ContinuousClock.Instant) async throws -> UInt32? {
         guard let seen = provisioner.lastObservation(service.uuid)?.unit, seen.activeState == .active else { return nil }
         let since = ContinuousClock.now
@@ -147,16 +146,8 @@ public final class SystemdServices: Sendable {
                     // check, run() has got going once its main thread waits for something (a server's
                     // accept, a sleep): a run() that raises at once never does, and exits instead.
                     let python = service.document.isPython && service.document.endpoint?.monitor == nil
-                    var going = !python || state == "S"
-                    if !going { going = await Self.untilWaiting(fresh.mainPID, since: since, deadline: deadline) }
-                    if going {
-                        // Not up for `minimumUptime` yet: look again once it is (see there).
-                        if let rest = Self.uptimeStillNeeded(fresh, of: service), ContinuousClock.now < deadline {
-                            try? await Task.sleep(for: min(rest, deadline - ContinuousClock.now))
-                            continue
-                        }
-                        return fresh.mainPID
-                    }
+                    if !python || state == "S" { return fresh.mainPID }
+                    if await Self.untilWaiting(fresh.mainPID, since: since, deadline: deadline) { return fresh.mainPID }
                     waitingFor = "run() to wait for something (its main process \(fresh.mainPID) stayed busy)"
                 }
                 // Its main process has exited (a zombie, or gone; systemd has yet to act on it), or a
@@ -189,24 +180,6 @@ public final class SystemdServices: Sendable {
             }
             await provisioner.waitForChange(service, deadline: deadline, since: since)
         }
-    }
-
-    /// How long a service without a health check must have been active before its start counts
-    /// (pm2 calls it `min_uptime`). Without it, "started" means only that the main process was alive
-    /// at one read: a program that daemonizes (its shell forks the daemon and exits 0) is still alive
-    /// for a few ms after READY=1, longer on a busy machine, and a quick CLI reads it then. A health
-    /// check is its own evidence, so services with one do not wait.
-    static let minimumUptime: Duration = .milliseconds(100)
-
-    /// What is left of `minimumUptime` for `unit` (active since `ActiveEnterTimestamp`), or nil when
-    /// nothing is or the service has a health check. Never more than `minimumUptime`, whatever the
-    /// wall clock did.
-    static func uptimeStillNeeded(_ unit: UnitStatus, of service: Service) -> Duration? {
-        guard service.document.endpoint?.monitor == nil, let entered = unit.activeEnterTimestamp else { return nil }
-        let up = Int64(WallClock.microseconds()) - Int64(entered)
-        let needed = minimumUptime.components.seconds * 1_000_000 + minimumUptime.components.attoseconds / 1_000_000_000_000
-        guard up < needed else { return nil }
-        return .microseconds(needed - max(up, 0))
     }
 
     /// Whether process `pid` comes to wait for something (`S`) before `deadline`, checked at the

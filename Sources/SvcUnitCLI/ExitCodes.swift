@@ -21,7 +21,7 @@ import SDJournal
 ///   130  interrupted by Ctrl-C (SIGINT)
 ///
 /// Not obvious: usage errors exit 2 (as most Unix tools do), not argument-parser's 64, because
-/// `SvcUnit.main` remaps them; and `start`/`stop`/`delete` of several services exit with the
+/// `SvcUnit.run(arguments:)` remaps them; and `start`/`stop`/`delete` of several services exit with the
 /// status of the first service (in command-line order) that failed.
 public enum ExitCodes: Int32, CaseIterable, Sendable {
     /// Success.

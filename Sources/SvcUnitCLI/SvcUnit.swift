@@ -5,7 +5,8 @@ import ServiceModel
 
 /// The `svcunit` root command: configuration and the list of subcommands, nothing else.
 ///
-/// Not obvious: `main()` is replaced so that every failure ends in a documented exit code (see
+/// Not obvious: commands run through `run(arguments:)` (the executable calls it via `mainStatus()`;
+/// `main()` is replaced to do the same), so that every failure ends in a documented exit code (see
 /// `ExitCodes`) and domain errors are printed as one `svcunit: error: …` line; argument-parser's
 /// default would exit 64 for usage errors and print domain errors with its own prefix.
 public struct SvcUnit: AsyncParsableCommand {

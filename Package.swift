@@ -5,7 +5,7 @@
 // Dependency direction (an arrow reads "is used by"; nothing points back down):
 //   CSystemd ─► SDBus ─► SystemdManager ─┐
 //           └─► SDJournal ───────────────┤
-//   swift-system ─► OSCalls ─► every module above (the only one besides the wrappers that calls libc)
+//   swift-system, COSCalls ─► OSCalls ─► every module above (the only one besides the wrappers that calls libc)
 //   ServiceModel ─► ServiceHealth ───────┴─► SystemdProvisioning ─► SvcUnitCLI ─► svcunit
 //   ServiceModel (+ ServiceKinds, ServiceHealth) ─► Entrypoint ─► svcunit (`svcunit entrypoint`, what units run)
 import PackageDescription
@@ -52,7 +52,9 @@ let package = Package(
         // The operating system, once: swift-system's FileDescriptor, FilePath and Errno for files, and
         // thin typed wrappers of the C library calls it lacks (flock, processes, signals, clocks,
         // sockets, OpenSSL by dlopen). No module above it and the libsystemd wrappers imports Glibc.
-        .target(name: "OSCalls", dependencies: [.product(name: "SystemPackage", package: "swift-system")], swiftSettings: sectioned),
+        .target(name: "OSCalls", dependencies: ["COSCalls", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: sectioned),
+        // What must run in C for OSCalls: between a clone and an exec no Swift code may run.
+        .target(name: "COSCalls"),
         // The thread that owns an sd-bus or sd-journal object, written once for both wrappers.
         .target(name: "SDWorker", swiftSettings: sectioned),
         // swift-log, bootstrapped once per executable: --verbose / SVCUNIT_LOG_LEVEL (silent by default).

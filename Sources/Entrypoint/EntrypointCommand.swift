@@ -5,7 +5,7 @@
 //   svcunit entrypoint --notify --config-file PATH      the same in a Type=notify unit (svcunit@.service):
 //                                                       choose the port, report READY=1 once healthy
 //   svcunit entrypoint --record-exit --config-file PATH record how the run ended (ExecStopPost)
-//   (internal) --await-ready, --await-exec, --detach: its readiness helpers
+//   (internal) --await-ready, --await-exec: its readiness helpers
 //
 // One binary with the CLI (issue 12): the package ships svcunit once, and the `svcunit` main
 // dispatches `entrypoint` before anything of the CLI runs.
@@ -57,7 +57,6 @@ public struct EntrypointCommand: AsyncParsableCommand {
 
     @Flag(help: .hidden) var awaitReady = false
     @Flag(help: .hidden) var awaitExec = false
-    @Flag(help: .hidden) var detach = false  // acted on by `detachIfAsked`, before parsing
 
     public init() {}
 
@@ -67,28 +66,12 @@ public struct EntrypointCommand: AsyncParsableCommand {
         CurrentProcess.exit(0)
     }
 
-    /// `--detach`, done by the caller before anything asynchronous starts: the readiness helper must
-    /// not stay a child of the service's main process, which becomes the command (exec) and would
-    /// never reap it. Fork once more and let the first child exit; the grandchild is re-parented to
-    /// the user manager (a subreaper), which reaps it. Not obvious: a fork copies only the calling
-    /// thread, so it must happen before Swift's cooperative thread pool exists (in `run()` the
-    /// child would wait forever for pool threads it does not have).
-    public static func detachIfAsked(_ arguments: [String]) {
-        guard arguments.contains("--detach") else { return }
-        let isChild: Bool
-        do { isChild = try CurrentProcess.fork() } catch {
-            fail("cannot fork the readiness helper: \(error.text)", EntrypointExit.failed)
-        }
-        if !isChild { CurrentProcess.exitImmediately(0) }
-        CurrentProcess.startSession()
-    }
-
     public func run() async throws {
         let configFile = self.configFile
         Diagnostics.bootstrap(verbose: false, environment: ProcessInfo.processInfo.environment)
         let registry = BuiltinKinds.registry()
         let recordExit = self.recordExit, notify = self.notify, awaitReady = self.awaitReady
-        let awaitExec = self.awaitExec  // `detach` was done before run() (`detachIfAsked`)
+        let awaitExec = self.awaitExec
 
         if recordExit {
             // systemd hands ExecStopPost the outcome of the run in these variables (systemd.exec(5)).

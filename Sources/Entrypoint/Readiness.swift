@@ -36,12 +36,12 @@ enum Readiness {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
-    /// Starts the short-lived readiness helper (this binary with `entrypoint --await-ready --detach`) and
-    /// waits for its first process, which exits at once, leaving the probing grandchild behind.
+    /// Starts the short-lived readiness helper (this binary with `entrypoint --await-ready`) as this
+    /// process's sibling: the command this process becomes next would never reap a child.
     static func spawnHelper(configFile: String) {
         let me = executable
-        let argv = [me, "entrypoint", "--await-ready", "--detach", "--config-file", configFile]
-        do { _ = try ChildProcessID.spawn(argv).waitForExit() } catch {
+        let argv = [me, "entrypoint", "--await-ready", "--config-file", configFile]
+        do { _ = try ProcessID.spawnSibling(argv) } catch {
             fail("cannot start the readiness helper: \(error.text)", EntrypointExit.failed)
         }
     }

@@ -1,11 +1,15 @@
 // Processes: identity, environment, spawning, waiting, replacing this process, and the exit.
 // swift-system has none of these; they are thin, typed and say what failed with an `Errno`.
 import Glibc
+import COSCalls
 public import SystemPackage
 
 /// This process and its user, as the kernel sees them.
 public enum CurrentProcess {
     public static var id: Int32 { getpid() }
+
+    /// The parent's PID (`getppid`).
+    public static var parentID: Int32 { getppid() }
     /// The real user ID (whose user manager and journal this is).
     public static var userID: UInt32 { getuid() }
     /// The effective user ID (who owns what this process creates). Read once: svcunit never changes
@@ -40,17 +44,6 @@ public enum CurrentProcess {
         return String(cString: cwd)
     }
 
-    /// Starts a new session (`setsid`): no controlling terminal, its own process group.
-    public static func startSession() { _ = setsid() }
-
-    /// `fork()`: true in the child. Only for a process that has not started other threads' work it
-    /// depends on in the child (the entrypoint's readiness helper).
-    public static func fork() throws(Errno) -> Bool {
-        let pid = Glibc.fork()
-        if pid < 0 { throw Errno(rawValue: errno) }
-        return pid == 0
-    }
-
     /// Ends the process with `status`, flushing stdio (`exit`).
     public static func exit(_ status: Int32) -> Never { Glibc.exit(status) }
 
@@ -66,8 +59,6 @@ public enum CurrentProcess {
         while true { pause() }
     }
 
-    /// Ends the process at once, running nothing (`_exit`): for a forked parent.
-    public static func exitImmediately(_ status: Int32) -> Never { Glibc._exit(status) }
 
     /// Replaces this process with `argv` (`execvp`: PATH is searched), after resetting every signal
     /// to its default action and unblocking all: ignored dispositions and the blocked mask survive
@@ -164,6 +155,22 @@ public struct ChildProcessID: Sendable {
 public struct ProcessID: Sendable, Hashable {
     public let rawValue: Int32
     public init(_ rawValue: Int32) { self.rawValue = rawValue }
+
+    /// Starts `argv[0]` (an absolute path) with `argv` and this process's environment as a sibling:
+    /// its parent is this process's parent (for a unit's main process, the user manager, which
+    /// reaps it), so it never becomes a child of whatever this process execs next. `moving` puts a
+    /// descriptor at a number in it, without close-on-exec. Signals are as in a fresh process (see
+    /// `ChildProcessID.spawn`).
+    ///
+    /// Not obvious: the calling thread resumes once the exec has happened (the child shares this
+    /// memory until then, as in posix_spawn), so an exec that fails throws its error here.
+    public static func spawnSibling(_ argv: [String], moving: (FileDescriptor, Int32)? = nil) throws(Errno) -> ProcessID {
+        let cArgv = argv.map { strdup($0) } + [nil]
+        defer { cArgv.forEach { free($0) } }
+        let pid = svcunit_spawn_sibling(argv[0], cArgv, environ, moving?.0.rawValue ?? -1, moving?.1 ?? -1)
+        guard pid > 0 else { throw Errno(rawValue: -pid) }
+        return ProcessID(pid)
+    }
 
     /// A process with this PID exists (one of another user counts; a zombie counts too).
     public var exists: Bool { kill(rawValue, 0) == 0 || errno == EPERM }

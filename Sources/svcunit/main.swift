@@ -8,7 +8,6 @@ import SvcUnitCLI
 
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "entrypoint" {
     let arguments = Array(CommandLine.arguments.dropFirst(2))
-    EntrypointCommand.detachIfAsked(arguments)  // before any task starts: see there
     CurrentProcess.runToExit { () async -> Int32 in await EntrypointCommand.run(arguments: arguments) }
 } else {
     CurrentProcess.runToExit { await SvcUnit.mainStatus() }

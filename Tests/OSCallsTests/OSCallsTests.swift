@@ -48,6 +48,25 @@ import Testing
         #expect(throws: Errno.noSuchFileOrDirectory) { try ChildProcessID.spawn(["/nonexistent/program"]) }
     }
 
+    /// A sibling is the child of this process's parent, never this process's: it gets the moved
+    /// descriptor at its number, starts with no signal blocked, and an exec that fails is the
+    /// call's error.
+    @Test func aSiblingIsItsGrandparentsChildAndGetsTheMovedDescriptor() throws {
+        let out = try FileDescriptor.pipe(options: .closeOnExec)
+        let moved = try out.writeEnd.duplicate(atLeast: 10)
+        out.writeEnd.closeQuietly()
+        let sibling = try ProcessID.spawnSibling(["/bin/sh", "-c", "echo $PPID $$ >&3; kill -TERM $$; echo survived >&3"],
+                                                 moving: (moved, 3))
+        moved.closeQuietly()
+        let text = String(decoding: try out.readEnd.readToEnd(), as: UTF8.self)
+        out.readEnd.closeQuietly()
+        let pids = text.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+        #expect(pids.first == CurrentProcess.parentID, "its parent is this process's parent: \(text)")
+        #expect(pids.dropFirst().first == sibling.rawValue)
+        #expect(!text.contains("survived"), "SIGTERM, which the test runner's threads block, ends it")
+        #expect(throws: Errno.noSuchFileOrDirectory) { try ProcessID.spawnSibling(["/nonexistent/program"]) }
+    }
+
     @Test func aChildGetsExactlyTheEnvironmentAndStreamsItIsGiven() throws {
         let out = try FileDescriptor.pipe(options: .closeOnExec)
         let child = try ChildProcessID.spawn(["/bin/sh", "-c", "printf '%s' \"$ONLY\"; env | wc -l"], environment: ["ONLY=this"],

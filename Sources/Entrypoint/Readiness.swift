@@ -67,7 +67,7 @@ enum Readiness {
                 Notifier.status("waiting for \(target) to become healthy: \(message)")
                 lastMessage = message
             }
-            try? await Task.sleep(for: Backoff.delay(after: .now - since))
+            try? await Task.sleep(for: Backoff.probeDelay(after: .now - since))
         }
     }
 }

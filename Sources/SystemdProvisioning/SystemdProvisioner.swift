@@ -401,9 +401,13 @@ public final class SystemdProvisioner: ServiceProvisioner {
         // Nothing can change any more that this connection would see; the caller checks `lostConnection`.
         if manager.lostConnection != nil { return }
         let now = ContinuousClock.now
-        let wake = min(deadline, now + Backoff.delay(after: now - since))
         if let watch = watches.withLock({ $0[service.uuid] }) {
-            _ = try? await watch.next(before: wake)
+            // A loaded unit's state comes from the watch's signals, so the next check costs only a
+            // probe of the endpoint: the tighter pace. Until the watch has seen the unit, a check
+            // reads the manager again, at the manager's pace.
+            watch.drain()
+            let pace = watch.current.isLoaded ? Backoff.probeDelay(after: now - since) : Backoff.delay(after: now - since)
+            _ = try? await watch.next(before: min(deadline, now + pace))
         } else {
             await Backoff.sleep(since: since, until: deadline)
         }

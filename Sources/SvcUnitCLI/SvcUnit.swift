@@ -1,9 +1,7 @@
 public import ArgumentParser
 import FoundationEssentials
-import Diagnostics
 import OSCalls
 import ServiceModel
-import SystemdManager
 
 /// The `svcunit` root command: configuration and the list of subcommands, nothing else.
 ///
@@ -57,25 +55,7 @@ public struct SvcUnit: AsyncParsableCommand {
     /// What `main()` exits with: the command line parsed and run, with `Interrupts` installed.
     public static func mainStatus() async -> Int32 {
         Interrupts.install()
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        connectAheadIfNeeded(arguments)
-        return await run(arguments: arguments)
-    }
-
-    /// The commands that always talk to the user manager.
-    static let managerCommands: Set<String> = ["start", "stop", "restart", "status", "list", "enable", "disable", "delete"]
-
-    /// For a command of `managerCommands` (not its `--help`), begins connecting to the user manager
-    /// while its command line is parsed (`SystemdManager.beginConnectingUser`).
-    ///
-    /// Not obvious: diagnostics are set up first, from the raw arguments, as the command would set
-    /// them up after parsing: a logger the connection creates keeps the handler it was made with.
-    static func connectAheadIfNeeded(_ arguments: [String]) {
-        let options = arguments.prefix { $0 != "--" }
-        guard let verb = hoistingGlobalOptions(arguments).first, managerCommands.contains(verb),
-              !options.contains("--help"), !options.contains("-h") else { return }
-        Diagnostics.bootstrap(verbose: options.contains("--verbose"), environment: ProcessInfo.processInfo.environment)
-        SystemdManager.beginConnectingUser()
+        return await run(arguments: Array(CommandLine.arguments.dropFirst()))
     }
 
     /// Parses and runs `arguments` in-process and returns the exit status instead of exiting.

@@ -68,28 +68,6 @@ public final class SystemdManager: Sendable {
         return try await SystemdManager(bus: bus)
     }
 
-    /// A connection to the user manager begun ahead of need (`beginConnectingUser`), taken once.
-    private static let early = Mutex<Task<SystemdManager, any Error>?>(nil)
-
-    /// Begins `connectUser()` in the background now, for a command that will need the manager:
-    /// loading libsystemd, connecting and authenticating (about 1.5 ms) then overlap with the parse
-    /// of its command line instead of following it. `userManager()` takes the result.
-    ///
-    /// Not obvious: nothing fails here. A manager that cannot be reached is reported by
-    /// `userManager()`, when the command asks for it, as it would have been without this.
-    public static func beginConnectingUser() {
-        let task = Task.detached { () async throws -> SystemdManager in try await connectUser() }
-        early.withLock { $0 = task }
-    }
-
-    /// The user manager: the connection `beginConnectingUser()` began, else `connectUser()`.
-    public static func userManager() async throws(SystemdError) -> SystemdManager {
-        guard let task = early.withLock({ slot in defer { slot = nil }; return slot }) else { return try await connectUser() }
-        do { return try await task.value } catch let error as SystemdError { throw error } catch {
-            throw unreachable(error, address: "$XDG_RUNTIME_DIR/systemd/private")
-        }
-    }
-
     /// The user bus's address as libsystemd derives it, `$DBUS_SESSION_BUS_ADDRESS`, else
     /// `unix:path=$XDG_RUNTIME_DIR/bus`, and how to name it in messages (the socket's path for the
     /// latter); nil when neither variable is set.

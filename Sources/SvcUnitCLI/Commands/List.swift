@@ -301,7 +301,7 @@ extension SvcUnit {
         /// `ExecStart`'s (`documentFiles`).
         static func readUnits(store: ServiceStore) async -> Result<ListedUnits, any Error> {
             do {
-                let manager = try await SystemdManager.userManager()
+                let manager = try await SystemdManager.connectUser()
                 let listed = try await manager.listUnitsByPatterns(patterns: ["svcunit-*.service", "svcunit@*.service"])
                 let units = Dictionary(listed.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
                 // A running health check (svcunit-health-<uuid>.service) runs no document of its own.

@@ -46,7 +46,7 @@ struct CommandContext {
         if let entrypointOverride, !FileManager.default.isExecutableFile(atPath: entrypointOverride) {
             throw CLIError.usage("entrypoint \(entrypointOverride) is not an executable file (from --entrypoint or SVCUNIT_ENTRYPOINT)")
         }
-        let manager = try await SystemdManager.userManager()
+        let manager = try await SystemdManager.connectUser()
         return SystemdServices(store: store, registry: registry, manager: manager, entrypoint: entrypointOverride,
                                healthChecker: ProbingHealthChecker())
     }

@@ -7,7 +7,6 @@ public import SystemPackage
 /// This process and its user, as the kernel sees them.
 public enum CurrentProcess {
     public static var id: Int32 { getpid() }
-
     /// The parent's PID (`getppid`).
     public static var parentID: Int32 { getppid() }
     /// The real user ID (whose user manager and journal this is).
@@ -58,7 +57,6 @@ public enum CurrentProcess {
         Task.detached { CurrentProcess.exit(await body()) }
         while true { pause() }
     }
-
 
     /// Replaces this process with `argv` (`execvp`: PATH is searched), after resetting every signal
     /// to its default action and unblocking all: ignored dispositions and the blocked mask survive

@@ -404,8 +404,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
         if let watch = watches.withLock({ $0[service.uuid] }) {
             // A loaded unit's state comes from the watch's signals, so the next check costs only a
             // probe of the endpoint: the tighter pace. Until the watch has seen the unit, a check
-            // reads the manager again, at the manager's pace.
-            watch.drain()
+            // reads the manager again, at the manager's pace. Not drained here: a signal that came
+            // during the last check must end this wait at once.
             let pace = watch.current.isLoaded ? Backoff.probeDelay(after: now - since) : Backoff.delay(after: now - since)
             _ = try? await watch.next(before: min(deadline, now + pace))
         } else {

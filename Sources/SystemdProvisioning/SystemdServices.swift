@@ -60,7 +60,8 @@ public final class SystemdServices: Sendable {
     /// "Started" is decided by facts, never by a grace period: the unit is active only once the
     /// service's program runs (for the command flavor: once its command has been exec'd), the health
     /// monitor passes where there is one, and a last check shows the same run still active with a
-    /// live main process (`confirmRunning`). A run that ends at any point of the start fails it at once, with its exit.
+    /// live main process (`confirmRunning`). A run that ends at any point of the start fails it at
+    /// once, with its exit.
     ///
     /// - Throws: `ServiceModelError` (`.startFailed` as soon as the unit fails or its run ends, with its
     ///   exit status and last output; `.timedOut` with the last state), or a `SystemdError`.
@@ -128,8 +129,9 @@ public final class SystemdServices: Sendable {
     /// The last check before "started": the run the wait saw is still active, with a main process
     /// that is alive (not a zombie systemd has yet to reap). The watch and /proc say so first
     /// (`runningAsWatched`); else a fresh read of the unit (answered after systemd has handled
-    /// whatever it received before, such as the exit of a program that ended at once) decides. If the run has ended, this waits (on the unit's signals, not a timer) until systemd says
-    /// how, and fails the start with that. Returns the main PID. A Python service without a health
+    /// whatever it received before, such as the exit of a program that ended at once) decides. If
+    /// the run has ended, this waits (on the unit's signals, not a timer) until systemd says how,
+    /// and fails the start with that. Returns the main PID. A Python service without a health
     /// check must also have reached its first wait (see below).
     ///
     /// Not obvious: a program that exits after this check has outlived `start`; `status` reports it.

@@ -515,10 +515,9 @@ public final class SystemdProvisioner: ServiceProvisioner {
         if let lost = manager.lostConnection { throw lost }
         let unit = ServiceUnit(uuid)
         var watched: UnitStatus?
-        if let watch = watches.withLock({ $0[uuid] }) {
-            watch.drain()
-            if watch.current.isLoaded { return watch.current }
-            if watchJustTaken, watch.name == unit.transientUnit { watched = watch.current }
+        if let current = watchedStatus(uuid) {
+            if current.isLoaded { return current }
+            if watchJustTaken, current.name == unit.transientUnit { watched = current }
         }
         let transient: UnitStatus
         if let watched { transient = watched } else { transient = try await manager.unitStatus(unit.transientUnit) }
@@ -551,6 +550,14 @@ public final class SystemdProvisioner: ServiceProvisioner {
     private func takeWatch(for uuid: ServiceUUID, _ name: UnitName) async throws(SystemdError) -> UnitWatch {
         if let existing = watches.withLock({ $0[uuid] }), existing.name == name { return existing }
         return try await manager.watchUnit(name)
+    }
+
+    /// The unit as the watch held for the service has it now (every signal received applied),
+    /// without asking the manager; nil when no watch is held.
+    public func watchedStatus(_ uuid: ServiceUUID) -> UnitStatus? {
+        guard let watch = watches.withLock({ $0[uuid] }) else { return nil }
+        watch.drain()
+        return watch.current
     }
 
     /// Whether this provisioner holds a watch on the service's unit (then `unitStatus` answers from it).

@@ -138,7 +138,7 @@ public final class SystemdServices: Sendable {
     private func confirmRunning(_ service: Service, deadline: ContinuousClock.Instant) async throws -> UInt32? {
         guard let seen = provisioner.lastObservation(service.uuid)?.unit, seen.activeState == .active else { return nil }
         let python = service.document.isPython && service.document.endpoint?.monitor == nil
-        if !python, let pid = try await runningAsWatched(seen, service.uuid) { return pid }
+        if !python, let pid = runningAsWatched(seen, service.uuid) { return pid }
         let since = ContinuousClock.now
         while true {
             let fresh = try await provisioner.freshUnitStatus(seen.name)
@@ -193,9 +193,8 @@ public final class SystemdServices: Sendable {
     /// or gone in /proc before systemd has handled its exit, which is what a fresh read waited for;
     /// and a watch that has not heard of a restart yet names the previous main process, which is
     /// gone. This spares every start a `GetUnit` and a 15 KB `GetAll` (about 1.3 ms).
-    private func runningAsWatched(_ seen: UnitStatus, _ uuid: ServiceUUID) async throws -> UInt32? {
-        let watched = try await provisioner.unitStatus(uuid)
-        guard provisioner.isWatching(uuid), watched.name == seen.name, watched.activeState == .active,
+    private func runningAsWatched(_ seen: UnitStatus, _ uuid: ServiceUUID) -> UInt32? {
+        guard let watched = provisioner.watchedStatus(uuid), watched.name == seen.name, watched.activeState == .active,
               watched.invocationID == seen.invocationID, watched.mainPID != 0,
               let state = Self.processState(watched.mainPID), state != "Z", state != "X" else { return nil }
         return watched.mainPID

@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "ServiceHealthTests", dependencies: ["ServiceHealth", "ServiceModel"]),
         // Test targets declare exactly the modules they import ("svcunit": the executable they run).
         .testTarget(name: "SvcUnitCLITests", dependencies: [
-            "SvcUnitCLI", "ServiceModel", "SystemdManager", "SDJournal", "SystemdTestSupport", "svcunit",
+            "SvcUnitCLI", "Entrypoint", "ServiceModel", "SystemdManager", "SDJournal", "SystemdTestSupport", "svcunit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ReliabilityTests", dependencies: [

@@ -129,29 +129,8 @@ public struct EntrypointCommand: AsyncParsableCommand {
             CurrentProcess.exit(0)
         }
 
-        if awaitExec {
-            // The exec watcher: end of file on the pipe means the command replaced the entrypoint; a byte
-            // means its exec failed, and the entrypoint exits with the reason (no READY: the start fails).
-            if CommandService.awaitExec() {
-                Notifier.ready(status: "running")
-                Notifier.barrier()
-            }
-            CurrentProcess.exit(0)
-        }
-
-        func loadDocument() -> ServiceDocument {
-            let data: Data
-            do {
-                data = try Data(contentsOf: URL(fileURLWithPath: configFile))
-            } catch {
-                fail("cannot read \(configFile): \(SystemErrorText.of(error))", EntrypointExit.noInput)
-            }
-            do {
-                return try registry.decode(data: data)
-            } catch {
-                fail("\(configFile): \(error)", EntrypointExit.badDocument)
-            }
-        }
+        if awaitExec { Self.awaitExecThenNotify() }
+        func loadDocument() -> ServiceDocument { Self.loadDocument(configFile, registry: registry) }
 
         if awaitReady {
             await Readiness.awaitHealthyThenNotify(loadDocument())
@@ -167,13 +146,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
                 fail("\(configFile): \(error)", EntrypointExit.failed)
             }
         }
-        /// READY=1 for a command is sent by a helper once the exec has happened (see `CommandService.exec`).
-        func execReportingReady(_ document: ServiceDocument) -> Never {
-            let watcher = [Readiness.executable, "entrypoint", "--await-exec", "--config-file", configFile]
-            do { try CommandService.exec(document, watcher: watcher) } catch {
-                fail("service \(document.uuid) (\(document.config.name)) failed: \(error)", EntrypointExit.failed)
-            }
-        }
+        func execReportingReady(_ document: ServiceDocument) -> Never { Self.execReportingReady(document, configFile: configFile) }
 
         if !notify, Notifier.isExpected {
             // A transient unit (Type=notify): "active" must mean the service's program runs. The sleeper
@@ -195,6 +168,84 @@ public struct EntrypointCommand: AsyncParsableCommand {
         do {
             try await document.kind.run(document)
         } catch {
+            fail("service \(document.uuid) (\(document.config.name)) failed: \(error)", EntrypointExit.failed)
+        }
+    }
+
+    // MARK: - The unit's own command lines, without argument-parser
+
+    /// Runs the two command lines svcunit itself writes for every start of a command service,
+    /// exactly as written, without argument-parser: `--config-file PATH` (the transient unit's
+    /// `ExecStart=`, see `SystemdProvisioner.mainCommand`) and `--await-exec --config-file PATH`
+    /// (its exec watcher). Returns, having done nothing, for any other command line and for any
+    /// document that is not a command service under `Type=notify`; `main` then parses as usual.
+    ///
+    /// Not obvious: this is the start's critical path (the unit's process exists only to exec the
+    /// command), and argument-parser's parse with its first reflection and conformance lookups,
+    /// plus the concurrency runtime's threads, cost about 1.3 ms of the 3 ms from this process's
+    /// exec to the command's (BENCHMARKS.md). Every other form, `--help` and every usage error
+    /// still go through argument-parser, whose `EntrypointCommand` stays the one definition of
+    /// the options; `EntrypointTests` pins that both read these two forms alike.
+    public static func runUnitCommandLine(_ arguments: [String]) {
+        guard let form = UnitCommandLine(arguments) else { return }
+        switch form {
+        case .awaitExec:
+            awaitExecThenNotify()
+        case .run(let configFile):
+            guard Notifier.isExpected else { return }
+            Diagnostics.bootstrap(verbose: false, environment: ProcessInfo.processInfo.environment)
+            let document = loadDocument(configFile, registry: BuiltinKinds.registry())
+            guard !document.isPython, document.kind == CommandService.self else { return }
+            execReportingReady(document, configFile: configFile)
+        }
+    }
+
+    /// The command lines `runUnitCommandLine` recognises.
+    enum UnitCommandLine: Equatable {
+        case run(configFile: String)
+        case awaitExec
+
+        init?(_ arguments: [String]) {
+            // A path that begins with "-" would be an option to argument-parser: it decides those.
+            switch arguments.count {
+            case 2 where arguments[0] == "--config-file" && !arguments[1].hasPrefix("-"):
+                self = .run(configFile: arguments[1])
+            case 3 where arguments[0] == "--await-exec" && arguments[1] == "--config-file" && !arguments[2].hasPrefix("-"):
+                self = .awaitExec
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// The exec watcher: end of file on the pipe means the command replaced the entrypoint; a byte
+    /// means its exec failed, and the entrypoint exits with the reason (no READY: the start fails).
+    static func awaitExecThenNotify() -> Never {
+        if CommandService.awaitExec() {
+            Notifier.ready(status: "running")
+            Notifier.barrier()
+        }
+        CurrentProcess.exit(0)
+    }
+
+    static func loadDocument(_ configFile: String, registry: ServiceRegistry) -> ServiceDocument {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: configFile))
+        } catch {
+            fail("cannot read \(configFile): \(SystemErrorText.of(error))", EntrypointExit.noInput)
+        }
+        do {
+            return try registry.decode(data: data)
+        } catch {
+            fail("\(configFile): \(error)", EntrypointExit.badDocument)
+        }
+    }
+
+    /// READY=1 for a command is sent by a helper once the exec has happened (see `CommandService.exec`).
+    static func execReportingReady(_ document: ServiceDocument, configFile: String) -> Never {
+        let watcher = [Readiness.executable, "entrypoint", "--await-exec", "--config-file", configFile]
+        do { try CommandService.exec(document, watcher: watcher) } catch {
             fail("service \(document.uuid) (\(document.config.name)) failed: \(error)", EntrypointExit.failed)
         }
     }

@@ -8,6 +8,7 @@ import SvcUnitCLI
 
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "entrypoint" {
     let arguments = Array(CommandLine.arguments.dropFirst(2))
+    EntrypointCommand.runUnitCommandLine(arguments)  // returns unless it is the unit's own command line
     CurrentProcess.runToExit { () async -> Int32 in await EntrypointCommand.run(arguments: arguments) }
 } else {
     CurrentProcess.runToExit { await SvcUnit.mainStatus() }

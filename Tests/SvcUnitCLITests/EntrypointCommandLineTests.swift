@@ -1,0 +1,52 @@
+import ArgumentParser
+@testable import Entrypoint
+import Foundation
+import Testing
+
+/// The entrypoint reads the two command lines svcunit writes for every start of a command service
+/// without argument-parser (`EntrypointCommand.runUnitCommandLine`): it must recognise exactly those,
+/// read them as argument-parser does, and fail as it does.
+@Suite("the entrypoint's own reading of the unit's command lines")
+struct EntrypointCommandLineTests {
+    @Test func entrypointRecognisesOnlyTheUnitsOwnCommandLines() {
+        #expect(EntrypointCommand.UnitCommandLine(["--config-file", "/s/u/service.json"]) == .run(configFile: "/s/u/service.json"))
+        #expect(EntrypointCommand.UnitCommandLine(["--await-exec", "--config-file", "/s/u/service.json"]) == .awaitExec)
+        for other in [[], ["--config-file"], ["--config-file=/s/u/service.json"], ["--config-file", "-x"], ["--notify", "--config-file", "/f"],
+                      ["--record-exit", "--config-file", "/f"], ["--config-file", "/f", "--record-exit"], ["--await-ready", "--config-file", "/f"],
+                      ["--config-file", "/f", "--await-exec"], ["--await-exec", "--config-file", "-f"], ["--help"], ["--config-file", "/f", "--help"]] {
+            #expect(EntrypointCommand.UnitCommandLine(other) == nil, "\(other)")
+        }
+    }
+
+    /// The forms it recognises mean to argument-parser what they mean to it.
+    @Test func entrypointReadsItsFormsAsArgumentParserDoes() throws {
+        let run = try EntrypointCommand.parse(["--config-file", "/s/u/service.json"])
+        #expect(run.configFile == "/s/u/service.json")
+        #expect(!run.notify && !run.recordExit && !run.awaitExec && !run.awaitReady)
+        let watcher = try EntrypointCommand.parse(["--await-exec", "--config-file", "/s/u/service.json"])
+        #expect(watcher.awaitExec && !watcher.notify && !watcher.recordExit && !watcher.awaitReady)
+    }
+
+    /// Through the executable: the unit's command line (NOTIFY_SOCKET set, as systemd sets it) runs
+    /// a command service's command, and a document it cannot read fails with the entrypoint's one
+    /// error line and EX_NOINPUT, as on argument-parser's path.
+    @Test func entrypointRunsTheUnitsCommandLine() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let created = try root.svcunit("create", "command", "--name", "echo", "--", "/bin/echo", "ran by the entrypoint")
+        #expect(created.status == 0, "\(created.stderr)")
+        let uuid = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let file = root.path + "/" + uuid + "/service.json"
+        let notify = ["NOTIFY_SOCKET": root.path + "/no-manager-listens-here"]
+        let ran = try Run.svcunit(["entrypoint", "--config-file", file], environment: notify)
+        #expect(ran.status == 0, "\(ran.stderr)")
+        #expect(ran.stdout == "ran by the entrypoint\n")
+        let missing = try Run.svcunit(["entrypoint", "--config-file", root.path + "/nosuch/service.json"], environment: notify)
+        #expect(missing.status == 66)
+        #expect(missing.errorLines.count == 1)
+        #expect(missing.errorLines.first?.hasPrefix("svcunit entrypoint: error: cannot read \(root.path)/nosuch/service.json") == true)
+        let viaParser = try Run.svcunit(["entrypoint", "--config-file=\(root.path)/nosuch/service.json"], environment: notify)
+        #expect(viaParser.status == 66)
+        #expect(viaParser.errorLines == missing.errorLines)
+    }
+}

@@ -62,7 +62,7 @@ public struct SvcUnit: AsyncParsableCommand {
     /// Errors are printed to standard error.
     public static func run(arguments: [String]) async -> Int32 {
         do {
-            var command = try parseAsRoot(hoistingGlobalOptions(arguments))
+            var command = try parse(hoistingGlobalOptions(arguments))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -72,6 +72,32 @@ public struct SvcUnit: AsyncParsableCommand {
         } catch {
             return report(error)
         }
+    }
+
+    /// `parseAsRoot`, without argument-parser's check for `--generate-completion-script` where the
+    /// command line cannot ask for it. That check parses the command line twice more, as two commands
+    /// of its own, before the real parse: about a tenth of the CPU time of a `svcunit start` or
+    /// `stop` (perf, BENCHMARKS.md). argument-parser skips it for a root command that names a super
+    /// command, so `ParsingRoot`, the same tree under that name, parses; its help would read
+    /// "svcunit svcunit …", so whatever needs a message (a usage error, `--version`, the bare root,
+    /// and help, which argument-parser returns as a command of its own module) is parsed again by
+    /// `SvcUnit` itself, which produces the error or help as before.
+    static func parse(_ arguments: [String]) throws -> any ParsableCommand {
+        guard !arguments.contains(where: { $0.hasPrefix("--generate-completion-script") }),
+              let command = try? ParsingRoot.parseAsRoot(arguments), !(command is ParsingRoot),
+              !String(reflecting: type(of: command)).hasPrefix("ArgumentParser.") else {
+            return try parseAsRoot(arguments)
+        }
+        return command
+    }
+
+    /// `SvcUnit`'s tree for `parse(_:)`; never run, never shown.
+    struct ParsingRoot: ParsableCommand {
+        static let configuration: CommandConfiguration = {
+            var configuration = SvcUnit.configuration
+            configuration._superCommandName = "svcunit"
+            return configuration
+        }()
     }
 
     /// The options of `GlobalOptions`, which may also be written before the subcommand.

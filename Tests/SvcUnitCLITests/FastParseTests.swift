@@ -1,0 +1,51 @@
+import ArgumentParser
+@testable import SvcUnitCLI
+import Testing
+
+/// `SvcUnit.parse` (no completion-script check where the command line cannot ask for one) must
+/// read every command line as argument-parser's own `parseAsRoot` does.
+@Suite("svcunit's parse without the completion-script check")
+struct FastParseTests {
+    /// What a parse produced, comparable: the command's type and every parsed value, or the
+    /// message and exit code argument-parser gives for the error.
+    static func outcome(_ parse: () throws -> any ParsableCommand) -> String {
+        do {
+            let command = try parse()
+            var text = "\(type(of: command)): "
+            dump(command, to: &text)
+            return text
+        } catch {
+            return "error \(SvcUnit.exitCode(for: error).rawValue): \(SvcUnit.fullMessage(for: error))"
+        }
+    }
+
+    static let ordinary: [[String]] = [
+        ["start", "web"], ["start", "web", "--timeout", "5", "--verbose"], ["stop", "web", "--force"], ["status", "a", "--json"],
+        ["list", "--json"], ["logs", "web", "-n", "5", "--follow"], ["create", "command", "--name", "x", "--", "/bin/true", "--help"],
+        ["create", "sleeper", "--name", "s", "--wake-up-after", "5"], ["set", "web", "--port", "8080"], ["delete", "--force", "web"],
+        ["inspect", "f.json"],
+    ]
+
+    /// The point of `parse`: an ordinary command line is parsed once, by the tree without the check.
+    @Test(arguments: ordinary)
+    func ordinaryCommandLinesAreParsedWithoutTheCompletionCheck(arguments: [String]) throws {
+        let command = try SvcUnit.ParsingRoot.parseAsRoot(arguments)
+        #expect(!(command is SvcUnit.ParsingRoot))
+        #expect(String(reflecting: type(of: command)).hasPrefix("SvcUnitCLI.SvcUnit."), "\(type(of: command))")
+    }
+
+    @Test(arguments: ordinary + [
+        // errors, help and version: parsed again by SvcUnit, so the message is argument-parser's own
+        ["start"], ["bogus"], ["status", "a", "b"], ["create", "sleeper", "--name", "s"], ["start", "--no-such-flag", "x"], ["status", "--timeout"], ["--help"], ["-h"], ["start", "--help"],
+        ["help"], ["help", "start"], ["--version"], [], ["create"], ["logs", "web", "-n", "many"],
+        // the completion script: argument-parser's check runs as before
+        ["--generate-completion-script", "bash"], ["--generate-completion-script"], ["start", "--generate-completion-script=zsh"],
+    ])
+    func parseReadsAsArgumentParserDoes(arguments: [String]) {
+        let fast = Self.outcome { try SvcUnit.parse(arguments) }
+        let own = Self.outcome { try SvcUnit.parseAsRoot(arguments) }
+        #expect(fast == own, "\(arguments)")
+        // A parsed command is one of svcunit's, never the tree used only for parsing.
+        #expect(!fast.contains("ParsingRoot"), "\(arguments)")
+    }
+}

@@ -15,11 +15,16 @@ struct CommandContext {
     let root: String
     let entrypointOverride: String?
     let registry: ServiceRegistry
+    /// The process's environment, read once.
+    let environment: [String: String]
 
     init(_ global: GlobalOptions) {
-        Diagnostics.bootstrap(verbose: global.verbose, environment: ProcessInfo.processInfo.environment)
-        root = global.resolvedRoot()
-        entrypointOverride = global.resolvedEntrypoint()
+        // Built once: each read of `ProcessInfo.environment` copies the whole environment into a new
+        // dictionary (callgrind: about 0.4M instructions each in a `svcunit start`).
+        environment = ProcessInfo.processInfo.environment
+        Diagnostics.bootstrap(verbose: global.verbose, environment: environment)
+        root = global.resolvedRoot(environment: environment)
+        entrypointOverride = global.resolvedEntrypoint(environment: environment)
         registry = BuiltinKinds.registry()
     }
 
@@ -46,7 +51,7 @@ struct CommandContext {
         if let entrypointOverride, !FileManager.default.isExecutableFile(atPath: entrypointOverride) {
             throw CLIError.usage("entrypoint \(entrypointOverride) is not an executable file (from --entrypoint or SVCUNIT_ENTRYPOINT)")
         }
-        let manager = try await SystemdManager.connectUser()
+        let manager = try await SystemdManager.connectUser(environment: environment)
         return SystemdServices(store: store, registry: registry, manager: manager, entrypoint: entrypointOverride,
                                healthChecker: ProbingHealthChecker())
     }

@@ -80,12 +80,12 @@ public struct SvcUnit: AsyncParsableCommand {
     /// `stop` (perf, BENCHMARKS.md). argument-parser skips it for a root command that names a super
     /// command, so `ParsingRoot`, the same tree under that name, parses; its help would read
     /// "svcunit svcunit …", so whatever needs a message (a usage error, `--version`, the bare root,
-    /// and help, which argument-parser returns as a command of its own module) is parsed again by
+    /// and help, which argument-parser returns as its own `help` command) is parsed again by
     /// `SvcUnit` itself, which produces the error or help as before.
     static func parse(_ arguments: [String]) throws -> any ParsableCommand {
         guard !arguments.contains(where: { $0.hasPrefix("--generate-completion-script") }),
               let command = try? ParsingRoot.parseAsRoot(arguments), !(command is ParsingRoot),
-              !String(reflecting: type(of: command)).hasPrefix("ArgumentParser.") else {
+              type(of: command)._commandName != "help" else {
             return try parseAsRoot(arguments)
         }
         return command

@@ -34,6 +34,16 @@ struct FastParseTests {
         #expect(String(reflecting: type(of: command)).hasPrefix("SvcUnitCLI.SvcUnit."), "\(type(of: command))")
     }
 
+    /// `parse` tells argument-parser's help command by its name: no command of svcunit's may take it.
+    @Test func noSvcunitCommandIsNamedHelp() {
+        func names(_ commands: [any ParsableCommand.Type]) -> [String] {
+            commands.flatMap { [$0._commandName] + names($0.configuration.subcommands) }
+        }
+        let all = names(SvcUnit.configuration.subcommands)
+        #expect(all.count > 16)
+        #expect(!all.contains("help"))
+    }
+
     @Test(arguments: ordinary + [
         // errors, help and version: parsed again by SvcUnit, so the message is argument-parser's own
         ["start"], ["bogus"], ["status", "a", "b"], ["create", "sleeper", "--name", "s"], ["start", "--no-such-flag", "x"], ["status", "--timeout"], ["--help"], ["-h"], ["start", "--help"],

@@ -48,7 +48,7 @@ def from_callgrind(profile, out):
     if len(verbs) < 10 or any(not ran for ran in verbs.values()):
         sys.exit(f"a profile is missing or empty: {sorted(v for v, r in verbs.items() if not r)}")
     users = collections.Counter(name for ran in verbs.values() for name in ran)
-    benchmarked = set().union(*(verbs[v] for v in ("status", "start", "stop")))
+    benchmarked = set().union(*(verbs[v] for v in ("status", "start", "stop", "entrypoint")))
     always = ["_start", "_init", "_fini"]  # run before main; callgrind gives them no function
     order = [n for n in always if n in allowed] + sorted(
         (n for n in users if n not in always), key=lambda n: (n not in benchmarked, -users[n], n))
@@ -57,7 +57,7 @@ def from_callgrind(profile, out):
         f.write("# builds (Package.swift). Written by scripts/hot-code-order; do not edit by hand.\n")
         f.write(f"# Profiled: {', '.join(sorted(verbs))}.\n")
         f.writelines(n + "\n" for n in order)
-    print(f"{out}: {len(order)} functions from callgrind ({len(benchmarked)} run by status, start or stop)",
+    print(f"{out}: {len(order)} functions from callgrind ({len(benchmarked)} run by status, start, stop or the entrypoint)",
           file=sys.stderr)
 
 

@@ -83,13 +83,19 @@ public struct SvcUnit: AsyncParsableCommand {
     /// and help, which argument-parser returns as its own `help` command) is parsed again by
     /// `SvcUnit` itself, which produces the error or help as before.
     static func parse(_ arguments: [String]) throws -> any ParsableCommand {
-        guard !arguments.contains(where: { $0.hasPrefix("--generate-completion-script") }),
+        // What asks for a message goes to `SvcUnit` at once, so `--version` (the CLI's start-up
+        // floor, benchmarked) and help are parsed once, as before.
+        guard arguments.first != "help", !arguments.contains(where: { Self.messageRequests.contains($0) }),
+              !arguments.contains(where: { $0.hasPrefix("--generate-completion-script") }),
               let command = try? ParsingRoot.parseAsRoot(arguments), !(command is ParsingRoot),
               type(of: command)._commandName != "help" else {
             return try parseAsRoot(arguments)
         }
         return command
     }
+
+    /// argument-parser's own flags that end in a message: version, help, its help dump.
+    static let messageRequests: Set<String> = ["--version", "--help", "-h", "-help", "--experimental-dump-help"]
 
     /// `SvcUnit`'s tree for `parse(_:)`; never run, never shown.
     struct ParsingRoot: ParsableCommand {

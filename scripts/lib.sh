@@ -1,5 +1,12 @@
-# Shared by scripts/test and scripts/demo: install what is missing, find swift, find a user manager.
+# Shared by the scripts: install what is missing, find swift, find a user manager, release flags.
 # Sourced; expects say() and die() from the caller.
+
+# Release builds compile every module, argument-parser's and swift-system's included, with generic
+# type metadata reached through direct accessors instead of mangled names: a mangled name is
+# demangled at run time and its generic requirements checked by protocol-conformance lookups, each
+# of which scans the executable's 4,384 conformance records once (BENCHMARKS.md: a tenth of the
+# instructions of every command). packaging/debian/rules passes the same flags (SWIFT_CODEGEN).
+release_codegen=(-Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
 
 # ensure_packages PKG...: installs the Debian packages that are not installed (apt-get update only then).
 ensure_packages() {

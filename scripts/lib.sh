@@ -4,8 +4,8 @@
 # Release builds compile every module, argument-parser's and swift-system's included, with generic
 # type metadata reached through direct accessors instead of mangled names: a mangled name is
 # demangled at run time and its generic requirements checked by protocol-conformance lookups, each
-# of which scans the executable's 4,384 conformance records once (BENCHMARKS.md: a tenth of the
-# instructions of every command). packaging/debian/rules passes the same flags (SWIFT_CODEGEN).
+# of which scans the executable's 4,384 conformance records once (BENCHMARKS.md: a sixth to a
+# fifth of the instructions of every command). packaging/debian/rules passes the same flags (SWIFT_CODEGEN).
 release_codegen=(-Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
 
 # ensure_packages PKG...: installs the Debian packages that are not installed (apt-get update only then).

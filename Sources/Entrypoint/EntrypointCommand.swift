@@ -182,10 +182,11 @@ public struct EntrypointCommand: AsyncParsableCommand {
     ///
     /// Not obvious: this is the start's critical path (the unit's process exists only to exec the
     /// command), and argument-parser's parse with its first reflection and conformance lookups,
-    /// plus the concurrency runtime's threads, cost about 1.3 ms of the 3 ms from this process's
-    /// exec to the command's (BENCHMARKS.md). Every other form, `--help` and every usage error
-    /// still go through argument-parser, whose `EntrypointCommand` stays the one definition of
-    /// the options; `EntrypointTests` pins that both read these two forms alike.
+    /// plus the concurrency runtime's threads, were two thirds of this process's instructions
+    /// (callgrind: 9.6M before, 3.1M without them; BENCHMARKS.md). Every other form, `--help` and
+    /// every usage error still go through argument-parser, whose `EntrypointCommand` stays the one
+    /// definition of the options; `EntrypointCommandLineTests` pins that both read these two
+    /// forms alike.
     public static func runUnitCommandLine(_ arguments: [String]) {
         guard let form = UnitCommandLine(arguments) else { return }
         switch form {

@@ -208,15 +208,21 @@ public struct EntrypointCommand: AsyncParsableCommand {
 
         init?(_ arguments: [String]) {
             // A path that begins with "-" would be an option to argument-parser: it decides those.
-            switch arguments.count {
-            case 2 where arguments[0] == "--config-file" && !arguments[1].hasPrefix("-"):
-                self = .run(configFile: arguments[1])
-            case 3 where arguments[0] == "--await-exec" && arguments[1] == "--config-file" && !arguments[2].hasPrefix("-"):
+            guard let configFile = arguments.last, !configFile.hasPrefix("-") else { return nil }
+            if arguments == Self.runArguments(configFile: configFile) {
+                self = .run(configFile: configFile)
+            } else if arguments == Self.awaitExecArguments(configFile: configFile) {
                 self = .awaitExec
-            default:
+            } else {
                 return nil
             }
         }
+
+        /// The unit's `ExecStart=` after `svcunit entrypoint` (as `SystemdProvisioner.mainCommand` writes it).
+        static func runArguments(configFile: String) -> [String] { ["--config-file", configFile] }
+
+        /// The exec watcher's arguments after `svcunit entrypoint` (`execReportingReady` starts it with them).
+        static func awaitExecArguments(configFile: String) -> [String] { ["--await-exec", "--config-file", configFile] }
     }
 
     /// The exec watcher: end of file on the pipe means the command replaced the entrypoint; a byte
@@ -245,7 +251,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
 
     /// READY=1 for a command is sent by a helper once the exec has happened (see `CommandService.exec`).
     static func execReportingReady(_ document: ServiceDocument, configFile: String) -> Never {
-        let watcher = [Readiness.executable, "entrypoint", "--await-exec", "--config-file", configFile]
+        let watcher = [Readiness.executable, "entrypoint"] + UnitCommandLine.awaitExecArguments(configFile: configFile)
         do { try CommandService.exec(document, watcher: watcher) } catch {
             fail("service \(document.uuid) (\(document.config.name)) failed: \(error)", EntrypointExit.failed)
         }

@@ -11,6 +11,9 @@ struct EntrypointCommandLineTests {
     @Test func entrypointRecognisesOnlyTheUnitsOwnCommandLines() {
         #expect(EntrypointCommand.UnitCommandLine(["--config-file", "/s/u/service.json"]) == .run(configFile: "/s/u/service.json"))
         #expect(EntrypointCommand.UnitCommandLine(["--await-exec", "--config-file", "/s/u/service.json"]) == .awaitExec)
+        // What svcunit writes is what it recognises.
+        #expect(EntrypointCommand.UnitCommandLine(EntrypointCommand.UnitCommandLine.runArguments(configFile: "/f")) == .run(configFile: "/f"))
+        #expect(EntrypointCommand.UnitCommandLine(EntrypointCommand.UnitCommandLine.awaitExecArguments(configFile: "/f")) == .awaitExec)
         for other in [[], ["--config-file"], ["--config-file=/s/u/service.json"], ["--config-file", "-x"], ["--notify", "--config-file", "/f"],
                       ["--record-exit", "--config-file", "/f"], ["--config-file", "/f", "--record-exit"], ["--await-ready", "--config-file", "/f"],
                       ["--config-file", "/f", "--await-exec"], ["--await-exec", "--config-file", "-f"], ["--help"], ["--config-file", "/f", "--help"]] {
@@ -48,5 +51,17 @@ struct EntrypointCommandLineTests {
         let viaParser = try Run.svcunit(["entrypoint", "--config-file=\(root.path)/nosuch/service.json"], environment: notify)
         #expect(viaParser.status == 66)
         #expect(viaParser.errorLines == missing.errorLines)
+        // A document that is not JSON: EX_DATAERR and one line naming the file, on both paths; the
+        // file is left as it was.
+        let broken = root.path + "/broken.json"
+        try Data("{\"type\": ".utf8).write(to: URL(fileURLWithPath: broken))
+        let bad = try Run.svcunit(["entrypoint", "--config-file", broken], environment: notify)
+        #expect(bad.status == 65)
+        #expect(bad.errorLines.count == 1)
+        #expect(bad.errorLines.first?.hasPrefix("svcunit entrypoint: error: \(broken): ") == true)
+        let badViaParser = try Run.svcunit(["entrypoint", "--config-file=\(broken)"], environment: notify)
+        #expect(badViaParser.status == 65)
+        #expect(badViaParser.errorLines == bad.errorLines)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: broken)) == Data("{\"type\": ".utf8))
     }
 }

@@ -29,6 +29,35 @@ public enum CurrentProcess {
         return result
     }
 
+    /// The environment as a dictionary, read from `environ` now; the first definition of a name
+    /// wins, as for `getenv`.
+    ///
+    /// Not obvious: this is what every svcunit command reads instead of FoundationEssentials'
+    /// `ProcessInfo.environment`, whose unspecialized dictionary building cost each command about
+    /// 0.37M instructions per read (a `start` read it three times).
+    public static var environmentVariables: [String: String] {
+        var result: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            cursor += 1
+            let length = strlen(entry)
+            entry.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+                let all = UnsafeBufferPointer(start: bytes, count: length)
+                guard let equals = all.firstIndex(of: UInt8(ascii: "=")) else { return }
+                let name = String(decoding: UnsafeBufferPointer(rebasing: all[..<equals]), as: UTF8.self)
+                if result[name] == nil {
+                    result[name] = String(decoding: UnsafeBufferPointer(rebasing: all[(equals + 1)...]), as: UTF8.self)
+                }
+            }
+        }
+        return result
+    }
+
+    /// One variable of the environment (`getenv`), nil when unset.
+    public static func environmentValue(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
     /// `setenv(name, value, 1)`.
     public static func setEnvironment(_ name: String, _ value: String) { setenv(name, value, 1) }
 

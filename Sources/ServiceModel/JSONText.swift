@@ -17,7 +17,7 @@ public enum JSONText {
 
     /// Parses one JSON value from a string.
     public static func parse(_ text: String) throws(ServiceModelError) -> JSONValue {
-        try parse(Data(text.utf8))
+        try parse(Data(utf8: text))
     }
 
     /// Writes `value` pretty-printed with `indent` spaces, keys in their stored order, and a final newline.

@@ -105,10 +105,12 @@ public struct PortClaims: Sendable {
     /// Runs `body` under an exclusive `flock` on the claims directory (created 0700, parents too);
     /// nil when the directory cannot be made or locked, or is not safely ours.
     private func locked<T>(_ body: () -> T) -> T? {
-        var path = ""
-        for component in directory.split(separator: "/") {
-            path += "/" + component
-            if (try? POSIX.lstatInfo(path)) == nil { try? POSIX.makeDirectory(path, mode: 0o700) }
+        if (try? POSIX.lstatInfo(directory)) == nil {
+            var path = ""
+            for component in directory.split(separator: "/") {
+                path += "/" + String(component)
+                if (try? POSIX.lstatInfo(path)) == nil { try? POSIX.makeDirectory(path, mode: 0o700) }
+            }
         }
         guard let info = try? POSIX.lstatInfo(directory), info.isDirectory, info.owner == POSIX.currentUser,
               info.mode & 0o022 == 0, let fd = try? POSIX.openDirectory(directory) else { return nil }

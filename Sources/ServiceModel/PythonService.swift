@@ -1,4 +1,5 @@
 import FoundationEssentials
+import OSCalls
 
 /// A service whose code is a user's Python class: a ZenML `LocalDaemonService` subclass named by
 /// the document's top-level `type` (`my_pkg.services.HttpDaemon`), as ZenML 0.56 and later write it.
@@ -142,7 +143,7 @@ extension PythonService {
     /// `/usr/`), else this source tree's `python/` (builds that run from `.build/`), else
     /// `/usr/lib/svcunit/`. `nil` when none exists.
     public static func runnerPath(environment: [String: String]? = nil) -> String? {
-        let environment = environment ?? ProcessInfo.processInfo.environment
+        let environment = environment ?? CurrentProcess.environmentVariables
         if let given = environment["SVCUNIT_PYTHON_RUNNER"], !given.isEmpty { return given }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let directory = URL(fileURLWithPath: executable).deletingLastPathComponent()

@@ -115,7 +115,7 @@ public struct ServiceDocument: Sendable {
     public func formatted() -> String { JSONText.format(json, indent: 4) }
 
     /// `formatted()` as UTF-8.
-    public func encoded() -> Data { Data(formatted().utf8) }
+    public func encoded() -> Data { Data(utf8: formatted()) }
 
     /// `encoded()`, refused when it is larger than any svcunit reads back (`maximumSize`): the store
     /// would then hold a service that reads as "no service". Call it before touching the store.

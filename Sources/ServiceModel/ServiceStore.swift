@@ -143,7 +143,7 @@ public struct ServiceStore: Sendable {
         do throws(POSIXCallError) {
             let fd = try POSIX.openNoFollow(temporary, flags: POSIX.createExclusiveWrite, mode: 0o600)
             defer { POSIX.closeFD(fd) }
-            try POSIX.writeAll(fd, Data(text.utf8))
+            try POSIX.writeAll(fd, Data(utf8: text))
             try POSIX.sync(fd)
             try POSIX.renameFile(temporary, path)
         } catch {
@@ -196,8 +196,12 @@ public struct ServiceStore: Sendable {
     /// only those that are clearly abandoned (a minute old), since another writer may own a fresh one.
     private func removeAbandonedTemporaries(in directory: String, minimumAge: TimeInterval = 60) {
         let prefix = ".\(Self.fileName)."
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
+        // `readdir`, not FileManager's listing: this runs under every lock, and FileManager's took
+        // run-time conformance lookups on top of the listing (callgrind).
+        guard let fd = try? POSIX.openDirectory(directory) else { return }
+        defer { POSIX.closeFD(fd) }
+        guard let entries = try? POSIX.directoryEntries(fd) else { return }
+        for name in entries.lazy.map(\.name) where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
             let path = "\(directory)/\(name)"
             if minimumAge <= 0 {
                 POSIX.unlinkFile(path)

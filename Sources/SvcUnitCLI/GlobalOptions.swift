@@ -1,5 +1,6 @@
 public import ArgumentParser
 import FoundationEssentials
+import OSCalls
 
 /// The options every subcommand accepts: where services are stored and which entrypoint units run.
 ///
@@ -26,7 +27,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
 
     /// The store directory: `--root`, `$SVCUNIT_ROOT`, `$XDG_DATA_HOME/svcunit`, `~/.local/share/svcunit`.
     public func resolvedRoot(environment: [String: String]? = nil) -> String {
-        let environment = environment ?? ProcessInfo.processInfo.environment
+        let environment = environment ?? CurrentProcess.environmentVariables
         func nonEmpty(_ s: String?) -> String? { s.flatMap { $0.isEmpty ? nil : $0 } }
         let chosen: String
         if let root = nonEmpty(root) {
@@ -44,7 +45,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
 
     /// The entrypoint override, if any: `--entrypoint`, then `$SVCUNIT_ENTRYPOINT`.
     public func resolvedEntrypoint(environment: [String: String]? = nil) -> String? {
-        let environment = environment ?? ProcessInfo.processInfo.environment
+        let environment = environment ?? CurrentProcess.environmentVariables
         if let entrypoint, !entrypoint.isEmpty { return Self.absolute(entrypoint) }
         if let env = environment["SVCUNIT_ENTRYPOINT"], !env.isEmpty { return Self.absolute(env) }
         return nil

@@ -100,14 +100,9 @@ public final class SystemdManager: Sendable {
                             busError: error, hint: "check `systemctl --user status`, then run the command again")
     }
 
-    /// The current process's environment as a dictionary.
-    public static func currentEnvironment() -> [String: String] {
-        var out: [String: String] = [:]
-        for entry in CurrentProcess.environment {
-            if let eq = entry.firstIndex(of: "=") { out[String(entry[..<eq])] = String(entry[entry.index(after: eq)...]) }
-        }
-        return out
-    }
+
+    /// The current process's environment as a dictionary (`CurrentProcess.environmentVariables`).
+    public static func currentEnvironment() -> [String: String] { CurrentProcess.environmentVariables }
 
     // MARK: - Calls
 

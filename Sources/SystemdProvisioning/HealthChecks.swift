@@ -206,7 +206,7 @@ struct HealthState: Equatable {
         o["invocation"] = invocation.map(JSONValue.string) ?? .null
         o["consecutive_failures"] = .int(Int64(consecutiveFailures))
         o["health_restarts"] = .int(Int64(healthRestarts))
-        try Data(JSONText.formatCompact(.object(o)).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try Data(utf8: JSONText.formatCompact(.object(o))).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
 

@@ -136,6 +136,6 @@ public enum HealthTemplates {
     private static func writeFile(_ path: String, _ text: String) throws {
         try FileManager.default.createDirectory(atPath: HealthUnits.directory(of: path), withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o755])
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try Data(utf8: text).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

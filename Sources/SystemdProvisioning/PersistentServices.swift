@@ -1,6 +1,7 @@
 import FoundationEssentials
 public import ServiceModel
 public import SystemdManager
+import OSCalls
 
 extension SystemdServices {
     /// Makes a service persistent: enables `svcunit@<uuid>.service` (`EnableUnitFiles`, as
@@ -19,15 +20,15 @@ extension SystemdServices {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         if !ServiceTemplate.installedCopies().contains(where: fm.fileExists(atPath:)) {
-            try Data(ServiceTemplate.text(entrypoint: provisioner.entrypoint).utf8)
+            try Data(utf8: ServiceTemplate.text(entrypoint: provisioner.entrypoint))
                 .write(to: URL(fileURLWithPath: directory + "/" + ServiceTemplate.fileName), options: .atomic)
         }
         let dropInDirectory = ServiceTemplate.dropInDirectory(for: unit)
         try fm.createDirectory(atPath: dropInDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        try Data(ServiceTemplate.dropIn(root: store.root, entrypoint: provisioner.entrypoint).utf8)
+        try Data(utf8: ServiceTemplate.dropIn(root: store.root, entrypoint: provisioner.entrypoint))
             .write(to: URL(fileURLWithPath: dropInDirectory + "/50-svcunit.conf"), options: .atomic)
         try HealthTemplates.write(service.document, root: store.root, executable: HealthUnits.executable(entrypoint: provisioner.entrypoint),
-                                  environment: ProcessInfo.processInfo.environment)
+                                  environment: CurrentProcess.environmentVariables)
         try await manager.reload()
 
         // One unit per service: hand over from a running transient unit.
@@ -52,7 +53,7 @@ extension SystemdServices {
         _ = try await manager.disableUnitFiles([unit.templateInstance])
         let dropInDirectory = ServiceTemplate.dropInDirectory(for: unit)
         try? FileManager.default.removeItem(atPath: dropInDirectory)
-        HealthTemplates.remove(uuid, environment: ProcessInfo.processInfo.environment)
+        HealthTemplates.remove(uuid, environment: CurrentProcess.environmentVariables)
         try await manager.reload()
         try provisioner.persist(service)
     }

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import SystemdManager
+import OSCalls
 
 /// The `svcunit@.service` template that makes a service persistent, and where it is looked for.
 ///
@@ -65,7 +66,7 @@ public enum ServiceTemplate {
 
     /// `$XDG_CONFIG_HOME/systemd/user`, or `~/.config/systemd/user`: where user units are written.
     public static func userUnitDirectory(environment: [String: String]? = nil) -> String {
-        let environment = environment ?? ProcessInfo.processInfo.environment
+        let environment = environment ?? CurrentProcess.environmentVariables
         let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? ((environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path) + "/.config")
         return config + "/systemd/user"
@@ -78,7 +79,7 @@ public enum ServiceTemplate {
 
     /// Where an installed template may be (the user manager's search path, most specific first).
     public static func installedCopies(environment: [String: String]? = nil) -> [String] {
-        let environment = environment ?? ProcessInfo.processInfo.environment
+        let environment = environment ?? CurrentProcess.environmentVariables
         let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
         let dataHome = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/share"
         return [userUnitDirectory(environment: environment), "/etc/systemd/user", dataHome + "/systemd/user",

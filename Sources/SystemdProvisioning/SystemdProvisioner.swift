@@ -18,8 +18,6 @@ public final class SystemdProvisioner: ServiceProvisioner {
     public let store: ServiceStore
     /// Absolute path of the entrypoint executable that units run.
     public let entrypoint: String
-    /// svcunit's Python runner (`svcunit_zenml_runner.py`) for Python services; `nil` if not found.
-    public let pythonRunner: String?
     /// How long `deprovision` waits for systemd's stop job (the unit's own stop timeout plus margin).
     public static let defaultStopTimeout: Duration = .seconds(10)
 
@@ -61,12 +59,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
         public var reason: String
     }
 
-    public init(manager: SystemdManager, store: ServiceStore, entrypoint: String,
-                pythonRunner: String? = PythonService.runnerPath()) {
+    public init(manager: SystemdManager, store: ServiceStore, entrypoint: String) {
         self.manager = manager
         self.store = store
         self.entrypoint = entrypoint
-        self.pythonRunner = pythonRunner
     }
 
     /// The running executable (`svcunit`, which runs units as `svcunit entrypoint …`), else the
@@ -92,7 +88,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
     public func mainCommand(for document: ServiceDocument) throws(ServiceModelError) -> [String] {
         let configFile = document.status.configFile ?? store.file(for: document.uuid)
         let argv = document.isPython
-            ? try PythonService.command(for: document, configFile: configFile, runner: pythonRunner)
+            // The runner is looked for only here: a command service's start never searches for it.
+            ? try PythonService.command(for: document, configFile: configFile, runner: PythonService.runnerPath())
             : entrypointCommand + ["--config-file", configFile]
         for path in argv where path.hasPrefix("/") { try Self.checkRoundTrips(path, what: "the path") }
         return argv

@@ -28,7 +28,7 @@ public final class SystemdServices: Sendable {
         self.registry = registry
         provisioner = SystemdProvisioner(manager: manager, store: store,
                                          entrypoint: entrypoint ?? SystemdProvisioner.defaultEntrypoint())
-        let claims = PortClaims.forUser(runtimeDirectory: ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], store: store)
+        let claims = PortClaims.forUser(runtimeDirectory: CurrentProcess.environmentValue("XDG_RUNTIME_DIR"), store: store)
         portClaims = claims
         lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: healthChecker,
                                      portPolicy: PortPolicy(isFree: { PortReservations.claimIfFree($0, claims: claims) }))
@@ -410,7 +410,7 @@ public final class SystemdServices: Sendable {
             throw error
         }
         live.forget(uuid)
-        Self.forgetHealthState(uuid, environment: ProcessInfo.processInfo.environment)
+        Self.forgetHealthState(uuid, environment: CurrentProcess.environmentVariables)
         return nil
     }
 }

@@ -1,3 +1,4 @@
+import Glibc
 import OSCalls
 import SystemPackage
 import Testing
@@ -65,6 +66,20 @@ import Testing
         #expect(pids.dropFirst().first == sibling.rawValue)
         #expect(!text.contains("survived"), "SIGTERM, which the test runner's threads block, ends it")
         #expect(throws: Errno.noSuchFileOrDirectory) { try ProcessID.spawnSibling(["/nonexistent/program"]) }
+    }
+
+    @Test func theEnvironmentDictionaryIsWhatGetenvSeesNow() {
+        setenv("SVCUNIT_TEST_ENV", "a=b=c ünïcode", 1)
+        defer { unsetenv("SVCUNIT_TEST_ENV") }
+        let environment = CurrentProcess.environmentVariables
+        #expect(environment["SVCUNIT_TEST_ENV"] == "a=b=c ünïcode", "only the first = separates")
+        #expect(CurrentProcess.environmentValue("SVCUNIT_TEST_ENV") == "a=b=c ünïcode")
+        #expect(environment["PATH"] == CurrentProcess.environmentValue("PATH"))
+        #expect(CurrentProcess.environmentValue("SVCUNIT_TEST_UNSET") == nil && environment["SVCUNIT_TEST_UNSET"] == nil)
+        var count = 0
+        var cursor = environ
+        while cursor.pointee != nil { count += 1; cursor += 1 }
+        #expect(environment.count <= count && environment.count > 0)
     }
 
     @Test func aChildGetsExactlyTheEnvironmentAndStreamsItIsGiven() throws {

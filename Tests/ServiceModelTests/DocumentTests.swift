@@ -158,6 +158,15 @@ struct DocumentTests {
         #expect(invocation.environment.last?.value == "héllo \"world\"")
     }
 
+    @Test func everyPortPlaceholderOfAnArgumentIsSubstituted() throws {
+        var document = try BuiltinKinds.registry().decode(data: try fixture("svcunit-command"))
+        var config = try #require(document.flavorConfig(as: CommandService.Config.self))
+        config.command = ["/bin/echo", "{port}:{port}", "é{port}wörld{port}!", "{{port}}", "{por}t {Port} {port", ""]
+        document.config.flavor = config
+        #expect(try CommandService.invocation(for: document).argv
+            == ["/bin/echo", "8123:8123", "é8123wörld8123!", "{8123}", "{por}t {Port} {port", ""])
+    }
+
     @Test func commandPortPlaceholderWithoutPortIsAnErrorNamingTheField() throws {
         var document = try BuiltinKinds.registry().decode(data: try fixture("svcunit-command"))
         document.endpoint = nil

@@ -4,6 +4,11 @@ import Testing
 
 @Suite("JSON text")
 struct JSONTextTests {
+    @Test func dataOfUTF8TextIsItsBytes() {
+        #expect(Array(Data(utf8: "héllo {\"x\": 1}\n")) == Array("héllo {\"x\": 1}\n".utf8))
+        #expect(Data(utf8: "").isEmpty)
+    }
+
     @Test func keepsKeyOrderAndIntegerVersusFloat() throws {
         let value = try JSONText.parse(#"{"z": 1, "a": 1.0, "m": [true, null, "x"], "e": 1e3}"#)
         guard case .object(let object) = value else { Issue.record("not an object"); return }

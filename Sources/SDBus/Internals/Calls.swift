@@ -208,7 +208,7 @@ enum BusMessages {
                 for item in items { try append(item, to: m) }
             }
         case .structure(let fields):
-            let sig = fields.map(\.signature.rawValue).joined()
+            let sig = BusValue.signatures(of: fields)
             try container(UInt8(ascii: "r"), sig) { () throws(BusError) in
                 for field in fields { try append(field, to: m) }
             }

@@ -54,7 +54,7 @@ extension SvcUnit {
 
             var document: ServiceDocument
             while true {
-                let environment = ProcessInfo.processInfo.environment
+                let environment = CurrentProcess.environmentVariables
                 let editor = [environment["VISUAL"], environment["EDITOR"]].compactMap { $0 }.first { !$0.isEmpty } ?? "vi"
                 let status = try ChildProcess.runOnTerminal(editor, arguments: [copy.file])
                 guard status == 0 else {
@@ -99,7 +99,7 @@ extension SvcUnit {
 
         /// `data` in a new 0700 temporary directory as a 0600 file named `name`.
         static func privateCopy(of data: Data, name: String) throws(CLIError) -> (directory: String, file: String) {
-            let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+            let base = CurrentProcess.environmentValue("TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
             let directory: String
             do { directory = try FileSystemCalls.makeTemporaryDirectory(prefix: "\(base)/svcunit-edit-") } catch {
                 throw CLIError("cannot create a temporary directory in \(base): \(error.text)", status: .failure)

@@ -3,6 +3,7 @@ import FoundationEssentials
 import ServiceModel
 import SystemdManager
 import SystemdProvisioning
+import OSCalls
 
 extension SvcUnit {
     /// `svcunit health SERVICE [-n N] [--since T] [--json]`: a supervised service's health history,
@@ -114,7 +115,7 @@ extension SvcUnit {
             let context = CommandContext(global)
             let systemd = try await context.services(store: try context.store(create: false))
             // The record is in the journal; the unit's own output says only why nothing was checked.
-            if case .skipped(let why) = try await systemd.checkHealth(uuid, environment: ProcessInfo.processInfo.environment) {
+            if case .skipped(let why) = try await systemd.checkHealth(uuid, environment: CurrentProcess.environmentVariables) {
                 print("skipped: \(why)")
             }
         }

@@ -2,6 +2,7 @@ public import ArgumentParser
 import FoundationEssentials
 import ServiceModel
 import SystemdProvisioning
+import OSCalls
 
 extension SvcUnit {
     /// `svcunit register FILE`: adds an existing service.json (from ZenML or another store) to the store.
@@ -93,7 +94,7 @@ extension SvcUnit {
             var document: ServiceDocument
             do { document = try context.registry.decode(data: data) } catch { throw error.inFile(file) }
             if document.isPython {
-                let environment = ProcessInfo.processInfo.environment
+                let environment = CurrentProcess.environmentVariables
                 var settings = try pythonSettings(environment)
                 settings.health = document.svcunit?.health  // re-registering keeps the health supervision
                 if !noCheck {

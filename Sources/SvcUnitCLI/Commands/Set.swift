@@ -2,6 +2,7 @@ public import ArgumentParser
 import FoundationEssentials
 import ServiceKinds
 import ServiceModel
+import OSCalls
 
 extension SvcUnit {
     /// `svcunit set SERVICE [create's options] [-- ARGV...]`: changes a stored service in place; its
@@ -78,7 +79,7 @@ extension SvcUnit {
                 label = stored.label
                 do {
                     var document = stored
-                    try apply(to: &document, environment: ProcessInfo.processInfo.environment)
+                    try apply(to: &document, environment: CurrentProcess.environmentVariables)
                     try HealthOptions.checkSupervisable(document)
                     let checked = try ServiceChange.validated(document, previous: stored, uuid: target.uuid, context: context, store: store)
                     guard checked.encoded() != stored.encoded() else { return (stored, false) }

@@ -5,6 +5,7 @@ import ServiceModel
 import SystemdManager
 import SystemdProvisioning
 import ServiceHealth
+import OSCalls
 
 /// What a command works on: the store, the registry of service classes and, only when asked,
 /// a connection to the systemd user manager.
@@ -19,9 +20,8 @@ struct CommandContext {
     let environment: [String: String]
 
     init(_ global: GlobalOptions) {
-        // Built once: each read of `ProcessInfo.environment` copies the whole environment into a new
-        // dictionary (callgrind: about 0.4M instructions each in a `svcunit start`).
-        environment = ProcessInfo.processInfo.environment
+        // Built once: each read copies the whole environment into a new dictionary.
+        environment = CurrentProcess.environmentVariables
         Diagnostics.bootstrap(verbose: global.verbose, environment: environment)
         root = global.resolvedRoot(environment: environment)
         entrypointOverride = global.resolvedEntrypoint(environment: environment)

@@ -11,7 +11,7 @@ import SystemPackage
 /// terminal (and `NO_COLOR` unset), so `svcunit list | grep x` stays plain even though stderr is
 /// still a terminal.
 enum Output {
-    static let environment = ProcessInfo.processInfo.environment
+    static let environment = CurrentProcess.environmentVariables
     static let stdoutIsTerminal = Terminal.isTerminal(.standardOutput)
     static let stderrIsTerminal = Terminal.isTerminal(.standardError)
     static let fancy = stdoutIsTerminal && environment["NO_COLOR"] == nil

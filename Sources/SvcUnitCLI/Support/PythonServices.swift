@@ -21,7 +21,7 @@ enum PythonCheck {
             [python, runner, "check", "--config-file", Paths.absolute(file), "--workdir", workdir], environment: childEnvironment)
         let where_ = "(\(python) in \(workdir))"
         let lastLine = child.stdout.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
-        guard let parsed = try? JSONText.parse(Data(lastLine.utf8)), case .object(let result) = parsed else {
+        guard let parsed = try? JSONText.parse(Data(utf8: lastLine)), case .object(let result) = parsed else {
             let reason = child.stderr.split(whereSeparator: \.isNewline).last.map(String.init) ?? "exit status \(child.status)"
             throw CLIError("cannot check \(file) with \(python): \(reason)", status: .badInput)
         }

@@ -240,6 +240,14 @@ public struct EntrypointCommand: AsyncParsableCommand {
         // entrypoint, on every start, an eighth of its instructions (callgrind).
         let bytes: [UInt8]
         do throws(Errno) {
+            // The svcunit that started this unit writes the document while the manager forks the unit,
+            // holding the service's lock from before the start until the write is done
+            // (`SystemdProvisioner.provision`): a shared lock waits for that write. A document outside
+            // a store has no lock file beside it, and needs none: nothing writes it during a start.
+            let lock = try? FileDescriptor.open(Self.directory(of: configFile) + "/" + ServiceStore.lockName, .readOnly,
+                                                options: [.closeOnExec, .noFollow])
+            defer { try? lock?.close() }
+            try? lock?.lockShared()
             let file = try FileDescriptor.open(configFile, .readOnly, options: .closeOnExec)
             defer { try? file.close() }
             bytes = try file.readToEnd(limit: ServiceDocument.maximumSize)
@@ -251,6 +259,12 @@ public struct EntrypointCommand: AsyncParsableCommand {
         } catch {
             fail("\(configFile): \(error)", EntrypointExit.badDocument)
         }
+    }
+
+    /// The directory part of `path` ("." for a bare file name).
+    static func directory(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        return slash == path.utf8.startIndex ? "/" : String(path[..<slash])
     }
 
     /// READY=1 for a command is sent by a helper once the exec has happened (see `CommandService.exec`).

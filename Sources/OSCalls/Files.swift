@@ -13,6 +13,14 @@ extension FileDescriptor {
         }
     }
 
+    /// Takes a shared `flock`, retrying on EINTR; blocks while another holds it exclusively.
+    public func lockShared() throws(Errno) {
+        while flock(rawValue, LOCK_SH) != 0 {
+            if errno == EINTR { continue }
+            throw Errno(rawValue: errno)
+        }
+    }
+
     /// Drops the `flock` (closing the descriptor drops it too).
     public func unlock() { _ = flock(rawValue, LOCK_UN) }
 

@@ -204,17 +204,38 @@ public final class SystemdProvisioner: ServiceProvisioner {
         let health = HealthUnits(service.uuid)
         let aux = try health.auxiliaryUnits(service.document, root: store.root, executable: HealthUnits.executable(entrypoint: entrypoint))
         if !aux.isEmpty { try await clearHealthUnits(health) }
-        try persist(service)
         _ = try store.ensureSupportFile(RunEndClaim.scriptName, RunEndClaim.stopPostScript)  // ExecStopPost's script
-        do {
-            _ = try await manager.startTransientUnit(name, mode: .fail, properties: properties, aux: aux)
-        } catch {
-            // UnitExists: another svcunit started this service a moment ago: one unit, both succeed,
-            // but only if it is this store's service (the same UUID in another store names the same unit).
-            if error.code != .unitExists { throw error }
-            try await checkOwnership(try await manager.unitStatus(name), of: service.document, refusing: "adopting")
+        func startUnit() async throws {
+            do {
+                _ = try await manager.startTransientUnit(name, mode: .fail, properties: properties, aux: aux)
+            } catch {
+                // UnitExists: another svcunit started this service a moment ago: one unit, both succeed,
+                // but only if it is this store's service (the same UUID in another store names the same unit).
+                if error.code != .unitExists { throw error }
+                try await checkOwnership(try await manager.unitStatus(name), of: service.document, refusing: "adopting")
+            }
+        }
+        if Self.readsUnderLock(service.document, store: store) {
+            // The document is written while the manager forks the unit (milliseconds; a write with its
+            // fsyncs is about one), not before asking for the start. The entrypoint reads it under a
+            // shared lock of the service (`EntrypointCommand.loadDocument`), and this exclusive one is
+            // held from before the start until the write is done, so it always reads this write.
+            try await store.withLock(service.uuid) {
+                try await startUnit()
+                try persistHoldingLock(service)
+            }
+        } else {
+            try persist(service)
+            try await startUnit()
         }
         keep(watch, for: service.uuid)
+    }
+
+    /// Whether the unit's process reads the service's document only through the entrypoint from
+    /// the store (which takes the service's shared lock first): not a Python service, whose own
+    /// interpreter reads it, nor a document kept outside the store.
+    static func readsUnderLock(_ document: ServiceDocument, store: ServiceStore) -> Bool {
+        !document.isPython && (document.status.configFile ?? store.file(for: document.uuid)) == store.file(for: document.uuid)
     }
 
     public func deprovision(_ service: Service, force: Bool) async throws {
@@ -569,24 +590,27 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// Writes the service JSON under the store lock, keeping a `last_run` that the unit's
     /// `ExecStopPost` wrote meanwhile (it is newer than anything this process knows).
     public func persist(_ service: Service) throws {
+        try store.withLock(service.uuid) { try persistHoldingLock(service) }
+    }
+
+    /// `persist`, for a caller that holds the service's lock already.
+    private func persistHoldingLock(_ service: Service) throws {
         let keptClaim = recordedEnds.withLock { $0.removeValue(forKey: service.uuid) }
         let claimed = keptClaim != nil
-        try store.withLock(service.uuid) {
-            if let recorded = recordedLastRun(service.uuid) {
-                service.update { document in
-                    // An end this command recorded itself stays, unless the unit recorded that very
-                    // run too (a SIGKILLed run, which only the unit can check for OOM kills).
-                    let mine = claimed ? document.status.lastRun : nil
-                    if mine == nil || recorded.invocationID == mine?.invocationID, document.status.lastRun != recorded {
-                        document.status.lastRun = recorded
-                    }
+        if let recorded = recordedLastRun(service.uuid) {
+            service.update { document in
+                // An end this command recorded itself stays, unless the unit recorded that very
+                // run too (a SIGKILLed run, which only the unit can check for OOM kills).
+                let mine = claimed ? document.status.lastRun : nil
+                if mine == nil || recorded.invocationID == mine?.invocationID, document.status.lastRun != recorded {
+                    document.status.lastRun = recorded
                 }
             }
-            try store.save(service)
-            if claimed {
-                if keptClaim == false { RunEndClaim.release(of: service.uuid, in: store) }
-                PythonService.removeStalePIDFile(service.document)
-            }
+        }
+        try store.save(service)
+        if claimed {
+            if keptClaim == false { RunEndClaim.release(of: service.uuid, in: store) }
+            PythonService.removeStalePIDFile(service.document)
         }
     }
 

@@ -64,4 +64,42 @@ struct EntrypointCommandLineTests {
         #expect(badViaParser.errorLines == bad.errorLines)
         #expect(try Data(contentsOf: URL(fileURLWithPath: broken)) == Data("{\"type\": ".utf8))
     }
+
+    /// `svcunit start` writes the document while the manager forks the unit, holding the service's
+    /// lock from before the start until the write is done; the entrypoint reads it under a shared
+    /// lock, so it runs what that write says, never the document before it.
+    @Test func entrypointReadsTheDocumentOnlyOnceTheServiceLockIsFree() throws {
+        let root = try TemporaryRoot()
+        defer { root.cleanUp() }
+        let created = try root.svcunit("create", "command", "--name", "locked", "--", "/bin/echo", "the document before")
+        #expect(created.status == 0, "\(created.stderr)")
+        let uuid = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let file = root.path + "/" + uuid + "/service.json"
+        let lock = open(root.path + "/" + uuid + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(lock >= 0)
+        defer { close(lock) }
+        #expect(flock(lock, LOCK_EX) == 0)
+
+        let entrypoint = Process()
+        entrypoint.executableURL = Run.binary
+        entrypoint.arguments = ["entrypoint", "--config-file", file]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = root.path + "/no-manager-listens-here"
+        entrypoint.environment = environment
+        let output = Pipe()
+        entrypoint.standardOutput = output
+        try entrypoint.run()
+        // While the lock is held, the entrypoint waits (on a slow machine it may not have begun yet:
+        // then this proves nothing, and the output below still must be the document's second version).
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(entrypoint.isRunning, "the entrypoint did not wait for the service's lock")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        try text.replacingOccurrences(of: "the document before", with: "the document written under the lock")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(flock(lock, LOCK_UN) == 0)
+        entrypoint.waitUntilExit()
+        #expect(entrypoint.terminationStatus == 0)
+        let ran = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(ran == "the document written under the lock\n")
+    }
 }

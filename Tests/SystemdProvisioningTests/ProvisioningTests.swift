@@ -98,6 +98,25 @@ import Testing
         #expect(ServiceUnit.standing(transient: transientGone, instance: instanceGone, instanceEnabled: false) == nil)
     }
 
+    /// Only a document the entrypoint reads from the store (under the service's shared lock) is
+    /// written after the start is asked for; a Python service's interpreter reads it without the
+    /// lock, and a document kept elsewhere has no lock beside it.
+    @Test func onlyDocumentsTheEntrypointReadsFromTheStoreAreWrittenDuringTheStart() throws {
+        let root = NSTemporaryDirectory() + "svcunit-order-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ServiceStore(root: root)
+        let config = LocalDaemonServiceConfig(common: ServiceConfig(name: "c"), flavor: CommandService.Config(command: ["/bin/true"]))
+        var command = ServiceDocument(kind: CommandService.self, config: config)
+        #expect(SystemdProvisioner.readsUnderLock(command, store: store))
+        command.status.runtimePath = store.directory(for: command.uuid)
+        #expect(SystemdProvisioner.readsUnderLock(command, store: store))
+        command.status.runtimePath = "/elsewhere"
+        #expect(!SystemdProvisioner.readsUnderLock(command, store: store))
+        let python = try BuiltinKinds.registry().decode(data: Data(#"{"type": "my.module.MyService", "uuid": "\#(UUID().uuidString.lowercased())", "config": {}}"#.utf8))
+        #expect(python.isPython)
+        #expect(!SystemdProvisioner.readsUnderLock(python, store: store))
+    }
+
     @Test func subStatesAndUnitFileStatesAreValidatedWords() {
         #expect(SubState(rawValue: "auto-restart") == .autoRestart)
         #expect(SubState(rawValue: "stop-sigterm")?.rawValue == "stop-sigterm")

@@ -36,10 +36,7 @@ struct EntrypointCommandLineTests {
     @Test func entrypointRunsTheUnitsCommandLine() throws {
         let root = try TemporaryRoot()
         defer { root.cleanUp() }
-        let created = try root.svcunit("create", "command", "--name", "echo", "--", "/bin/echo", "ran by the entrypoint")
-        #expect(created.status == 0, "\(created.stderr)")
-        let uuid = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let file = root.path + "/" + uuid + "/service.json"
+        let (_, file) = try Self.echoService(in: root, saying: "ran by the entrypoint")
         let notify = ["NOTIFY_SOCKET": root.path + "/no-manager-listens-here"]
         let ran = try Run.svcunit(["entrypoint", "--config-file", file], environment: notify)
         #expect(ran.status == 0, "\(ran.stderr)")
@@ -71,10 +68,7 @@ struct EntrypointCommandLineTests {
     @Test func entrypointReadsTheDocumentOnlyOnceTheServiceLockIsFree() throws {
         let root = try TemporaryRoot()
         defer { root.cleanUp() }
-        let created = try root.svcunit("create", "command", "--name", "locked", "--", "/bin/echo", "the document before")
-        #expect(created.status == 0, "\(created.stderr)")
-        let uuid = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let file = root.path + "/" + uuid + "/service.json"
+        let (uuid, file) = try Self.echoService(in: root, saying: "the document before")
         let lock = open(root.path + "/" + uuid + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         #expect(lock >= 0)
         defer { close(lock) }
@@ -101,5 +95,13 @@ struct EntrypointCommandLineTests {
         #expect(entrypoint.terminationStatus == 0)
         let ran = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(ran == "the document written under the lock\n")
+    }
+
+    /// A stored command service that echoes `text`: its UUID and its document's path.
+    static func echoService(in root: TemporaryRoot, saying text: String) throws -> (uuid: String, file: String) {
+        let created = try root.svcunit("create", "command", "--name", "echo", "--", "/bin/echo", text)
+        #expect(created.status == 0, "\(created.stderr)")
+        let uuid = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        return (uuid, root.path + "/" + uuid + "/service.json")
     }
 }

@@ -225,10 +225,10 @@ struct LifecycleTests {
         #expect(paces == [1, 1, 2, 4, 10, 20, 20, 20].map { Duration.milliseconds($0) })
     }
 
-    /// Probes of a wait that reads nothing else are paced tighter: a hundredth of the time waited,
-    /// from 0.5 ms up to the same 20 ms.
-    @Test func probesArePacedByAHundredthOfTheTimeWaited() {
-        let paces = [0, 10, 50, 100, 250, 1_000, 2_000, 30_000].map { Backoff.probeDelay(after: .milliseconds($0)) }
-        #expect(paces == [500, 500, 500, 1_000, 2_500, 10_000, 20_000, 20_000].map { Duration.microseconds($0) })
+    /// Probes of a wait that reads nothing else are paced tighter: a two-hundredth of the time
+    /// waited, from 0.5 ms up to the same 20 ms.
+    @Test func probesArePacedByATwoHundredthOfTheTimeWaited() {
+        let paces = [0, 10, 50, 100, 250, 1_000, 4_000, 30_000].map { Backoff.probeDelay(after: .milliseconds($0)) }
+        #expect(paces == [500, 500, 500, 500, 1_250, 5_000, 20_000, 20_000].map { Duration.microseconds($0) })
     }
 }

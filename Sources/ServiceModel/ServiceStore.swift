@@ -127,12 +127,14 @@ public struct ServiceStore: Sendable {
 
     /// Writes `document` atomically to `<root>/<uuid>/service.json` (mode 0600).
     /// - Throws: `.documentTooLarge` (nothing written) when svcunit could not read the file back.
-    public func save(_ document: ServiceDocument) throws(ServiceModelError) {
-        try write(document.encodedForStore(), for: document.uuid)
+    public func save(_ document: ServiceDocument, syncingDirectory: Bool = true) throws(ServiceModelError) {
+        try write(document.encodedForStore(), for: document.uuid, syncingDirectory: syncingDirectory)
     }
 
     /// Writes the live service's current document.
-    public func save(_ service: Service) throws(ServiceModelError) { try save(service.document) }
+    public func save(_ service: Service, syncingDirectory: Bool = true) throws(ServiceModelError) {
+        try save(service.document, syncingDirectory: syncingDirectory)
+    }
 
     /// `<root>/<name>` holding exactly `text` (0600, written atomically when missing or different),
     /// for files svcunit's units read, such as `RunEndClaim.stopPostScript`. Returns its path.
@@ -156,7 +158,10 @@ public struct ServiceStore: Sendable {
     /// Writes raw bytes atomically as the service's file: temporary file, fsync, rename, fsync directory.
     /// Call it inside `withLock(uuid)`: the lock is what lets the next writer know a leftover temporary
     /// file is abandoned.
-    public func write(_ data: Data, for uuid: ServiceUUID) throws(ServiceModelError) {
+    /// - Parameter syncingDirectory: false for a write that a crash may lose (a status record): the
+    ///   file's own fsync before the rename still means a crash leaves either document whole, never
+    ///   a torn one; only the rename's durability is not waited for.
+    public func write(_ data: Data, for uuid: ServiceUUID, syncingDirectory: Bool = true) throws(ServiceModelError) {
         // Never write what `read` refuses: the service would turn into "no service".
         if data.count > ServiceDocument.maximumSize {
             throw ServiceDocument.tooLarge(size: data.count, what: "service \(uuid)")
@@ -181,11 +186,13 @@ public struct ServiceStore: Sendable {
             POSIX.unlinkFile(temporary)
             throw ioError("write", target, error)
         }
-        do {
-            let directoryFD = try POSIX.openDirectory(directory)
-            defer { POSIX.closeFD(directoryFD) }
-            try POSIX.sync(directoryFD)
-        } catch { throw ioError("sync", directory, error) }
+        if syncingDirectory {
+            do {
+                let directoryFD = try POSIX.openDirectory(directory)
+                defer { POSIX.closeFD(directoryFD) }
+                try POSIX.sync(directoryFD)
+            } catch { throw ioError("sync", directory, error) }
+        }
         // What the units of this store's services run after each run (RunEndClaim): kept with
         // every document write (best effort here: the document is written; a start checks it).
         _ = try? ensureSupportFile(RunEndClaim.scriptName, RunEndClaim.stopPostScript)

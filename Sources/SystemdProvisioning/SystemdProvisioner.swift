@@ -589,12 +589,14 @@ public final class SystemdProvisioner: ServiceProvisioner {
 
     /// Writes the service JSON under the store lock, keeping a `last_run` that the unit's
     /// `ExecStopPost` wrote meanwhile (it is newer than anything this process knows).
-    public func persist(_ service: Service) throws {
-        try store.withLock(service.uuid) { try persistHoldingLock(service) }
+    /// - Parameter durable: false for a record a crash may lose (the previous document then stays,
+    ///   whole): the state a start reached, whose request (`admin_state`) was written durably before.
+    public func persist(_ service: Service, durable: Bool = true) throws {
+        try store.withLock(service.uuid) { try persistHoldingLock(service, durable: durable) }
     }
 
     /// `persist`, for a caller that holds the service's lock already.
-    private func persistHoldingLock(_ service: Service) throws {
+    private func persistHoldingLock(_ service: Service, durable: Bool = true) throws {
         let keptClaim = recordedEnds.withLock { $0.removeValue(forKey: service.uuid) }
         let claimed = keptClaim != nil
         if let recorded = recordedLastRun(service.uuid) {
@@ -607,7 +609,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
                 }
             }
         }
-        try store.save(service)
+        try store.save(service, syncingDirectory: durable)
         if claimed {
             if keptClaim == false { RunEndClaim.release(of: service.uuid, in: store) }
             PythonService.removeStalePIDFile(service.document)

@@ -97,7 +97,8 @@ public final class SystemdServices: Sendable {
             try? provisioner.persist(service)
             throw await withOutput(lostConnection(service.document, "start", otherwise: error), of: uuid, since: startedAt)
         }
-        try provisioner.persist(service)
+        // The state the start reached: `admin_state` was written durably before the start was asked for.
+        try provisioner.persist(service, durable: false)
         return .started
     }
 

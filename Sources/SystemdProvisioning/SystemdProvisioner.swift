@@ -212,7 +212,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
                 // UnitExists: another svcunit started this service a moment ago: one unit, both succeed,
                 // but only if it is this store's service (the same UUID in another store names the same unit).
                 if error.code != .unitExists { throw error }
-                try await checkOwnership(try await manager.unitStatus(name), of: service.document, refusing: "adopting")
+                try await checkOwnership(try await manager.unitStatus(name), freshlyRead: true, of: service.document, refusing: "adopting")
             }
         }
         if Self.readsUnderLock(service.document, store: store) {
@@ -491,8 +491,13 @@ public final class SystemdProvisioner: ServiceProvisioner {
 
     /// Throws `UnitOwnershipError` when `unit` (loaded and not inactive) runs anything but this
     /// store's document of the service.
-    public func checkOwnership(_ unit: UnitStatus, of document: ServiceDocument, refusing action: String) async throws {
-        let owner = try await ownership(of: unit, uuid: document.uuid)
+    /// - Parameter freshlyRead: `unit` was read from systemd just now, with what it runs
+    ///   (`ownership(ofFreshlyRead:uuid:)`): no second call. Only when that read carried an
+    ///   `ExecStart`: a unit that was not loaded then and runs now (its state came by signal) is
+    ///   read again, as is a stub's empty one.
+    public func checkOwnership(_ unit: UnitStatus, freshlyRead: Bool = false, of document: ServiceDocument, refusing action: String) async throws {
+        let owner = freshlyRead && !unit.execStart.isEmpty
+            ? ownership(ofFreshlyRead: unit, uuid: document.uuid) : try await ownership(of: unit, uuid: document.uuid)
         guard owner != .ours else { return }
         throw UnitOwnershipError(label: document.label, unit: unit.name, ownership: owner, ownFile: store.file(for: document.uuid), refused: action)
     }
@@ -558,10 +563,17 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// the unit that stands for the service now (`unitStatus`), its transient unit's state taken from
     /// a new watch's own read instead of a second one.
     public func watch(_ uuid: ServiceUUID) async throws(SystemdError) -> UnitStatus {
+        try await watchReading(uuid).unit
+    }
+
+    /// `watch`, and whether the unit was read from systemd just now (no watch was held for the
+    /// service): then it carries what it runs, for `checkOwnership(_:freshlyRead:of:refusing:)`.
+    public func watchReading(_ uuid: ServiceUUID) async throws(SystemdError) -> (unit: UnitStatus, freshlyRead: Bool) {
         let name = ServiceUnit(uuid).transientUnit
-        let held = watches.withLock { $0[uuid]?.name == name }
+        let held = watches.withLock { $0[uuid] != nil }
+        let heldOnName = watches.withLock { $0[uuid]?.name == name }
         keep(try await takeWatch(for: uuid, name), for: uuid)
-        return try await unitStatus(uuid, watchJustTaken: !held)
+        return (try await unitStatus(uuid, watchJustTaken: !heldOnName), !held)
     }
 
     /// The watch held for the service if it is on `name`, else a new one.

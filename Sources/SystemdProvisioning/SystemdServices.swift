@@ -67,8 +67,8 @@ public final class SystemdServices: Sendable {
     ///   exit status and last output; `.timedOut` with the last state), or a `SystemdError`.
     public func start(_ uuid: ServiceUUID, timeout: Duration) async throws -> StartOutcome {
         let service = try self.service(uuid)
-        let unit = try await provisioner.watch(uuid)
-        try await provisioner.checkOwnership(unit, of: service.document, refusing: "adopting")
+        let (unit, freshlyRead) = try await provisioner.watchReading(uuid)
+        try await provisioner.checkOwnership(unit, freshlyRead: freshlyRead, of: service.document, refusing: "adopting")
         if StatusDerivation.state(of: unit) == .active, service.document.adminState == .active,
            await lifecycle.isRunning(service) {
             try persistObservation(service)
@@ -246,7 +246,8 @@ public final class SystemdServices: Sendable {
             try await provisioner.stopUnit(of: uuid, force: force, stopTimeout: SystemdProvisioner.defaultStopTimeout)
             return "stopped unit \(unit.name), whose document cannot be used (\(error.message))"
         }
-        try await provisioner.checkOwnership(try await provisioner.watch(uuid), of: service.document, refusing: "stopping")
+        let read = try await provisioner.watchReading(uuid)
+        try await provisioner.checkOwnership(read.unit, freshlyRead: read.freshlyRead, of: service.document, refusing: "stopping")
         do {
             try await lifecycle.stop(service, timeout: timeout, force: force)
         } catch {

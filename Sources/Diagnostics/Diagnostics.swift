@@ -14,8 +14,17 @@ public enum Diagnostics {
     /// Installs the stderr handler at the level asked for: `verbose` means debug, else
     /// `SVCUNIT_LOG_LEVEL` (a swift-log level name), else warning. Later calls do nothing.
     public static func bootstrap(verbose: Bool, environment: [String: String]) {
+        bootstrap(verbose: verbose, logLevel: environment[logLevelVariable])
+    }
+
+    /// The variable that names the level: `SVCUNIT_LOG_LEVEL`.
+    public static let logLevelVariable = "SVCUNIT_LOG_LEVEL"
+
+    /// `bootstrap(verbose:environment:)` given only the value of `SVCUNIT_LOG_LEVEL`: for a process
+    /// that reads nothing else of its environment (the entrypoint).
+    public static func bootstrap(verbose: Bool, logLevel: String?) {
         let level: Logger.Level = verbose ? .debug
-            : environment["SVCUNIT_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
+            : logLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
         let first = bootstrapped.withLock { done in
             defer { done = true }
             return !done

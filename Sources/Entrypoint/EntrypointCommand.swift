@@ -68,7 +68,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let configFile = self.configFile
-        Diagnostics.bootstrap(verbose: false, environment: CurrentProcess.environmentVariables)
+        Diagnostics.bootstrap(verbose: false, logLevel: CurrentProcess.environmentValue(Diagnostics.logLevelVariable))
         let registry = BuiltinKinds.registry()
         let recordExit = self.recordExit, notify = self.notify, awaitReady = self.awaitReady
         let awaitExec = self.awaitExec
@@ -194,7 +194,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
             awaitExecThenNotify()
         case .run(let configFile):
             guard Notifier.isExpected else { return }
-            Diagnostics.bootstrap(verbose: false, environment: CurrentProcess.environmentVariables)
+            Diagnostics.bootstrap(verbose: false, logLevel: CurrentProcess.environmentValue(Diagnostics.logLevelVariable))
             let document = loadDocument(configFile, registry: BuiltinKinds.registry())
             guard !document.isPython, document.kind == CommandService.self else { return }
             execReportingReady(document, configFile: configFile)

@@ -63,4 +63,20 @@ public struct ServiceUUID: RawRepresentable, Hashable, Sendable, CustomStringCon
     public var uuid: UUID { UUID(uuidString: rawValue)! }
     public var description: String { rawValue }
     public static func < (lhs: ServiceUUID, rhs: ServiceUUID) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// The UUID's 128 bits as two numbers, which order as the canonical texts do (lower-case
+    /// hexadecimal digits at fixed places): for sorting many UUIDs, where comparing the texts
+    /// (`<`) cost `list` 3.3M instructions for a thousand (callgrind).
+    public var orderKey: (high: UInt64, low: UInt64) {
+        var text = rawValue
+        return text.withUTF8 { bytes in
+            var high: UInt64 = 0, low: UInt64 = 0, digits = 0
+            for byte in bytes where byte != UInt8(ascii: "-") {
+                let value = UInt64(byte <= UInt8(ascii: "9") ? byte &- UInt8(ascii: "0") : byte &- UInt8(ascii: "a") &+ 10)
+                if digits < 16 { high = high << 4 | value } else { low = low << 4 | value }
+                digits += 1
+            }
+            return (high, low)
+        }
+    }
 }

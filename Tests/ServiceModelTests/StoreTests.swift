@@ -10,6 +10,27 @@ struct StoreTests {
         return (attributes[.posixPermissions] as! NSNumber).intValue & 0o777
     }
 
+    /// `orderKey` orders UUIDs as their canonical texts do, so a scan sorted by it is in `<` order.
+    @Test func uuidOrderKeysOrderAsTheTexts() throws {
+        var uuids = (0 ..< 500).map { _ in ServiceUUID.random() }
+        for text in ["00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
+                     "0000000a-0000-0000-0000-000000000000", "00000009-ffff-ffff-ffff-ffffffffffff",
+                     "12345678-9abc-def0-1234-56789abcdef0", "12345678-9abc-def0-1234-56789abcdef1"] {
+            uuids.append(try #require(ServiceUUID(rawValue: text)))
+        }
+        let byKey = uuids.sorted { $0.orderKey < $1.orderKey }
+        #expect(byKey == uuids.sorted())
+
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ServiceStore(root: root + "/store")
+        let registry = BuiltinKinds.registry()
+        for _ in 0 ..< 40 { try store.save(try registry.decode(data: Data(sleeperJSON { $0["uuid"] = .string(ServiceUUID.random().rawValue) }.utf8))) }
+        let scanned = try store.scanFiles().services.map(\.uuid)
+        #expect(scanned.count == 40 && scanned == scanned.sorted())
+        #expect(ServiceUUID(rawValue: "12345678-9abc-def0-1234-56789abcdef0")!.orderKey == (0x1234_5678_9abc_def0, 0x1234_5678_9abc_def0))
+    }
+
     @Test func savesAtomicallyWithPrivateModesAndLoadsBack() throws {
         let root = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -327,9 +327,10 @@ public struct ServiceStore: Sendable {
         }
     }
 
-    /// `scan()`, with each `service.json`'s identity from the `lstat` the scan makes anyway.
+    /// `/service.json`, appended to each listed name.
     private static let slashFileName = "/" + fileName
 
+    /// `scan()`, with each `service.json`'s identity from the `lstat` the scan makes anyway.
     public func scanFiles() throws(ServiceModelError) -> (services: [StoredFile], skipped: [SkippedEntry]) {
         // Entries are looked at inside the open root, not by their whole path (a thousand lookups
         // of the root's own path otherwise), and typed by the listing itself where the file system

@@ -100,7 +100,6 @@ public final class SystemdManager: Sendable {
                             busError: error, hint: "check `systemctl --user status`, then run the command again")
     }
 
-
     /// The current process's environment as a dictionary (`CurrentProcess.environmentVariables`).
     public static func currentEnvironment() -> [String: String] { CurrentProcess.environmentVariables }
 

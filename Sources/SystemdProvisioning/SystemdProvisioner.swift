@@ -205,14 +205,17 @@ public final class SystemdProvisioner: ServiceProvisioner {
         let aux = try health.auxiliaryUnits(service.document, root: store.root, executable: HealthUnits.executable(entrypoint: entrypoint))
         if !aux.isEmpty { try await clearHealthUnits(health) }
         _ = try store.ensureSupportFile(RunEndClaim.scriptName, RunEndClaim.stopPostScript)  // ExecStopPost's script
-        func startUnit() async throws {
+        // Whether this call started the unit (false when another svcunit had, a moment before).
+        func startUnit() async throws -> Bool {
             do {
                 _ = try await manager.startTransientUnit(name, mode: .fail, properties: properties, aux: aux)
+                return true
             } catch {
                 // UnitExists: another svcunit started this service a moment ago: one unit, both succeed,
                 // but only if it is this store's service (the same UUID in another store names the same unit).
                 if error.code != .unitExists { throw error }
                 try await checkOwnership(try await manager.unitStatus(name), freshlyRead: true, of: service.document, refusing: "adopting")
+                return false
             }
         }
         if Self.readsUnderLock(service.document, store: store) {
@@ -221,12 +224,18 @@ public final class SystemdProvisioner: ServiceProvisioner {
             // shared lock of the service (`EntrypointCommand.loadDocument`), and this exclusive one is
             // held from before the start until the write is done, so it always reads this write.
             try await store.withLock(service.uuid) {
-                try await startUnit()
-                try persistHoldingLock(service)
+                let started = try await startUnit()
+                do { try persistHoldingLock(service) } catch {
+                    // The document could not be written (a full disk): the unit, whose entrypoint
+                    // waits for this lock and would run the document as it was, is stopped again,
+                    // so that a start that fails has started nothing.
+                    if started { _ = try? await manager.stopUnit(name) }
+                    throw error
+                }
             }
         } else {
             try persist(service)
-            try await startUnit()
+            _ = try await startUnit()
         }
         keep(watch, for: service.uuid)
     }
@@ -602,7 +611,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// Writes the service JSON under the store lock, keeping a `last_run` that the unit's
     /// `ExecStopPost` wrote meanwhile (it is newer than anything this process knows).
     /// - Parameter durable: false for a record a crash may lose (the previous document then stays,
-    ///   whole): the state a start reached, whose request (`admin_state`) was written durably before.
+    ///   whole): the state a start reached, whose request (`admin_state`) was written durably when it began.
     public func persist(_ service: Service, durable: Bool = true) throws {
         try store.withLock(service.uuid) { try persistHoldingLock(service, durable: durable) }
     }

@@ -97,7 +97,7 @@ public final class SystemdServices: Sendable {
             try? provisioner.persist(service)
             throw await withOutput(lostConnection(service.document, "start", otherwise: error), of: uuid, since: startedAt)
         }
-        // The state the start reached: `admin_state` was written durably before the start was asked for.
+        // The state the start reached: `admin_state` was written durably when the start began.
         try provisioner.persist(service, durable: false)
         return .started
     }

@@ -160,6 +160,35 @@ struct StoreIdentityTests {
         } }
     }
 
+    /// A start whose document cannot be written (the store's file system is full, a small tmpfs over
+    /// the store in the CLI's own mount namespace): `start` writes the document after asking for the
+    /// unit, so it stops the unit it started again; one error line naming the cause, and nothing runs.
+    /// Needs root for the mount namespace.
+    @Test(.enabled(if: getuid() == 0, "needs root for a private mount"))
+    func aStartThatCannotWriteItsDocumentStartsNothing() async throws {
+        try await live { try await withStore { store in
+            let m = marker()
+            let uuid = try await store.create(["--name", "full"], ["/bin/sleep", m])
+            let script = """
+                copy=$(mktemp -d) && cp -a "$1"/. "$copy"/ && mount -t tmpfs -o size=256k tmpfs "$1" && cp -a "$copy"/. "$1"/ \
+                && rm -rf "$copy" && { dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null; true; } && shift && exec "$@"
+                """
+            let run = try await CLI.run(["--mount", "--propagation", "private", "/bin/bash", "-c", script, "full",
+                                         store.path, CLI.binary, "--root", store.path, "start", uuid, "--timeout", "60"],
+                                        environment: [:], removing: [], executable: "/usr/bin/unshare")
+            #expect(run.status != 0, "\(run)")
+            expectOneErrorLine(run)
+            #expect(run.stderr.contains("No space left on device"), "names why: \(run)")
+            #expect(!run.stdout.contains("started"), "\(run)")
+            #expect(await waitUntil(.seconds(30)) { Witness.processes(m).isEmpty }, "the unit it started was stopped again")
+            #expect(await waitUntil(.seconds(30)) { await Witness.units(uuid).isEmpty })
+            // With room on the disk, the same start works.
+            #expect(try await store.svcunit("start", uuid).status == 0)
+            #expect(Witness.processes(m).count == 1)
+            #expect(try await store.svcunit("stop", uuid).status == 0)
+        } }
+    }
+
     /// Exit-code table: Ctrl-C (SIGINT) during a wait is exit 130 with one line, not death by signal.
     @Test func ctrlCIsExit130() async throws {
         try await timed { try await withStore { store in

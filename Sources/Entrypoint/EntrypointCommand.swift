@@ -68,7 +68,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let configFile = self.configFile
-        Diagnostics.bootstrap(verbose: false, logLevel: CurrentProcess.environmentValue(Diagnostics.logLevelVariable))
+        Self.bootstrapDiagnostics()
         let registry = BuiltinKinds.registry()
         let recordExit = self.recordExit, notify = self.notify, awaitReady = self.awaitReady
         let awaitExec = self.awaitExec
@@ -194,11 +194,16 @@ public struct EntrypointCommand: AsyncParsableCommand {
             awaitExecThenNotify()
         case .run(let configFile):
             guard Notifier.isExpected else { return }
-            Diagnostics.bootstrap(verbose: false, logLevel: CurrentProcess.environmentValue(Diagnostics.logLevelVariable))
+            Self.bootstrapDiagnostics()
             let document = loadDocument(configFile, registry: BuiltinKinds.registry())
             guard !document.isPython, document.kind == CommandService.self else { return }
             execReportingReady(document, configFile: configFile)
         }
+    }
+
+    /// swift-log at the level `SVCUNIT_LOG_LEVEL` names, the one variable the entrypoint reads for it.
+    static func bootstrapDiagnostics() {
+        Diagnostics.bootstrap(verbose: false, logLevel: CurrentProcess.environmentValue(Diagnostics.logLevelVariable))
     }
 
     /// The command lines `runUnitCommandLine` recognises.
@@ -244,7 +249,7 @@ public struct EntrypointCommand: AsyncParsableCommand {
             // holding the service's lock from before the start until the write is done
             // (`SystemdProvisioner.provision`): a shared lock waits for that write. A document outside
             // a store has no lock file beside it, and needs none: nothing writes it during a start.
-            let lock = try? FileDescriptor.open(Self.directory(of: configFile) + "/" + ServiceStore.lockName, .readOnly,
+            let lock = try? FileDescriptor.open(ServiceStore.lockPath(forConfigFile: configFile), .readOnly,
                                                 options: [.closeOnExec, .noFollow])
             defer { try? lock?.close() }
             try? lock?.lockShared()
@@ -259,12 +264,6 @@ public struct EntrypointCommand: AsyncParsableCommand {
         } catch {
             fail("\(configFile): \(error)", EntrypointExit.badDocument)
         }
-    }
-
-    /// The directory part of `path` ("." for a bare file name).
-    static func directory(of path: String) -> String {
-        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
-        return slash == path.utf8.startIndex ? "/" : String(path[..<slash])
     }
 
     /// READY=1 for a command is sent by a helper once the exec has happened (see `CommandService.exec`).

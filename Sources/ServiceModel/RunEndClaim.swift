@@ -16,8 +16,7 @@ public enum RunEndClaim {
 
     /// The claim's path for the document at `configFile` (`<dir>/service.json`).
     public static func path(forConfigFile configFile: String) -> String {
-        let directory = configFile.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        return (directory.isEmpty ? "." : directory) + "/" + fileName
+        PathText.directory(of: configFile) + "/" + fileName
     }
 
     /// Claims the end of run `invocationID` of `uuid` for the caller; false when the claim could not

@@ -15,6 +15,12 @@ public struct ServiceStore: Sendable {
     public static let fileName = "service.json"
     public static let lockName = ".lock"
 
+    /// The service's lock file beside the document at `configFile` (`<root>/<uuid>/service.json`),
+    /// for a process that has only the document's path (the entrypoint).
+    public static func lockPath(forConfigFile configFile: String) -> String {
+        PathText.directory(of: configFile) + "/" + lockName
+    }
+
     /// Opens (and creates, mode 0700, if missing) the store at `root`.
     /// - Throws: `.unsafePath` naming the directory and the fix (chmod/chown) when it is owned by
     ///   another user or writable by group or others; `.ioFailure` when it cannot be created.

@@ -200,7 +200,7 @@ struct HealthState: Equatable {
     }
 
     func save(_ path: String) throws {
-        let directory = HealthUnits.directory(of: path)
+        let directory = PathText.directory(of: path)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var o = JSONObject()
         o["invocation"] = invocation.map(JSONValue.string) ?? .null

@@ -113,7 +113,7 @@ public enum HealthTemplates {
         remove(document.uuid, environment: environment)
         guard let health = document.healthSupervision else { return }
         let directory = ServiceTemplate.userUnitDirectory(environment: environment)
-        let installed = ServiceTemplate.installedCopies(environment: environment).map { HealthUnits.directory(of: $0) }
+        let installed = ServiceTemplate.installedCopies(environment: environment).map { PathText.directory(of: $0) }
         for (name, text) in [(timerFileName, timerText()), (checkFileName, checkText(executable: executable))]
         where !installed.contains(where: { FileManager.default.fileExists(atPath: $0 + "/" + name) }) {
             try writeFile(directory + "/" + name, text)
@@ -134,7 +134,7 @@ public enum HealthTemplates {
     }
 
     private static func writeFile(_ path: String, _ text: String) throws {
-        try FileManager.default.createDirectory(atPath: HealthUnits.directory(of: path), withIntermediateDirectories: true,
+        try FileManager.default.createDirectory(atPath: PathText.directory(of: path), withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o755])
         try Data(utf8: text).write(to: URL(fileURLWithPath: path), options: .atomic)
     }

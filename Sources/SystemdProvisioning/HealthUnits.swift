@@ -44,18 +44,13 @@ public struct HealthUnits: Sendable, Hashable {
     public static func executable(entrypoint: String? = nil) -> String {
         let me = selfExecutable()
         if let me, me.hasSuffix("/svcunit") { return me }
-        let beside = [me, entrypoint].compactMap { $0 }.map { directory(of: $0) + "/svcunit" }
+        let beside = [me, entrypoint].compactMap { $0 }.map { PathText.directory(of: $0) + "/svcunit" }
         return beside.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/svcunit"
     }
 
     /// `/proc/self/exe`, resolved.
     static func selfExecutable() -> String? {
         try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-    }
-
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     // MARK: - Transient units

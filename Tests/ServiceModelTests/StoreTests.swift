@@ -10,6 +10,16 @@ struct StoreTests {
         return (attributes[.posixPermissions] as! NSNumber).intValue & 0o777
     }
 
+    /// The lock the entrypoint shares and the directory part of a path, from the document's path alone.
+    @Test func pathsDerivedFromADocumentsPath() {
+        #expect(ServiceStore.lockPath(forConfigFile: "/s/u/service.json") == "/s/u/.lock")
+        #expect(PathText.directory(of: "/s/u/service.json") == "/s/u")
+        #expect(PathText.directory(of: "/service.json") == "/")
+        #expect(PathText.directory(of: "service.json") == ".")
+        #expect(PathText.directory(of: "ü/é") == "ü")
+        #expect(RunEndClaim.path(forConfigFile: "/s/u/service.json") == "/s/u/.stopping")
+    }
+
     /// `orderKey` orders UUIDs as their canonical texts do, so a scan sorted by it is in `<` order.
     @Test func uuidOrderKeysOrderAsTheTexts() throws {
         var uuids = (0 ..< 500).map { _ in ServiceUUID.random() }

@@ -11,10 +11,9 @@ import SystemPackage
 /// terminal (and `NO_COLOR` unset), so `svcunit list | grep x` stays plain even though stderr is
 /// still a terminal.
 enum Output {
-    static let environment = CurrentProcess.environmentVariables
     static let stdoutIsTerminal = Terminal.isTerminal(.standardOutput)
     static let stderrIsTerminal = Terminal.isTerminal(.standardError)
-    static let fancy = stdoutIsTerminal && environment["NO_COLOR"] == nil
+    static let fancy = stdoutIsTerminal && CurrentProcess.environmentValue("NO_COLOR") == nil
 
     enum Color: String {
         case red = "31", green = "32", yellow = "33", dim = "2", bold = "1"

@@ -67,6 +67,10 @@ struct PortPolicyTests {
 
     /// A stopped server's port whose connections linger in TIME_WAIT is free again (as in ZenML,
     /// with SO_REUSEADDR), so a restart keeps its port.
+    ///
+    /// The port is a fixed one below the kernel's ephemeral range, not one `bind(0)` hands out: once
+    /// the server closes, an ephemeral port goes back to the pool, and another test's outgoing
+    /// connection or `bind(0)` may take it before the assertion (seen in CI).
     @Test func aPortInTimeWaitIsFreeAgain() throws {
         func sockaddrIn(_ port: UInt16) -> sockaddr_in {
             var a = sockaddr_in()
@@ -75,15 +79,24 @@ struct PortPolicyTests {
             a.sin_port = port.bigEndian
             return a
         }
+        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+            .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) } ?? []
+        let ephemeralLow = range.first ?? 32768
+        try #require(ephemeralLow > 12000, "the ephemeral range starts at \(ephemeralLow)")
         let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         _ = setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddrIn(0)
-        #expect(withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0)
+        var portNumber: UInt16 = 0
+        for _ in 0..<200 {
+            let candidate = UInt16(Int.random(in: 10000..<ephemeralLow))
+            var address = sockaddrIn(candidate)
+            if withUnsafePointer(to: &address, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }) == 0 {
+                portNumber = candidate
+                break
+            }
+        }
+        try #require(portNumber != 0, "a free port below \(ephemeralLow)")
         #expect(listen(server, 1) == 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(server, $0, &length) } }
-        let portNumber = UInt16(bigEndian: address.sin_port)
         let port = try #require(TCPPort(Int(portNumber)))
 
         let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -463,11 +463,19 @@ extension HealthSupervisionTests {
             #expect(try Self.eventually { try LiveSystemd.systemctlShow(timer, "ActiveState") == "active" }, "the template's timer runs")
             #expect(try Self.eventually { try f.history("keeper").contains { $0["result"] as? String == "ok" } })
 
-            _ = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "daemon-reexec"])
+            let reexec = try LiveSystemd.run("/usr/bin/systemctl", ["--user", "daemon-reexec"])
+            #expect(reexec.status == 0, "systemctl --user daemon-reexec")
             let afterReexec = try f.history("keeper").count
-            #expect(try Self.eventually {
+            let checksGoOn = try Self.eventually {
                 try LiveSystemd.systemctlShow(timer, "ActiveState") == "active" && f.history("keeper").count >= afterReexec + 2
-            }, "checks go on after the re-exec")
+            }
+            #expect(checksGoOn, "checks go on after the re-exec")
+            if !checksGoOn {
+                // Seen once in CI only; the manager's own account, for the next time.
+                LiveSystemd.recordDiagnostics("health checks stalled after daemon-reexec (\(afterReexec) records before)",
+                                              units: [timer.rawValue, "svcunit-health@\(uuid).service", "svcunit@\(uuid).service"])
+                return
+            }
             #expect(try f.health("keeper")["state"] as? String == "healthy")
 
             f.setUnhealthy(true)

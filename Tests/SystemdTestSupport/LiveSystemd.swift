@@ -96,6 +96,26 @@ public enum LiveSystemd {
 
     /// `now + d`, for event waits in tests.
     public static func deadline(_ d: Duration) -> ContinuousClock.Instant { ContinuousClock.now.advanced(by: d) }
+
+    /// Appends what the user manager says about `units` when a test's wait for them failed to
+    /// `$SVCUNIT_TEST_DIAGNOSTICS`, which `scripts/test` prints after the failures: whether the
+    /// manager answers, the units' status and last log lines, its job queue, the journal's last
+    /// lines. For failures seen only in CI, whose sandbox journal is gone by the time anyone looks.
+    /// Each witness is bounded (`timeout 10`), so a hung manager cannot hang the test on top.
+    public static func recordDiagnostics(_ reason: String, units: [String]) {
+        guard let file = environment["SVCUNIT_TEST_DIAGNOSTICS"], !file.isEmpty else { return }
+        let script = #"""
+        f=$1; reason=$2; shift 2
+        {
+          echo "=== $reason at $(date +%T.%N) (loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
+          echo "manager: $(timeout 10 systemctl --user is-system-running 2>&1)"
+          timeout 10 systemctl --user status --no-pager --lines=8 -o short-precise "$@" 2>&1 | cut -c1-200 | sed 's/^/  /'
+          echo "jobs:"; timeout 10 systemctl --user list-jobs --no-pager 2>&1 | head -n 12 | sed 's/^/  /'
+          echo "journal (no kernel lines):"; timeout 10 journalctl -n 40 --no-pager -o short-precise _TRANSPORT=journal _TRANSPORT=stdout _TRANSPORT=syslog 2>&1 | cut -c1-200 | sed 's/^/  /'
+        } >>"$f" 2>&1
+        """#
+        _ = try? run("/bin/bash", ["-c", script, "diagnose", file, reason] + units)
+    }
 }
 
 public struct TestFailure: Error, CustomStringConvertible {

@@ -117,21 +117,31 @@ class Bench:
         return uuid
 
     def hyperfine(self, commands, runs, warmup=3):
-        """commands: {key: argv}; returns {key: stats (seconds)}. hyperfine -N: no intermediate shell."""
+        """commands: {key: argv}; returns {key: stats (seconds)}. hyperfine -N: no intermediate shell.
+
+        Interleaved: `runs` rounds of one hyperfine run per command, the order rotated each round. Run
+        back to back (all runs of one command, then the next), a slow stretch of this VM (its page-cache
+        drops, a neighbour's burst) fell on one side only and moved a ratio by 30-80%; interleaved, it
+        falls on every side alike. hyperfine still does the timing, so its precision is kept."""
         out = os.path.join(self.tmp, "hyperfine.json")
-        argv = ["hyperfine", "-N", "--style", "none", "--runs", str(runs), "--warmup", str(warmup),
-                "--export-json", out]
-        for key, cmd in commands.items():
-            argv += ["--command-name", key, shlex.join(cmd)]
-        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if p.returncode != 0:
-            self.crashes.append({"command": "hyperfine " + ", ".join(commands), "signal": None,
-                                 "where": [clip(p.stderr, 400, 200)]})
-            log(f"hyperfine failed (retrying once): {clip(p.stderr, 400, 200)}")
-            self.run(argv)
-        with open(out) as f:
-            results = json.load(f)["results"]
-        return {r["command"]: stats(r["times"]) for r in results}
+        keys = list(commands)
+        times = {key: [] for key in keys}
+        for i in range(runs):
+            order = keys[i % len(keys):] + keys[:i % len(keys)]
+            argv = ["hyperfine", "-N", "--style", "none", "--runs", "1", "--warmup", str(warmup if i == 0 else 0),
+                    "--export-json", out]
+            for key in order:
+                argv += ["--command-name", key, shlex.join(commands[key])]
+            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            if p.returncode != 0:
+                self.crashes.append({"command": "hyperfine " + ", ".join(order), "signal": None,
+                                     "where": [clip(p.stderr, 400, 200)]})
+                log(f"hyperfine failed (retrying once): {clip(p.stderr, 400, 200)}")
+                self.run(argv)
+            with open(out) as f:
+                for r in json.load(f)["results"]:
+                    times[r["command"]] += r["times"]
+        return {key: stats(values) for key, values in times.items()}
 
     def peak_rss(self, argv, runs=5):
         """Peak RSS (bytes) of a whole process, from GNU time's %M (KiB)."""

@@ -11,7 +11,7 @@ import ServiceModel
 /// default would exit 64 for usage errors and print domain errors with its own prefix.
 public struct SvcUnit: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
-        commandName: "svcunit",
+        commandName: toolName,
         abstract: "Run ZenML-style local daemon services as systemd user units.",
         discussion: """
             svcunit reads and writes ZenML's service.json documents (the services schema of \
@@ -74,23 +74,49 @@ public struct SvcUnit: AsyncParsableCommand {
         }
     }
 
-    /// `parseAsRoot`, without argument-parser's check for `--generate-completion-script` where the
-    /// command line cannot ask for it. That check parses the command line twice more, as two commands
-    /// of its own, before the real parse: 1.2M of the 29M instructions of a `svcunit start`
-    /// (callgrind, BENCHMARKS.md). argument-parser skips it for a root command that names a super
-    /// command, so `ParsingRoot`, the same tree under that name, parses; its help would read
-    /// "svcunit svcunit …", so whatever needs a message (a usage error, `--version`, the bare root,
-    /// and help, which argument-parser returns as its own `help` command) is parsed again by
-    /// `SvcUnit` itself, which produces the error or help as before.
+    /// `parseAsRoot`, with less of argument-parser's work where the command line cannot need it.
+    ///
+    /// - A subcommand without subcommands of its own (`start`, `stop`, `status`, `list`, `logs`, …)
+    ///   is parsed as a root of its own, on the arguments after its name. Under `SvcUnit`,
+    ///   argument-parser would first parse the root, and on meeting the subcommand's name build the
+    ///   subcommand's argument set twice more (`includesPassthroughArguments`, a computed property
+    ///   it reads twice) before building it again for the subcommand's own parse: each build
+    ///   reflects the command's properties anew. Without them a `svcunit start` runs 16.0M
+    ///   instructions instead of 17.3M (callgrind, BENCHMARKS.md). `SvcUnit` has no options of its
+    ///   own, so nothing is lost.
+    /// - Other command lines (`create command …`) parse through `ParsingRoot`, the same tree under a
+    ///   super command's name: argument-parser skips its check for `--generate-completion-script` for
+    ///   such a root, which parses the command line twice more, as two commands of its own (1.2M).
+    ///
+    /// Both need the root that parses to name `svcunit` as its super command (`toolName`), or that
+    /// check would run and help would name the wrong tool. What needs a message (a usage error,
+    /// `--version`, the bare root, and help, which argument-parser returns as its own `help`
+    /// command) is parsed again by `SvcUnit` itself, which produces the error or help as before.
     static func parse(_ arguments: [String]) throws -> any ParsableCommand {
         // What asks for a message goes to `SvcUnit` at once, so `--version` (the CLI's start-up
         // floor, benchmarked) and help are parsed once, as before.
         guard arguments.first != "help", !arguments.contains(where: { Self.messageRequests.contains($0) }),
-              !arguments.contains(where: { $0.hasPrefix("--generate-completion-script") }),
-              let command = try? ParsingRoot.parseAsRoot(arguments), !(command is ParsingRoot),
+              !arguments.contains(where: { $0.hasPrefix("--generate-completion-script") }) else {
+            return try parseAsRoot(arguments)
+        }
+        if let leaf = leafSubcommand(named: arguments.first), let command = try? leaf.parseAsRoot(Array(arguments.dropFirst())) {
+            return command
+        }
+        guard let command = try? ParsingRoot.parseAsRoot(arguments), !(command is ParsingRoot),
               type(of: command)._commandName != "help" else {
             return try parseAsRoot(arguments)
         }
+        return command
+    }
+
+    /// The name of the tool, which every subcommand parsed as a root names as its super command.
+    public static let toolName = "svcunit"
+
+    /// The subcommand called `name` when it has no subcommands of its own and names `svcunit` as its
+    /// super command, so that `parse` may parse it as a root; nil otherwise (aliases included).
+    static func leafSubcommand(named name: String?) -> (any ParsableCommand.Type)? {
+        guard let name, let command = configuration.subcommands.first(where: { $0._commandName == name }),
+              command.configuration.subcommands.isEmpty, command.configuration._superCommandName == toolName else { return nil }
         return command
     }
 
@@ -101,7 +127,7 @@ public struct SvcUnit: AsyncParsableCommand {
     struct ParsingRoot: ParsableCommand {
         static let configuration: CommandConfiguration = {
             var configuration = SvcUnit.configuration
-            configuration._superCommandName = "svcunit"
+            configuration._superCommandName = SvcUnit.toolName
             return configuration
         }()
     }

@@ -2,9 +2,10 @@ import ArgumentParser
 @testable import SvcUnitCLI
 import Testing
 
-/// `SvcUnit.parse` (no completion-script check where the command line cannot ask for one) must
-/// read every command line as argument-parser's own `parseAsRoot` does.
-@Suite("svcunit's parse without the completion-script check")
+/// `SvcUnit.parse` (a leaf subcommand parsed as a root of its own; no completion-script check
+/// where the command line cannot ask for one) must read every command line as argument-parser's
+/// own `parseAsRoot` does.
+@Suite("svcunit's parse: leaf subcommands as roots, no completion-script check")
 struct FastParseTests {
     /// What a parse produced, comparable: the command's type and every parsed value, or the
     /// message and exit code argument-parser gives for the error.
@@ -23,8 +24,25 @@ struct FastParseTests {
         ["start", "web"], ["start", "web", "--timeout", "5", "--verbose"], ["stop", "web", "--force"], ["status", "a", "--json"],
         ["list", "--json"], ["logs", "web", "-n", "5", "--follow"], ["create", "command", "--name", "x", "--", "/bin/true", "--help"],
         ["create", "sleeper", "--name", "s", "--wake-up-after", "5"], ["set", "web", "--port", "8080"], ["delete", "--force", "web"],
-        ["inspect", "f.json"],
+        ["inspect", "f.json"], ["start", "--root", "/r", "--verbose", "web"], ["start", "list"], ["status", "help"],
+        ["stop", "--", "--force"], ["health", "web", "--json"], ["health-check", "web"], ["disable", "web"],
     ]
+
+    /// Every subcommand without subcommands of its own takes the leaf path (it names `svcunit` as
+    /// its super command); one with subcommands, an alias-free unknown name and none do not.
+    @Test func everyLeafSubcommandIsParsedAsARootOfItsOwn() throws {
+        let leaves = SvcUnit.configuration.subcommands.filter { $0.configuration.subcommands.isEmpty }
+        #expect(leaves.count >= 14)
+        for leaf in leaves {
+            let found = SvcUnit.leafSubcommand(named: leaf._commandName).map(ObjectIdentifier.init)
+            #expect(found == ObjectIdentifier(leaf), "\(leaf._commandName)")
+        }
+        #expect(SvcUnit.leafSubcommand(named: "create") == nil, "create has subcommands")
+        #expect(SvcUnit.leafSubcommand(named: "bogus") == nil)
+        #expect(SvcUnit.leafSubcommand(named: nil) == nil)
+        // What the leaf path parses is the leaf itself, as under the root.
+        #expect(try SvcUnit.Start.parseAsRoot(["web", "--timeout", "5"]) is SvcUnit.Start)
+    }
 
     /// The point of `parse`: an ordinary command line is parsed once, by the tree without the check.
     @Test(arguments: ordinary)

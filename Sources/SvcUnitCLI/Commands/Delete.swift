@@ -14,6 +14,7 @@ extension SvcUnit {
     public struct Delete: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "delete",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Stop services if needed and remove them from the store.",
             discussion: """
                 With --force, also removes a stored entry whose document cannot be loaded \

@@ -15,6 +15,7 @@ extension SvcUnit {
     public struct Edit: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "edit",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Edit a stored service's document in $VISUAL or $EDITOR; its UUID stays.",
             discussion: """
                 The editor gets a copy of <root>/<uuid>/service.json. When it exits, the copy is \

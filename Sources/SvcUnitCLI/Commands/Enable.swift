@@ -12,6 +12,7 @@ extension SvcUnit {
     public struct Enable: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "enable",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Make services persistent: enable and start them as svcunit@<uuid>.service.",
             discussion: """
                 Writes the svcunit@ template (when the package did not install it) and a drop-in naming \
@@ -42,6 +43,7 @@ extension SvcUnit {
     public struct Disable: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "disable",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Stop and disable persistent services (svcunit@<uuid>.service).",
             discussion: """
                 The service stays stored; `svcunit start` runs it as a transient unit again.

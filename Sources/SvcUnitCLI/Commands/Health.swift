@@ -11,6 +11,7 @@ extension SvcUnit {
     public struct Health: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "health",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Show a service's health check history from the journal.",
             discussion: """
                 Each check of a supervised service (create/set --health-interval) writes one journal \
@@ -97,6 +98,7 @@ extension SvcUnit {
     public struct HealthCheck: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: HealthUnits.checkCommand,
+            _superCommandName: SvcUnit.toolName,
             abstract: "Run one health check of a supervised service (what its check unit runs).",
             shouldDisplay: false
         )

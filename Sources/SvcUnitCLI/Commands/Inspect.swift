@@ -13,6 +13,7 @@ extension SvcUnit {
     public struct Inspect: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "inspect",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Show a service document (service.json) as svcunit reads it.",
             discussion: """
                 Takes a file path or a stored service (UUID, unique UUID prefix, or name). Exits 3 if \

@@ -17,6 +17,7 @@ extension SvcUnit {
     public struct List: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "list",
+            _superCommandName: SvcUnit.toolName,
             abstract: "List stored services with their state and endpoint.",
             discussion: """
                 A stored file that cannot be read shows as a row with state "invalid" and the error \

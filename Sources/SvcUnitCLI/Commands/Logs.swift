@@ -18,6 +18,7 @@ extension SvcUnit {
     public struct Logs: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "logs",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Show a service's output from the journal.",
             discussion: """
                 Output modes (-o), as journalctl's: short (the default: "Nov 30 03:36:03 \

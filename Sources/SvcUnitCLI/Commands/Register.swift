@@ -14,6 +14,7 @@ extension SvcUnit {
     public struct Register: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "register",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Validate a service.json and add it to the store.",
             discussion: """
                 Prints the service's UUID. Exits 1 if a service with that UUID is already stored \

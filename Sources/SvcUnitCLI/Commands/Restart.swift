@@ -11,6 +11,7 @@ extension SvcUnit {
     public struct Restart: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "restart",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Stop services, then start them and wait until they are healthy.",
             discussion: """
                 EXAMPLES

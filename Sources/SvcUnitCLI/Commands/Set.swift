@@ -15,6 +15,7 @@ extension SvcUnit {
     public struct SetCommand: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "set",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Change a stored service's settings; its UUID stays.",
             discussion: """
                 Takes the options of `create command` and changes only what is given: --port 9000 \

@@ -12,6 +12,7 @@ extension SvcUnit {
     public struct Start: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "start",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Start services and wait until they are active and healthy.",
             discussion: """
                 Several services start concurrently. A service that is already running and healthy \

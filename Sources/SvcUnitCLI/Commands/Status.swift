@@ -13,6 +13,7 @@ extension SvcUnit {
     public struct Status: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "status",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Show a service's state, unit, endpoint health and last run.",
             discussion: """
                 --json prints one object with the fields uuid, name, type, flavor, admin_state, \

@@ -11,6 +11,7 @@ extension SvcUnit {
     public struct Stop: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "stop",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Stop services and wait until they have stopped.",
             discussion: """
                 A service counts as stopped once every one of its processes is gone and how it ended \

@@ -76,17 +76,17 @@ public struct SvcUnit: AsyncParsableCommand {
 
     /// `parseAsRoot`, with less of argument-parser's work where the command line cannot need it.
     ///
-    /// - A subcommand without subcommands of its own (`start`, `stop`, `status`, `list`, `logs`, …)
-    ///   is parsed as a root of its own, on the arguments after its name. Under `SvcUnit`,
-    ///   argument-parser would first parse the root, and on meeting the subcommand's name build the
-    ///   subcommand's argument set twice more (`includesPassthroughArguments`, a computed property
-    ///   it reads twice) before building it again for the subcommand's own parse: each build
-    ///   reflects the command's properties anew. Without them a `svcunit start` runs 16.0M
-    ///   instructions instead of 17.3M (callgrind, BENCHMARKS.md). `SvcUnit` has no options of its
-    ///   own, so nothing is lost.
-    /// - Other command lines (`create command …`) parse through `ParsingRoot`, the same tree under a
-    ///   super command's name: argument-parser skips its check for `--generate-completion-script` for
-    ///   such a root, which parses the command line twice more, as two commands of its own (1.2M).
+    /// - A subcommand without subcommands of its own (`start`, `stop`, `status`, `list`, `logs`,
+    ///   `create command`, …) is parsed as a root of its own, on the arguments after its name. Under
+    ///   `SvcUnit`, argument-parser would first parse the root (and a group such as `create`), and
+    ///   on meeting each subcommand's name build that subcommand's argument set twice
+    ///   (`includesPassthroughArguments`, a computed property it reads twice) before building it
+    ///   again for its own parse: each build reflects the command's properties anew. Without them
+    ///   a `svcunit start` runs 16.0M instructions instead of 17.3M (callgrind, BENCHMARKS.md).
+    ///   `SvcUnit` and the groups (`groups`) have nothing of their own to parse, so nothing is lost.
+    /// - Other command lines parse through `ParsingRoot`, the same tree under a super command's
+    ///   name: argument-parser skips its check for `--generate-completion-script` for such a root,
+    ///   which parses the command line twice more, as two commands of its own (1.2M).
     ///
     /// Both need the root that parses to name `svcunit` as its super command (`toolName`), or that
     /// check would run and help would name the wrong tool. What needs a message (a usage error,
@@ -99,7 +99,7 @@ public struct SvcUnit: AsyncParsableCommand {
               !arguments.contains(where: { $0.hasPrefix("--generate-completion-script") }) else {
             return try parseAsRoot(arguments)
         }
-        if let leaf = leafSubcommand(named: arguments.first), let command = try? leaf.parseAsRoot(Array(arguments.dropFirst())) {
+        if let (leaf, depth) = leafSubcommand(of: arguments), let command = try? leaf.parseAsRoot(Array(arguments.dropFirst(depth))) {
             return command
         }
         guard let command = try? ParsingRoot.parseAsRoot(arguments), !(command is ParsingRoot),
@@ -112,12 +112,26 @@ public struct SvcUnit: AsyncParsableCommand {
     /// The name of the tool, which every subcommand parsed as a root names as its super command.
     public static let toolName = "svcunit"
 
-    /// The subcommand called `name` when it has no subcommands of its own and names `svcunit` as its
-    /// super command, so that `parse` may parse it as a root; nil otherwise (aliases included).
-    static func leafSubcommand(named name: String?) -> (any ParsableCommand.Type)? {
-        guard let name, let command = configuration.subcommands.first(where: { $0._commandName == name }),
-              command.configuration.subcommands.isEmpty, command.configuration._superCommandName == toolName else { return nil }
-        return command
+    /// The commands that only group subcommands: no options, arguments or validation of their own,
+    /// so that `parse` may pass over them (`FastParseTests` checks that they have none).
+    static let groups: [any ParsableCommand.Type] = [Create.self]
+
+    /// The subcommand the command line names, and how many of its first arguments name it, when
+    /// `parse` may parse it as a root: it has no subcommands of its own, names `svcunit` as its
+    /// super command, and only groups lie between it and the root. Nil otherwise (aliases included).
+    static func leafSubcommand(of arguments: [String]) -> (command: any ParsableCommand.Type, depth: Int)? {
+        var commands = configuration.subcommands
+        var depth = 0
+        while depth < arguments.count, let command = commands.first(where: { $0._commandName == arguments[depth] }) {
+            depth += 1
+            let subcommands = command.configuration.subcommands
+            if subcommands.isEmpty {
+                return command.configuration._superCommandName == toolName ? (command, depth) : nil
+            }
+            guard groups.contains(where: { ObjectIdentifier($0) == ObjectIdentifier(command) }) else { return nil }
+            commands = subcommands
+        }
+        return nil
     }
 
     /// argument-parser's own flags that end in a message: version, help, its help dump.

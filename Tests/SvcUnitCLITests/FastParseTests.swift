@@ -25,23 +25,42 @@ struct FastParseTests {
         ["list", "--json"], ["logs", "web", "-n", "5", "--follow"], ["create", "command", "--name", "x", "--", "/bin/true", "--help"],
         ["create", "sleeper", "--name", "s", "--wake-up-after", "5"], ["set", "web", "--port", "8080"], ["delete", "--force", "web"],
         ["inspect", "f.json"], ["start", "--root", "/r", "--verbose", "web"], ["start", "list"], ["status", "help"],
+        ["create", "command", "--root", "/r", "--port", "8080", "--", "/bin/sleep", "1"], ["create", "sleeper", "--name", "start", "--wake-up-after", "5"],
         ["stop", "--", "--force"], ["health", "web", "--json"], ["health-check", "web"], ["disable", "web"],
     ]
 
     /// Every subcommand without subcommands of its own takes the leaf path (it names `svcunit` as
-    /// its super command); one with subcommands, an alias-free unknown name and none do not.
+    /// its super command), below the root or a group; a group itself, an unknown name and none do not.
     @Test func everyLeafSubcommandIsParsedAsARootOfItsOwn() throws {
-        let leaves = SvcUnit.configuration.subcommands.filter { $0.configuration.subcommands.isEmpty }
-        #expect(leaves.count >= 14)
-        for leaf in leaves {
-            let found = SvcUnit.leafSubcommand(named: leaf._commandName).map(ObjectIdentifier.init)
-            #expect(found == ObjectIdentifier(leaf), "\(leaf._commandName)")
+        func leaves(_ commands: [any ParsableCommand.Type], _ path: [String]) -> [([String], any ParsableCommand.Type)] {
+            commands.flatMap { command in
+                command.configuration.subcommands.isEmpty ? [(path + [command._commandName], command)]
+                    : leaves(command.configuration.subcommands, path + [command._commandName])
+            }
         }
-        #expect(SvcUnit.leafSubcommand(named: "create") == nil, "create has subcommands")
-        #expect(SvcUnit.leafSubcommand(named: "bogus") == nil)
-        #expect(SvcUnit.leafSubcommand(named: nil) == nil)
+        let all = leaves(SvcUnit.configuration.subcommands, [])
+        #expect(all.count >= 16)
+        for (path, leaf) in all {
+            let found = SvcUnit.leafSubcommand(of: path + ["web", "--json"])
+            #expect(found.map { ObjectIdentifier($0.command) } == ObjectIdentifier(leaf), "\(path)")
+            #expect(found?.depth == path.count, "\(path)")
+        }
+        #expect(SvcUnit.leafSubcommand(of: ["create"]) == nil, "create has subcommands")
+        #expect(SvcUnit.leafSubcommand(of: ["create", "bogus"]) == nil)
+        #expect(SvcUnit.leafSubcommand(of: ["bogus", "start"]) == nil)
+        #expect(SvcUnit.leafSubcommand(of: []) == nil)
         // What the leaf path parses is the leaf itself, as under the root.
         #expect(try SvcUnit.Start.parseAsRoot(["web", "--timeout", "5"]) is SvcUnit.Start)
+    }
+
+    /// A group `parse` passes over has nothing of its own to parse: no property, so no option,
+    /// argument or flag (and argument-parser would have nothing to validate).
+    @Test func theGroupsPassedOverParseNothing() {
+        #expect(!SvcUnit.groups.isEmpty)
+        for group in SvcUnit.groups {
+            #expect(!group.configuration.subcommands.isEmpty, "\(group) groups subcommands")
+            #expect(Mirror(reflecting: group.init()).children.isEmpty, "\(group) has properties")
+        }
     }
 
     /// The point of `parse`: an ordinary command line is parsed once, by the tree without the check.

@@ -10,6 +10,7 @@ extension SvcUnit {
     public struct CreateCommand: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "command",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Store a service that runs a command.",
             discussion: """
                 The command is run directly (no shell). {port} in an argument or an --env value is \

@@ -10,6 +10,7 @@ extension SvcUnit {
     public struct CreateSleeper: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "sleeper",
+            _superCommandName: SvcUnit.toolName,
             abstract: "Store a service that sleeps and exits (ZenML's SleepingDaemon).",
             discussion: """
                 EXAMPLES

@@ -72,6 +72,9 @@ public struct UnitProperty: Sendable, Hashable {
     public static func cpuQuota(percent: Double) -> UnitProperty {
         .init(name: "CPUQuotaPerSecUSec", value: .uint64(UInt64(max(1, (percent * 10_000).rounded()))))
     }
+    /// `StartLimitIntervalSec=` (systemd.unit), as `StartLimitIntervalUSec`; zero turns the unit's
+    /// start rate limit off (by default five starts in ten seconds, then `start-limit-hit`).
+    public static func startLimitInterval(_ d: Duration) -> UnitProperty { .init(name: "StartLimitIntervalUSec", value: .uint64(d.microseconds)) }
     /// `CollectMode=` (systemd.unit): `inactive-or-failed` unloads failed units at once.
     public static func collectMode(inactiveOrFailed: Bool) -> UnitProperty {
         .init(name: "CollectMode", value: .string(inactiveOrFailed ? "inactive-or-failed" : "inactive"))

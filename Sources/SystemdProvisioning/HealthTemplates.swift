@@ -50,6 +50,9 @@ public enum HealthTemplates {
         [Unit]
         Description=svcunit health check of service %i
         Documentation=man:svcunit(1)
+        # The timer paces the checks; systemd's default start limit (five in ten seconds) would refuse
+        # every other one at a one-second interval.
+        StartLimitIntervalSec=0
 
         [Service]
         Type=oneshot

@@ -90,6 +90,9 @@ public struct HealthUnits: Sendable, Hashable {
             // A check that fails (svcunit itself broken) must not linger as a failed unit.
             .collectMode(inactiveOrFailed: true),
             .startTimeout(.seconds(120)),
+            // The timer paces the checks. systemd's default start limit (five starts in ten
+            // seconds) refused every other check at a one-second interval ("start-limit-hit").
+            .startLimitInterval(.zero),
         ]
         return [(timer, timerProperties), (check, checkProperties)]
     }

@@ -291,6 +291,24 @@ struct HealthSupervisionTests {
         #expect(journal.contains("restarted svcunit-\(uuid).service"), "a script can match the record: \(journal)")
     }
 
+    /// Checks at the shortest interval, one second, all run: the timer paces them, and systemd's
+    /// default start limit of the check unit (five starts in ten seconds) refused every other one
+    /// before (`start-limit-hit` in the manager's log, a gap in the history).
+    @Test func checksAtAOneSecondIntervalAreNotRefusedByTheStartLimit() throws {
+        let f = try Fixture()
+        defer { f.root.cleanUp() }
+        let uuid = try f.create("steady", ["--health-interval", "1"])
+        let start = try f.root.svcunit(arguments: ["start", "steady"])
+        #expect(start.status == 0, "\(start.stderr)")
+        let check = try UnitName(validating: "svcunit-health-\(uuid).service")
+        // Twelve checks take twelve seconds or more: more than two of the limit's ten-second windows.
+        #expect(try Self.eventually { try f.history("steady").count >= 12 }, "twelve checks")
+        #expect(try LiveSystemd.systemctlShow(check, "StartLimitIntervalUSec") == "0")
+        let refused = try LiveSystemd.journalctlLines(check).filter { $0.contains("start-limit-hit") || $0.contains("repeated too quickly") }
+        #expect(refused.isEmpty, "the manager refused checks: \(refused)")
+        #expect(try f.history("steady").allSatisfy { $0["result"] as? String == "ok" })
+    }
+
     /// A TCP server that stays alive but stops accepting (it closes its listening socket while a file
     /// exists): the TCP check fails with the connection refused, and svcunit restarts it.
     @Test func aServiceThatStopsAcceptingIsRestarted() throws {
@@ -462,6 +480,8 @@ extension HealthSupervisionTests {
             let enable = try f.root.svcunit(arguments: ["enable", "keeper", "--timeout", "30"])
             #expect(enable.status == 0, "\(enable.stderr)")
             let timerRuns = try Self.eventually { try LiveSystemd.systemctlShow(timer, "ActiveState") == "active" }
+            // The template's check has no start limit either (see the transient check's test).
+            #expect(try LiveSystemd.systemctlShow(try UnitName(validating: "svcunit-health@\(uuid).service"), "StartLimitIntervalUSec") == "0")
             #expect(timerRuns, "the template's timer runs")
             let checked = try timerRuns && Self.eventually { try f.history("keeper").contains { $0["result"] as? String == "ok" } }
             #expect(checked, "a first check passed")

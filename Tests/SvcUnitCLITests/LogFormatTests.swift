@@ -60,6 +60,31 @@ struct LogFormatTests {
         #expect(LogPrinter(mode: .short, all: false).line(Self.entry(Array("Started".utf8), manager: true)) == "\(time) systemd[100]: Started")
     }
 
+    /// The batched lines of `logs` (time text once per second, ` identifier[pid]: ` once per
+    /// process) are byte for byte what `line` gives each entry: across seconds, a second process, a
+    /// line without a PID or identifier, a multi-line message and one that is not printable.
+    @Test(arguments: [LogOutputMode.short, .shortISO, .cat])
+    func batchedLinesAreTheLinesOneByOne(mode: LogOutputMode) {
+        func entry(_ text: String, second: UInt64, pid: Int32?, identifier: String?, comm: String? = nil) -> JournalEntry {
+            JournalEntry(cursor: nil, realtimeMicroseconds: 1_764_473_763_000_000 + second * 1_000_000 + 5, messageBytes: Array(text.utf8),
+                         priority: 6, pid: pid, syslogIdentifier: identifier, fields: comm.map { ["_COMM": Array($0.utf8)] } ?? [:])
+        }
+        let entries = [
+            entry("one", second: 0, pid: 4121, identifier: "svcunit-x"), entry("two", second: 0, pid: 4121, identifier: "svcunit-x"),
+            entry("other process", second: 0, pid: 4122, identifier: "svcunit-x"), entry("back", second: 0, pid: 4121, identifier: "svcunit-x"),
+            entry("next second", second: 1, pid: 4121, identifier: "svcunit-x"), entry("no pid", second: 1, pid: nil, identifier: "svcunit-x"),
+            entry("by command name", second: 1, pid: 77, identifier: nil, comm: "python3"), entry("manager", second: 2, pid: 100, identifier: "systemd"),
+            entry("two\nlines", second: 2, pid: 100, identifier: "systemd"), entry("\u{1B}[2Jhostile", second: 2, pid: 100, identifier: "systemd"),
+            entry("after", second: 2, pid: 100, identifier: "systemd"),
+        ]
+        let printer = LogPrinter(mode: mode, all: false)
+        var out: [UInt8] = []
+        var shared = LogPrinter.SharedText()
+        for e in entries { printer.render(e, into: &out, &shared) }
+        let expected = entries.map { printer.line($0) + "\n" }.joined()
+        #expect(String(decoding: out, as: UTF8.self) == expected)
+    }
+
     @Test func unprintableMessagesAreBlobsOrEscapedWithAll() {
         let hostile = Array("\u{1B}]0;TITLE\u{07}esc".utf8)
         #expect(LogPrinter(mode: .cat, all: false).line(Self.entry(hostile)) == "[13B blob data]")

@@ -235,43 +235,57 @@ struct LogPrinter: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(chunk + 4096)
         defer { Output.writeStandardOutput(out) }
-        // Lines of one second share their time text: formatted once per second, not per line.
-        var second = UInt64.max
-        var time: [UInt8] = []
+        var shared = SharedText()
         for entry in entries {
             if out.count >= chunk {
                 Output.writeStandardOutput(out)
                 out.removeAll(keepingCapacity: true)
             }
-            if mode == .json {
-                out += Array((JSONText.formatCompact(Self.json(entry)) + "\n").utf8)
-                continue
-            }
-            // The common line (one printable line) is copied as bytes, an error's painted red as
-            // `line` would; the rest goes through `line` (continuation lines, blobs, escapes).
-            let bytes = entry.messageBytes
-            guard !bytes.contains(UInt8(ascii: "\n")), Output.isPrintable(utf8: bytes) else {
-                out += Array((line(entry) + "\n").utf8)
-                continue
-            }
-            if mode != .cat {
-                if entry.realtimeMicroseconds / 1_000_000 != second {
-                    second = entry.realtimeMicroseconds / 1_000_000
-                    time = Array(Output.journalTime(microseconds: entry.realtimeMicroseconds, iso: mode == .shortISO).utf8)
-                }
-                out += time
-                out.append(UInt8(ascii: " "))
-                out += Array(Output.escaped(entry.identifier ?? "").utf8)
-                if let pid = entry.pid { out += Array("[\(pid)]".utf8) }
-                out += Array(": ".utf8)
-            }
-            if (entry.priority ?? 6) <= 3, Output.fancy {
-                out += Array(Output.paint(String(decoding: bytes, as: UTF8.self), .red).utf8)
-            } else {
-                out += bytes
-            }
-            out.append(UInt8(ascii: "\n"))
+            render(entry, into: &out, &shared)
         }
+    }
+
+    /// What consecutive lines share, formatted once: the time text of one second, and the
+    /// ` identifier[pid]: ` of one process (built again when either changes).
+    struct SharedText {
+        var second = UInt64.max
+        var time: [UInt8] = []
+        var writer: (identifier: String?, pid: Int32?)? = nil
+        var source: [UInt8] = []
+    }
+
+    /// Appends `entry`'s line (and newline) to `out`: what `line` gives, built from bytes for the
+    /// common line (one printable line), and through `line` for the rest (continuation lines, blobs,
+    /// escapes). An error's message is painted red as `line` would.
+    func render(_ entry: JournalEntry, into out: inout [UInt8], _ shared: inout SharedText) {
+        if mode == .json {
+            out += Array((JSONText.formatCompact(Self.json(entry)) + "\n").utf8)
+            return
+        }
+        let bytes = entry.messageBytes
+        guard !bytes.contains(UInt8(ascii: "\n")), Output.isPrintable(utf8: bytes) else {
+            out += Array((line(entry) + "\n").utf8)
+            return
+        }
+        if mode != .cat {
+            if entry.realtimeMicroseconds / 1_000_000 != shared.second {
+                shared.second = entry.realtimeMicroseconds / 1_000_000
+                shared.time = Array(Output.journalTime(microseconds: entry.realtimeMicroseconds, iso: mode == .shortISO).utf8)
+            }
+            out += shared.time
+            let identifier = entry.identifier
+            if shared.writer == nil || shared.writer?.identifier != identifier || shared.writer?.pid != entry.pid {
+                shared.writer = (identifier, entry.pid)
+                shared.source = Array((" " + Output.escaped(identifier ?? "") + (entry.pid.map { "[\($0)]" } ?? "") + ": ").utf8)
+            }
+            out += shared.source
+        }
+        if (entry.priority ?? 6) <= 3, Output.fancy {
+            out += Array(Output.paint(String(decoding: bytes, as: UTF8.self), .red).utf8)
+        } else {
+            out += bytes
+        }
+        out.append(UInt8(ascii: "\n"))
     }
 
     /// One entry for people: the prefix of the mode, then the message shown safely (see `message`).

@@ -258,13 +258,22 @@ enum Witness {
     /// Whether user units get the memory controller: the manager's cgroup is in a v1 memory hierarchy,
     /// or a v2 one that hands memory down to its children.
     static func memoryControllerServesUserUnits() async -> Bool {
+        let (v1, v2) = await memoryHierarchyOfUserUnits()
+        return v1 || v2
+    }
+
+    /// Which memory controller serves the user manager's units: a v1 memory hierarchy that holds the
+    /// manager's cgroup, or cgroup v2 with memory in the manager's `subtree_control`. Read from the
+    /// manager's own cgroup, which outlives any unit (a unit's may be gone a moment after its start).
+    static func memoryHierarchyOfUserUnits() async -> (v1: Bool, v2: Bool) {
         let root = await systemctl(["show", "-P", "ControlGroup"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard root.hasPrefix("/") else { return false }
-        if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory\(root)/memory.limit_in_bytes") { return true }
-        return ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"].contains { hierarchy in
+        guard root.hasPrefix("/") else { return (false, false) }
+        if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory\(root)/memory.limit_in_bytes") { return (true, false) }
+        let v2 = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"].contains { hierarchy in
             let controllers = (try? String(contentsOfFile: "\(hierarchy)\(root)/cgroup.subtree_control", encoding: .utf8)) ?? ""
             return controllers.split(whereSeparator: \.isWhitespace).contains("memory")
         }
+        return (false, v2)
     }
 
     static func processes(_ marker: String) -> [Int32] {

@@ -191,8 +191,11 @@ struct WaitingProbeTests {
         // Each probe would wait (SYN-SENT) for its whole timeout; every one must be waiting before
         // the first of them gives up, as they would if they ran side by side. Queued for a pool that
         // grows a thread at a time, the first probes time out while later ones have not begun.
+        // The timeout is long so that a loaded machine cannot fail this: with 8 s, a run of the whole
+        // suite once saw none waiting before the first probe ended (this task's polling starved, most
+        // likely). Side by side they are all seen at once, and the test ends when the listener goes.
         let count = 24
-        let monitor = TCPEndpointHealthMonitor(timeout: .seconds(8))
+        let monitor = TCPEndpointHealthMonitor(timeout: .seconds(60))
         let ended = EndCount()
         let probes = Task {
             await withTaskGroup(of: ServiceState.self) { group in

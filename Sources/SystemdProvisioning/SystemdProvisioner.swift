@@ -192,6 +192,11 @@ public final class SystemdProvisioner: ServiceProvisioner {
         try await checkOwnership(current, of: service.document, refusing: "adopting")
         if current.isLoaded, current.activeState != .inactive, current.activeState != .failed {
             keep(watch, for: service.uuid)  // already running (or restarting): nothing to provision
+            // Started by another svcunit since the caller looked (two `svcunit start`s at once), or
+            // restarting: the run uses the stored document, written under the service's lock.
+            if Self.readsUnderLock(service.document, store: store) {
+                try store.withLock(service.uuid) { try adoptStoredDocument(service) }
+            }
             return
         }
         if current.isLoaded, current.activeState == .failed {
@@ -225,6 +230,14 @@ public final class SystemdProvisioner: ServiceProvisioner {
             // held from before the start until the write is done, so it always reads this write.
             try await store.withLock(service.uuid) {
                 let started = try await startUnit()
+                guard started else {
+                    // Another svcunit started the unit a moment ago, and wrote its document under
+                    // this lock before this start got it: that run (and the port it chose) is the
+                    // one to watch. Writing this start's document instead named a port nobody
+                    // listened on: this start timed out, and `status` probed the wrong port.
+                    try adoptStoredDocument(service)
+                    return
+                }
                 do { try persistHoldingLock(service) } catch {
                     // The document could not be written (a full disk): the unit, whose entrypoint
                     // waits for this lock and would run the document as it was, is stopped again,
@@ -238,6 +251,14 @@ public final class SystemdProvisioner: ServiceProvisioner {
             _ = try await startUnit()
         }
         keep(watch, for: service.uuid)
+    }
+
+    /// Replaces the service's document with the stored one, which the svcunit that started its
+    /// unit wrote (see `provision`). The caller holds the service's lock.
+    private func adoptStoredDocument(_ service: Service) throws(ServiceModelError) {
+        let stored = try store.document(service.uuid, decoding: try store.read(service.uuid),
+                                        with: try ServiceRegistry(kinds: [service.kind]))
+        service.replace(with: stored)
     }
 
     /// Whether the unit's process reads the service's document only through the entrypoint from

@@ -384,6 +384,33 @@ struct LiveProvisioningTests {
         }
     }
 
+    /// Two starts at once of a service that chooses its port: the one that loses the race for the
+    /// unit watches (and later writes) the document the winner wrote, with the port the service
+    /// listens on. Before, it wrote its own choice: it timed out probing a port nobody listened on,
+    /// and the stored document named that port (seen in 8 of 12 rounds of two `svcunit start`s).
+    @Test func twoStartsAtOnceAgreeOnThePortTheServiceListensOn() async throws {
+        let h = try await Harness()
+        let service = try h.command(["/usr/bin/python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"], name: "twice-port",
+                                    endpoint: tcpEndpoint())
+        let other = SystemdServices(store: h.services.store, registry: BuiltinKinds.registry(),
+                                    manager: try await LiveSystemd.manager(), entrypoint: Harness.entrypoint)
+        try await withCleanUp({ await h.cleanUp([service.uuid]) }) {
+            for round in 1...6 {
+                async let a = h.services.start(service.uuid, timeout: .seconds(30))
+                async let b = other.start(service.uuid, timeout: .seconds(30))
+                let outcomes = try await [a, b]
+                #expect(outcomes.contains(.started), "round \(round)")
+                let stored = try h.services.store.document(service.uuid, with: BuiltinKinds.registry())
+                let port = try #require(stored.endpoint?.status.port, "round \(round)")
+                for services in [h.services, other] {
+                    #expect(try services.service(service.uuid).document.endpoint?.status.port == port, "round \(round)")
+                }
+                #expect(!PortPolicy.canBindLoopback(port), "round \(round): the service listens on the stored port \(port)")
+                _ = try await h.services.stop(service.uuid, timeout: .seconds(30))
+            }
+        }
+    }
+
     @Test func theSleeperRunsInTheEntrypointThenGoesInactive() async throws {
         let h = try await Harness()
         // Long enough that a start slowed down by a loaded machine still sees it active: a start that

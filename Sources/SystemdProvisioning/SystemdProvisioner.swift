@@ -193,9 +193,9 @@ public final class SystemdProvisioner: ServiceProvisioner {
         if current.isLoaded, current.activeState != .inactive, current.activeState != .failed {
             keep(watch, for: service.uuid)  // already running (or restarting): nothing to provision
             // Started by another svcunit since the caller looked (two `svcunit start`s at once), or
-            // restarting: the run uses the stored document, written under the service's lock.
+            // restarting: the run listens on the stored document's port, written under the lock.
             if Self.readsUnderLock(service.document, store: store) {
-                try store.withLock(service.uuid) { try adoptStoredDocument(service) }
+                try store.withLock(service.uuid) { try adoptStoredPort(service) }
             }
             return
         }
@@ -232,10 +232,10 @@ public final class SystemdProvisioner: ServiceProvisioner {
                 let started = try await startUnit()
                 guard started else {
                     // Another svcunit started the unit a moment ago, and wrote its document under
-                    // this lock before this start got it: that run (and the port it chose) is the
+                    // this lock before this start got it: that run, on the port it chose, is the
                     // one to watch. Writing this start's document instead named a port nobody
                     // listened on: this start timed out, and `status` probed the wrong port.
-                    try adoptStoredDocument(service)
+                    try adoptStoredPort(service)
                     return
                 }
                 do { try persistHoldingLock(service) } catch {
@@ -253,12 +253,15 @@ public final class SystemdProvisioner: ServiceProvisioner {
         keep(watch, for: service.uuid)
     }
 
-    /// Replaces the service's document with the stored one, which the svcunit that started its
-    /// unit wrote (see `provision`). The caller holds the service's lock.
-    private func adoptStoredDocument(_ service: Service) throws(ServiceModelError) {
+    /// Takes the endpoint's port from the stored document, which the svcunit that started the unit
+    /// wrote (see `provision`): the one choice of a start that may differ between two of them.
+    /// Everything else of this start stays (its admin state, which a document written before, by
+    /// someone else, need not carry). The caller holds the service's lock.
+    private func adoptStoredPort(_ service: Service) throws(ServiceModelError) {
         let stored = try store.document(service.uuid, decoding: try store.read(service.uuid),
                                         with: try ServiceRegistry(kinds: [service.kind]))
-        service.replace(with: stored)
+        guard let port = stored.endpoint?.status.port else { return }
+        service.update { $0.endpoint?.status.port = port }
     }
 
     /// Whether the unit's process reads the service's document only through the entrypoint from

@@ -59,10 +59,15 @@ public final class SystemdProvisioner: ServiceProvisioner {
         public var reason: String
     }
 
-    public init(manager: SystemdManager, store: ServiceStore, entrypoint: String) {
+    /// The ports claimed between svcunit processes (`PortReservations`), for a start that gives up
+    /// the port it chose (see `adoptStoredPort`); nil where nothing claims ports.
+    let portClaims: PortClaims?
+
+    public init(manager: SystemdManager, store: ServiceStore, entrypoint: String, portClaims: PortClaims? = nil) {
         self.manager = manager
         self.store = store
         self.entrypoint = entrypoint
+        self.portClaims = portClaims
     }
 
     /// The running executable (`svcunit`, which runs units as `svcunit entrypoint …`), else the
@@ -261,7 +266,13 @@ public final class SystemdProvisioner: ServiceProvisioner {
         let stored = try store.document(service.uuid, decoding: try store.read(service.uuid),
                                         with: try ServiceRegistry(kinds: [service.kind]))
         guard let port = stored.endpoint?.status.port else { return }
-        service.update { $0.endpoint?.status.port = port }
+        let chosen = service.update { document in
+            defer { document.endpoint?.status.port = port }
+            return document.endpoint?.status.port
+        }
+        // The port this start claimed is not used: the start's end releases the one it watched,
+        // so this one is released here, or this process would keep it from every later start.
+        if let chosen, chosen != port { PortReservations.release(chosen, claims: portClaims) }
     }
 
     /// Whether the unit's process reads the service's document only through the entrypoint from

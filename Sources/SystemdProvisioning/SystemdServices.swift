@@ -26,10 +26,10 @@ public final class SystemdServices: Sendable {
                 healthChecker: any EndpointHealthChecker = ProbingHealthChecker()) {
         self.store = store
         self.registry = registry
-        provisioner = SystemdProvisioner(manager: manager, store: store,
-                                         entrypoint: entrypoint ?? SystemdProvisioner.defaultEntrypoint())
         let claims = PortClaims.forUser(runtimeDirectory: CurrentProcess.environmentValue("XDG_RUNTIME_DIR"), store: store)
         portClaims = claims
+        provisioner = SystemdProvisioner(manager: manager, store: store,
+                                         entrypoint: entrypoint ?? SystemdProvisioner.defaultEntrypoint(), portClaims: claims)
         lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: healthChecker,
                                      portPolicy: PortPolicy(isFree: { PortReservations.claimIfFree($0, claims: claims) }))
     }

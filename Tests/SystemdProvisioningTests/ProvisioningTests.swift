@@ -396,12 +396,17 @@ struct LiveProvisioningTests {
                                     manager: try await LiveSystemd.manager(), entrypoint: Harness.entrypoint)
         try await withCleanUp({ await h.cleanUp([service.uuid]) }) {
             for round in 1...6 {
+                // The port used last is a free one of its own, so the start that finds the preferred
+                // port claimed takes that one, never the scan from 8000 (other tests' range).
+                let stored = try h.services.service(service.uuid)
+                stored.update { $0.endpoint?.status.port = randomFreePort() }
+                try h.services.provisioner.persist(stored)
                 async let a = h.services.start(service.uuid, timeout: .seconds(30))
                 async let b = other.start(service.uuid, timeout: .seconds(30))
                 let outcomes = try await [a, b]
                 #expect(outcomes.contains(.started), "round \(round)")
-                let stored = try h.services.store.document(service.uuid, with: BuiltinKinds.registry())
-                let port = try #require(stored.endpoint?.status.port, "round \(round)")
+                let written = try h.services.store.document(service.uuid, with: BuiltinKinds.registry())
+                let port = try #require(written.endpoint?.status.port, "round \(round)")
                 for services in [h.services, other] {
                     #expect(try services.service(service.uuid).document.endpoint?.status.port == port, "round \(round)")
                 }

@@ -120,18 +120,23 @@ public struct SvcUnit: AsyncParsableCommand {
     /// `parse` may parse it as a root: it has no subcommands of its own, names `svcunit` as its
     /// super command, and only groups lie between it and the root. Nil otherwise (aliases included).
     static func leafSubcommand(of arguments: [String]) -> (command: any ParsableCommand.Type, depth: Int)? {
+        let path = commandPath(arguments)
+        guard let leaf = path.last, leaf.configuration.subcommands.isEmpty, leaf.configuration._superCommandName == toolName,
+              path.dropLast().allSatisfy({ command in groups.contains { ObjectIdentifier($0) == ObjectIdentifier(command) } })
+        else { return nil }
+        return (leaf, path.count)
+    }
+
+    /// The commands the first of `arguments` name, one level down each (`create`, `command`).
+    static func commandPath(_ arguments: some Collection<String>) -> [any ParsableCommand.Type] {
+        var path: [any ParsableCommand.Type] = []
         var commands = configuration.subcommands
-        var depth = 0
-        while depth < arguments.count, let command = commands.first(where: { $0._commandName == arguments[depth] }) {
-            depth += 1
-            let subcommands = command.configuration.subcommands
-            if subcommands.isEmpty {
-                return command.configuration._superCommandName == toolName ? (command, depth) : nil
-            }
-            guard groups.contains(where: { ObjectIdentifier($0) == ObjectIdentifier(command) }) else { return nil }
-            commands = subcommands
+        for argument in arguments {
+            guard let command = commands.first(where: { $0._commandName == argument }) else { break }
+            path.append(command)
+            commands = command.configuration.subcommands
         }
-        return nil
+        return path
     }
 
     /// argument-parser's own flags that end in a message: version, help, its help dump.
@@ -167,15 +172,9 @@ public struct SvcUnit: AsyncParsableCommand {
             }
         }
         guard !leading.isEmpty else { return arguments }
-        // Walk the subcommand names (e.g. `create command`) to find where the leaf's arguments begin.
-        var path: [String] = []
-        var commands: [any ParsableCommand.Type] = configuration.subcommands
-        while let next = rest.first, let command = commands.first(where: { $0._commandName == next }) {
-            path.append(next)
-            rest = rest.dropFirst()
-            commands = command.configuration.subcommands
-        }
-        return path + leading + Array(rest)
+        // The leaf's arguments begin after the subcommand names (e.g. `create command`).
+        let depth = commandPath(rest).count
+        return Array(rest.prefix(depth)) + leading + Array(rest.dropFirst(depth))
     }
 
     /// Prints `error` the way svcunit documents and returns its exit status: `svcunit: error: …` and,

@@ -266,10 +266,8 @@ public final class SystemdProvisioner: ServiceProvisioner {
         let stored = try store.document(service.uuid, decoding: try store.read(service.uuid),
                                         with: try ServiceRegistry(kinds: [service.kind]))
         guard let port = stored.endpoint?.status.port else { return }
-        let chosen = service.update { document in
-            defer { document.endpoint?.status.port = port }
-            return document.endpoint?.status.port
-        }
+        let chosen = service.document.endpoint?.status.port
+        service.update { $0.endpoint?.status.port = port }
         // The port this start claimed is not used: the start's end releases the one it watched,
         // so this one is released here, or this process would keep it from every later start.
         if let chosen, chosen != port { PortReservations.release(chosen, claims: portClaims) }

@@ -158,6 +158,8 @@ public struct SvcUnit: AsyncParsableCommand {
 
     /// Moves `--root DIR`/`--entrypoint PATH`/`--verbose` written before the subcommand (`svcunit --root D list`)
     /// to just after the subcommand path, where argument-parser looks for the leaf command's options.
+    /// Where the names lead to no command that takes them (`svcunit --root D bogus`, `… create`), they
+    /// are left out: argument-parser would report them as unknown instead of what is wrong.
     static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
         var leading: [String] = []
         var rest = arguments[...]
@@ -173,8 +175,9 @@ public struct SvcUnit: AsyncParsableCommand {
         }
         guard !leading.isEmpty else { return arguments }
         // The leaf's arguments begin after the subcommand names (e.g. `create command`).
-        let depth = commandPath(rest).count
-        return Array(rest.prefix(depth)) + leading + Array(rest.dropFirst(depth))
+        let path = commandPath(rest)
+        guard let leaf = path.last, leaf.configuration.subcommands.isEmpty else { return Array(rest) }
+        return Array(rest.prefix(path.count)) + leading + Array(rest.dropFirst(path.count))
     }
 
     /// Prints `error` the way svcunit documents and returns its exit status: `svcunit: error: …` and,

@@ -53,6 +53,20 @@ struct FastParseTests {
         #expect(try SvcUnit.Start.parseAsRoot(["web", "--timeout", "5"]) is SvcUnit.Start)
     }
 
+    /// Global options before a subcommand move behind it; before a name that is no command (or a
+    /// group without its subcommand) they are left out, so the one error line names what is wrong,
+    /// not `--root`.
+    @Test func globalOptionsBeforeTheSubcommand() {
+        #expect(SvcUnit.hoistingGlobalOptions(["--root", "/r", "--verbose", "create", "command", "--name", "x"])
+                == ["create", "command", "--root", "/r", "--verbose", "--name", "x"])
+        #expect(SvcUnit.hoistingGlobalOptions(["--root=/r", "list", "--json"]) == ["list", "--root=/r", "--json"])
+        for (arguments, words) in [(["--root", "/r", "bogus"], "Unexpected argument 'bogus'"),
+                                   (["--root", "/r", "create", "bogus"], "Unexpected argument 'bogus'")] {
+            let outcome = Self.outcome { try SvcUnit.parse(SvcUnit.hoistingGlobalOptions(arguments)) }
+            #expect(outcome.hasPrefix("error ") && outcome.contains(words) && !outcome.contains("--root"), "\(arguments): \(outcome)")
+        }
+    }
+
     /// A group `parse` passes over has nothing of its own to parse: no property, so no option,
     /// argument or flag (and argument-parser would have nothing to validate).
     @Test func theGroupsPassedOverParseNothing() {

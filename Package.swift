@@ -56,7 +56,7 @@ let package = Package(
         // What must run in C for OSCalls: between a clone and an exec no Swift code may run.
         .target(name: "COSCalls"),
         // The thread that owns an sd-bus or sd-journal object, written once for both wrappers.
-        .target(name: "SDWorker", swiftSettings: sectioned),
+        .target(name: "SDWorker", dependencies: ["OSCalls"], swiftSettings: sectioned),
         // swift-log, bootstrapped once per executable: --verbose / SVCUNIT_LOG_LEVEL (silent by default).
         .target(name: "Diagnostics", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: sectioned),
         .target(name: "SDBus", dependencies: ["CSystemd", "SDWorker", "OSCalls", "Diagnostics", .product(name: "Logging", package: "swift-log")], swiftSettings: sectioned),

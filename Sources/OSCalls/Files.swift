@@ -13,6 +13,34 @@ extension FileDescriptor {
         }
     }
 
+    /// Takes an exclusive `flock` if it is free now, retrying on EINTR: false, without waiting,
+    /// while another open file holds it.
+    public func tryLockExclusive() throws(Errno) -> Bool {
+        while flock(rawValue, LOCK_EX | LOCK_NB) != 0 {
+            if errno == EINTR { continue }
+            if errno == EWOULDBLOCK { return false }
+            throw Errno(rawValue: errno)
+        }
+        return true
+    }
+
+    /// Takes an exclusive `flock`, waiting as long as it takes, without holding a thread of Swift's
+    /// cooperative pool meanwhile: a free lock is taken at once; a held one is waited for on a
+    /// thread of its own. Why: a task of this process may hold the lock across a suspension, and
+    /// resuming it to release the lock needs a thread of that pool, which has as few threads as the
+    /// machine has cores (seen: two waiters in flock(2) on a 2-core machine hung a test run).
+    public func awaitExclusiveLock() async throws(Errno) {
+        if try tryLockExclusive() { return }
+        let fd = self
+        let taken: Result<Void, Errno> = await withCheckedContinuation { continuation in
+            let failure = Threads.startDetached {
+                continuation.resume(returning: Result { () throws(Errno) in try fd.lockExclusive() })
+            }
+            if failure != 0 { continuation.resume(returning: .failure(Errno(rawValue: failure))) }
+        }
+        try taken.get()
+    }
+
     /// Takes a shared `flock`, retrying on EINTR; blocks while another holds it exclusively.
     public func lockShared() throws(Errno) {
         while flock(rawValue, LOCK_SH) != 0 {

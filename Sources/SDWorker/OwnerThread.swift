@@ -5,6 +5,7 @@
 // cooperative pool would take one of its few threads away. Callers hand jobs over through a
 // mutex-guarded queue and a byte on a self-pipe wakes the poll.
 import Glibc
+import OSCalls
 import Synchronization
 
 /// Why an owner thread could not start: the failing call and its errno.
@@ -42,7 +43,7 @@ package final class OwnerThread<Job: Sendable>: @unchecked Sendable {
     /// Starts a detached thread that runs `body` (the owner's loop, which ends with `finish()`).
     /// On failure the pipe is closed and nothing runs.
     package func start(_ body: @escaping @Sendable (OwnerThread<Job>) -> Void) throws(OwnerThreadError) {
-        let r = detachedThread { [self] in body(self) }
+        let r = Threads.startDetached { [self] in body(self) }
         guard r == 0 else {
             finish()
             throw OwnerThreadError(operation: "start a thread", errno: r)
@@ -119,22 +120,3 @@ package final class OwnerThread<Job: Sendable>: @unchecked Sendable {
     }
 }
 
-
-/// What a new thread runs. Not generic: a C function pointer (pthread_create's start routine)
-/// cannot capture a generic context.
-private final class ThreadBody {
-    let run: @Sendable () -> Void
-    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-}
-
-/// pthread_create of a detached thread running `run`; its errno, 0 on success.
-private func detachedThread(_ run: @escaping @Sendable () -> Void) -> Int32 {
-    let body = Unmanaged.passRetained(ThreadBody(run))
-    var thread = pthread_t()
-    let r = pthread_create(&thread, nil, { raw in
-        Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().run()
-        return nil
-    }, body.toOpaque())
-    if r == 0 { pthread_detach(thread) } else { body.release() }
-    return r
-}

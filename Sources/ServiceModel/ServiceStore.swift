@@ -205,7 +205,7 @@ public struct ServiceStore: Sendable {
     }
 
     /// A writer killed between creating its temporary file and renaming it leaves the file behind.
-    /// Taking the lock removes all of them (see `lockFile`); a write made without the lock removes
+    /// Taking the lock removes all of them (see `lockTaken`); a write made without the lock removes
     /// only those that are clearly abandoned (a minute old), since another writer may own a fresh one.
     private func removeAbandonedTemporaries(in directory: String, minimumAge: TimeInterval = 60) {
         let prefix = ".\(Self.fileName)."
@@ -403,23 +403,32 @@ public struct ServiceStore: Sendable {
     // MARK: Locking
 
     /// Runs `body` holding an exclusive `flock` on `<root>/<uuid>/.lock`, for read-modify-write
-    /// sequences. Blocks the calling thread while another process holds the lock.
+    /// sequences. Blocks the calling thread while another holds the lock: for a command's own
+    /// process; async code takes `withLock(awaiting:)`, which never blocks a thread of the cooperative pool.
     /// Not obvious: the lock is advisory; it only excludes other svcunit processes that also take it.
     public func withLock<Result>(_ uuid: ServiceUUID, _ body: () throws -> Result) throws -> Result {
-        let fd = try lockFile(uuid)
+        let lock = try openLockFile(uuid)
+        do throws(POSIXCallError) { try POSIX.lockExclusive(lock.fd) } catch { throw lockFailure(lock, error) }
+        lockTaken(lock)
         defer {
-            POSIX.unlock(fd)
-            POSIX.closeFD(fd)
+            POSIX.unlock(lock.fd)
+            POSIX.closeFD(lock.fd)
         }
         return try body()
     }
 
-    /// The async form of `withLock`; the lock is held across suspension points of `body`.
-    public func withLock<Result>(_ uuid: ServiceUUID, _ body: () async throws -> Result) async throws -> Result {
-        let fd = try lockFile(uuid)
+    /// `withLock` for async code; the lock is held across suspension points of `body`. Not
+    /// obvious: while the lock is held elsewhere the wait takes no thread of Swift's cooperative
+    /// pool. A task of this process may hold it across an await (a start holds it around
+    /// `StartTransientUnit`), and resuming that task needs one of the pool's threads, as many as
+    /// the machine has cores: two waiters blocked in flock(2) hung a test run on two cores.
+    public func withLock<Result>(awaiting uuid: ServiceUUID, _ body: () async throws -> Result) async throws -> Result {
+        let lock = try openLockFile(uuid)
+        do throws(POSIXCallError) { try await POSIX.awaitExclusiveLock(lock.fd) } catch { throw lockFailure(lock, error) }
+        lockTaken(lock)
         defer {
-            POSIX.unlock(fd)
-            POSIX.closeFD(fd)
+            POSIX.unlock(lock.fd)
+            POSIX.closeFD(lock.fd)
         }
         return try await body()
     }
@@ -447,21 +456,33 @@ public struct ServiceStore: Sendable {
         return try body()
     }
 
-    private func lockFile(_ uuid: ServiceUUID) throws(ServiceModelError) -> FileDescriptor {
+    /// A service's lock file, open and not yet locked.
+    private struct LockFile {
+        let fd: FileDescriptor
+        let directory: String
+        let path: String
+    }
+
+    /// Opens a service's lock file, creating it (and the service's directory) if need be.
+    private func openLockFile(_ uuid: ServiceUUID) throws(ServiceModelError) -> LockFile {
         let directory = try serviceDirectory(uuid, create: true)
         let path = "\(directory)/\(Self.lockName)"
         do throws(POSIXCallError) {
-            let fd = try POSIX.openNoFollow(path, flags: POSIX.createReadWrite, mode: 0o600)
-            do throws(POSIXCallError) { try POSIX.lockExclusive(fd) } catch {
-                POSIX.closeFD(fd)
-                throw error
-            }
-            // Every svcunit writer holds this lock while its temporary file exists, so any temporary
-            // file found now belongs to a writer that died (e.g. SIGKILLed between write and rename).
-            removeAbandonedTemporaries(in: directory, minimumAge: 0)
-            return fd
+            return LockFile(fd: try POSIX.openNoFollow(path, flags: POSIX.createReadWrite, mode: 0o600), directory: directory, path: path)
         } catch {
             throw ServiceModelError(.lockFailed, "cannot lock \(path): \(error.reason)", filePath: path, cause: error)
         }
+    }
+
+    /// Closes a lock file that could not be locked, and says so.
+    private func lockFailure(_ lock: LockFile, _ error: POSIXCallError) -> ServiceModelError {
+        POSIX.closeFD(lock.fd)
+        return ServiceModelError(.lockFailed, "cannot lock \(lock.path): \(error.reason)", filePath: lock.path, cause: error)
+    }
+
+    /// Every svcunit writer holds this lock while its temporary file exists, so any temporary file
+    /// found once it is taken belongs to a writer that died (e.g. SIGKILLed between write and rename).
+    private func lockTaken(_ lock: LockFile) {
+        removeAbandonedTemporaries(in: lock.directory, minimumAge: 0)
     }
 }

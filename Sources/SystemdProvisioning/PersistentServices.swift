@@ -55,6 +55,6 @@ extension SystemdServices {
         try? FileManager.default.removeItem(atPath: dropInDirectory)
         HealthTemplates.remove(uuid, environment: CurrentProcess.environmentVariables)
         try await manager.reload()
-        try provisioner.persist(service)
+        try await provisioner.persist(service)
     }
 }

@@ -178,7 +178,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
             watch.drain()
             keep(watch, for: service.uuid)
             if watch.current.activeState == .failed { try await resetFailed(unit.templateInstance) }
-            try persist(service)
+            try await persist(service)
             _ = try await manager.startUnit(unit.templateInstance, mode: .replace)
             return
         }
@@ -200,7 +200,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
             // Started by another svcunit since the caller looked (two `svcunit start`s at once), or
             // restarting: the run listens on the stored document's port, written under the lock.
             if Self.readsUnderLock(service.document, store: store) {
-                try store.withLock(service.uuid) { try adoptStoredPort(service) }
+                try await store.withLock(awaiting: service.uuid) { try adoptStoredPort(service) }
             }
             return
         }
@@ -233,7 +233,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
             // fsyncs is about one), not before asking for the start. The entrypoint reads it under a
             // shared lock of the service (`EntrypointCommand.loadDocument`), and this exclusive one is
             // held from before the start until the write is done, so it always reads this write.
-            try await store.withLock(service.uuid) {
+            try await store.withLock(awaiting: service.uuid) {
                 let started = try await startUnit()
                 guard started else {
                     // Another svcunit started the unit a moment ago, and wrote its document under
@@ -252,7 +252,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
                 }
             }
         } else {
-            try persist(service)
+            try await persist(service)
             _ = try await startUnit()
         }
         keep(watch, for: service.uuid)
@@ -645,8 +645,16 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// `ExecStopPost` wrote meanwhile (it is newer than anything this process knows).
     /// - Parameter durable: false for a record a crash may lose (the previous document then stays,
     ///   whole): the state a start reached, whose request (`admin_state`) was written durably when it began.
-    public func persist(_ service: Service, durable: Bool = true) throws {
-        try store.withLock(service.uuid) { try persistHoldingLock(service, durable: durable) }
+    /// Not obvious: async so that waiting for the lock takes no thread of the cooperative pool (see
+    /// `ServiceStore.withLock`); a start of this process may hold it across its D-Bus call.
+    public func persist(_ service: Service, durable: Bool = true) async throws {
+        try await store.withLock(awaiting: service.uuid) { try persistHoldingLock(service, durable: durable) }
+    }
+
+    /// `persist` for synchronous code (storing a new service), which blocks its thread while
+    /// another holds the lock.
+    public func persistBlocking(_ service: Service) throws {
+        try store.withLock(service.uuid) { try persistHoldingLock(service) }
     }
 
     /// `persist`, for a caller that holds the service's lock already.

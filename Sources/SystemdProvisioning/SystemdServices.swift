@@ -44,7 +44,7 @@ public final class SystemdServices: Sendable {
         var document = document
         if document.config.rootRuntimePath == nil { document.config.rootRuntimePath = store.root }
         let service = try live.adopt(document)
-        try provisioner.persist(service)
+        try provisioner.persistBlocking(service)
         return service
     }
 
@@ -71,7 +71,7 @@ public final class SystemdServices: Sendable {
         try await provisioner.checkOwnership(unit, freshlyRead: freshlyRead, of: service.document, refusing: "adopting")
         if StatusDerivation.state(of: unit) == .active, service.document.adminState == .active,
            await lifecycle.isRunning(service) {
-            try persistObservation(service)
+            try await persistObservation(service)
             return .alreadyRunning
         }
         let startedAt = WallClock.microseconds()
@@ -94,11 +94,11 @@ public final class SystemdServices: Sendable {
             try await lifecycle.start(service, timeout: timeout, runInProgress: inProgress)
             runningAs = try await confirmRunning(service, deadline: deadline)
         } catch {
-            try? provisioner.persist(service)
+            try? await provisioner.persist(service)
             throw await withOutput(lostConnection(service.document, "start", otherwise: error), of: uuid, since: startedAt)
         }
         // The state the start reached: `admin_state` was written durably when the start began.
-        try provisioner.persist(service, durable: false)
+        try await provisioner.persist(service, durable: false)
         return .started
     }
 
@@ -251,11 +251,11 @@ public final class SystemdServices: Sendable {
         do {
             try await lifecycle.stop(service, timeout: timeout, force: force)
         } catch {
-            try? provisioner.persist(service)
+            try? await provisioner.persist(service)
             throw lostConnection(service.document, "stop", otherwise: error)
         }
         do {
-            try provisioner.persist(service)
+            try await provisioner.persist(service)
         } catch {
             throw StoppedButNotRecordedError(label: service.document.label, unit: provisioner.lastObservation(uuid)?.unit.name ?? ServiceUnit(uuid).transientUnit,
                                              file: store.file(for: uuid), what: "its stopped state (admin_state inactive)", cause: error)
@@ -310,7 +310,7 @@ public final class SystemdServices: Sendable {
                 try await provisioner.checkOwnership(unit, of: service.document, refusing: "reporting on")
             }
         }
-        try? persistObservation(service)
+        try? await persistObservation(service)
         return Report(document: service.document, unit: observation?.unit, unitName: observation?.unit.name ?? ServiceUnit(uuid).transientUnit,
                       reason: observation?.reason ?? "")
     }
@@ -319,8 +319,8 @@ public final class SystemdServices: Sendable {
     /// concurrent command may have decided meanwhile: a `status` running beside a `stop` must not
     /// write back the admin state it read before the stop. Writes only when something changed, so a
     /// read-only command usually costs no fsync.
-    func persistObservation(_ service: Service) throws {
-        try store.withLock(service.uuid) {
+    func persistObservation(_ service: Service) async throws {
+        try await store.withLock(awaiting: service.uuid) {
             let observed = service.document
             guard let data = try? store.read(service.uuid), var current = try? registry.decode(data: data),
                   current.uuid == observed.uuid else { return }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ServiceKinds
 import ServiceModel
 import Testing
@@ -198,4 +199,63 @@ struct StoreTests {
         #expect(try String(contentsOfFile: counterPath, encoding: .utf8) == "100")
         #expect(FileManager.default.fileExists(atPath: store.directory(for: uuid) + "/.lock"))
     }
+
+    /// Waiting for a service's lock takes no thread of the cooperative pool. A start holds the lock
+    /// across its D-Bus call, and resuming it to release the lock needs one of the pool's threads,
+    /// of which there are as many as cores. Here more tasks than that wait for the lock while
+    /// another open file holds it, and a task queued after them must still run before it is
+    /// released. Before, each waiter blocked a thread in flock(2): two starts at once in each of two
+    /// tests blocked both threads of a 2-core machine, and the test run hung.
+    @Test func waitersForTheLockLeaveTheCooperativePoolFree() async throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ServiceStore(root: root)
+        let uuid = ServiceUUID.random()
+        // The deadline only turns the hang this test would meet before the fix into a failure.
+        let holder = LockHolder(store, uuid, releasingAfter: 120)
+        holder.held.wait()
+        let waiters = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
+        let taken = Counter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0 ..< waiters {
+                group.addTask { try await store.withLock(awaiting: uuid) { taken.add() } }
+            }
+            // Queued behind the waiters: it runs only if they left the pool's threads free.
+            #expect(await Task.detached { true }.value)
+            #expect(taken.value == 0, "no waiter takes a lock that is held")
+            #expect(holder.release(), "the waiters held every thread of the pool until the lock was released")
+            try await group.waitForAll()
+        }
+        #expect(taken.value == waiters)
+    }
+}
+
+/// Holds a service's lock on a thread of its own (the way another process would), until
+/// `release()` or a deadline.
+final class LockHolder: Sendable {
+    let held = DispatchSemaphore(value: 0)
+    private let released = DispatchSemaphore(value: 0)
+    private let timedOut = Mutex(false)
+
+    init(_ store: ServiceStore, _ uuid: ServiceUUID, releasingAfter seconds: Int) {
+        Thread.detachNewThread { [self] in
+            try? store.withLock(uuid) {
+                held.signal()
+                if released.wait(timeout: .now() + .seconds(seconds)) == .timedOut { timedOut.withLock { $0 = true } }
+            }
+        }
+    }
+
+    /// Releases the lock; false when the deadline had released it already.
+    func release() -> Bool {
+        released.signal()
+        return !timedOut.withLock { $0 }
+    }
+}
+
+/// A count that tasks add to.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

@@ -400,7 +400,7 @@ struct LiveProvisioningTests {
                 // port claimed takes that one, never the scan from 8000 (other tests' range).
                 let stored = try h.services.service(service.uuid)
                 stored.update { $0.endpoint?.status.port = randomFreePort() }
-                try h.services.provisioner.persist(stored)
+                try await h.services.provisioner.persist(stored)
                 async let a = h.services.start(service.uuid, timeout: .seconds(30))
                 async let b = other.start(service.uuid, timeout: .seconds(30))
                 let outcomes = try await [a, b]

@@ -204,6 +204,16 @@ extension POSIX {
         do { try fd.lockExclusive() } catch { throw POSIXCallError(call: "flock", error) }
     }
 
+    /// Takes an exclusive `flock` without blocking a thread of the cooperative pool while it waits.
+    static func awaitExclusiveLock(_ fd: FileDescriptor) async throws(POSIXCallError) {
+        do { try await fd.awaitExclusiveLock() } catch { throw POSIXCallError(call: "flock", error) }
+    }
+
+    /// Takes an exclusive `flock` if it is free now (EINTR retried); false while another holds it.
+    static func tryLockExclusive(_ fd: FileDescriptor) throws(POSIXCallError) -> Bool {
+        do { return try fd.tryLockExclusive() } catch { throw POSIXCallError(call: "flock", error) }
+    }
+
     static func unlock(_ fd: FileDescriptor) { fd.unlock() }
 
     static var ENOENTCode: Int32 { Errno.noSuchFileOrDirectory.rawValue }

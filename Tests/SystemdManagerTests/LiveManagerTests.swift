@@ -16,7 +16,7 @@ struct LiveManagerTests {
             let jobs = manager.subscribeJobs()
             defer { jobs.cancel() }
             let job = try await manager.startTransientUnit(unit, properties: [
-                .description("svcunit test sleeper"), .execStart(argv: ["/bin/sleep", "30"]), .type(.exec),
+                .description("svcunit test sleeper"), .execStart(argv: ["/bin/sleep", "3000"]), .type(.exec),
             ])
             #expect(try await jobs.wait(for: job, unit: unit, before: LiveSystemd.deadline(.seconds(10))) == .done)
             let active = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .active }
@@ -69,7 +69,7 @@ struct LiveManagerTests {
         let unit = LiveSystemd.uniqueUnit("kill")
         try await LiveSystemd.withTransientUnit(unit, manager: manager) {
             let watch = try await manager.watchUnit(unit)
-            _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "30"]), .type(.exec)])
+            _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "3000"]), .type(.exec)])
             _ = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .active }
             try await manager.killUnit(unit, whom: .main, signal: SIGKILL)
             let dead = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.isFinished && $0.hasRun }
@@ -117,9 +117,9 @@ struct LiveManagerTests {
         let manager = try await LiveSystemd.manager()
         let unit = LiveSystemd.uniqueUnit("dup")
         try await LiveSystemd.withTransientUnit(unit, manager: manager) {
-            _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "30"])])
+            _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "3000"])])
             do throws(SystemdError) {
-                _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "30"])])
+                _ = try await manager.startTransientUnit(unit, properties: [.execStart(argv: ["/bin/sleep", "3000"])])
                 Issue.record("a second unit with the same name started")
             } catch {
                 #expect(error.code == .unitExists)
@@ -152,7 +152,7 @@ struct LiveManagerTests {
             try await LiveSystemd.withTransientUnit(unit, manager: manager) {
                 let watch = try await manager.watchUnit(unit)
                 _ = try await manager.startTransientUnit(unit, properties: [
-                    .execStart(argv: ["/bin/sleep", "30"]), .type(.exec), .restart(.onFailure), .restartDelay(.milliseconds(50)),
+                    .execStart(argv: ["/bin/sleep", "3000"]), .type(.exec), .restart(.onFailure), .restartDelay(.milliseconds(50)),
                 ])
                 let first = try await watch.wait(before: LiveSystemd.deadline(.seconds(10))) { $0.activeState == .active }
                 // systemd re-reads the transient unit file here; a restart afterwards must still find ExecStart.

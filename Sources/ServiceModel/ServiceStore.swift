@@ -403,8 +403,8 @@ public struct ServiceStore: Sendable {
     // MARK: Locking
 
     /// Runs `body` holding an exclusive `flock` on `<root>/<uuid>/.lock`, for read-modify-write
-    /// sequences. Blocks the calling thread while another holds the lock: for a command's own
-    /// process; async code takes `withLock(awaiting:)`, which never blocks a thread of the cooperative pool.
+    /// sequences. Blocks the calling thread while another holds the lock: for synchronous code;
+    /// async code takes `withLock(awaiting:)`, which never blocks a thread of the cooperative pool.
     /// Not obvious: the lock is advisory; it only excludes other svcunit processes that also take it.
     public func withLock<Result>(_ uuid: ServiceUUID, _ body: () throws -> Result) throws -> Result {
         let lock = try openLockFile(uuid)

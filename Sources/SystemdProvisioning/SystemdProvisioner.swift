@@ -646,7 +646,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// - Parameter durable: false for a record a crash may lose (the previous document then stays,
     ///   whole): the state a start reached, whose request (`admin_state`) was written durably when it began.
     /// Not obvious: async so that waiting for the lock takes no thread of the cooperative pool (see
-    /// `ServiceStore.withLock`); a start of this process may hold it across its D-Bus call.
+    /// `ServiceStore.withLock(awaiting:)`); a start of this process may hold it across its D-Bus call.
     public func persist(_ service: Service, durable: Bool = true) async throws {
         try await store.withLock(awaiting: service.uuid) { try persistHoldingLock(service, durable: durable) }
     }

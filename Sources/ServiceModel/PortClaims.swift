@@ -7,7 +7,10 @@
 /// not free. A claim is a file named by the port holding its owner's PID and start time (so a reused
 /// PID never inherits it): first the `svcunit` process that is starting the service, then, once the
 /// service runs, its main process (`handOver`), so the port stays taken while the server may still
-/// be binding it. A claim whose owner is gone is void; nothing has to clean up after a crash.
+/// be binding it. A claim whose owner is gone is void; nothing has to clean up after a crash. A
+/// claim also names the service it is for, so that a second start of that same service (two
+/// `svcunit start`s at once) finds its port its own instead of taken; which of them runs the service
+/// is decided by the unit, and both watch that run.
 ///
 /// Not obvious: the directory is per user (`$XDG_RUNTIME_DIR/svcunit/port-claims`), not per store,
 /// because ports belong to the machine; without a runtime directory the store's own
@@ -40,44 +43,75 @@ public struct PortClaims: Sendable {
 
         static func of(_ pid: Int32) -> Owner? { POSIX.processStartTime(pid).map { Owner(pid: pid, startTime: $0) } }
 
-        var text: String { "\(pid) \(startTime)\n" }
-
         init(pid: Int32, startTime: UInt64) {
             self.pid = pid
             self.startTime = startTime
-        }
-
-        init?(text: String) {
-            let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
-            guard words.count == 2, let pid = Int32(words[0]), let startTime = UInt64(words[1]) else { return nil }
-            self.init(pid: pid, startTime: startTime)
         }
 
         /// Whether this very process still runs.
         var isAlive: Bool { POSIX.processStartTime(pid) == startTime }
     }
 
-    /// Claims `port` for this process when no other live process holds it and `isFree(port)` (the bind
-    /// check) says so, both decided under the claims lock. Without a usable claims directory, `isFree`
-    /// alone decides.
-    public func claim(_ port: TCPPort, isFree: (TCPPort) -> Bool) -> Bool {
-        guard let me = Owner.current else { return isFree(port) }
-        let decided: Bool? = locked { () -> Bool in
-            let path = file(port)
-            if let holder = owner(at: path), holder != me, holder.isAlive { return false }
-            guard isFree(port) else { return false }
-            record(me, at: path)
-            return true
+    /// A claim file: `PID START-TIME [SERVICE-UUID]` (a file without the UUID, written before
+    /// claims named their service, is for no service in particular).
+    struct Claim: Equatable {
+        var owner: Owner
+        var service: ServiceUUID?
+
+        var text: String { "\(owner.pid) \(owner.startTime)" + (service.map { " \($0.rawValue)" } ?? "") + "\n" }
+
+        init(owner: Owner, service: ServiceUUID?) {
+            self.owner = owner
+            self.service = service
         }
-        return decided ?? isFree(port)
+
+        init?(text: String) {
+            let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            guard words.count == 2 || words.count == 3, let pid = Int32(words[0]), let startTime = UInt64(words[1]) else { return nil }
+            var service: ServiceUUID?
+            if words.count == 3 {
+                guard let uuid = ServiceUUID(rawValue: String(words[2])) else { return nil }
+                service = uuid
+            }
+            self.init(owner: Owner(pid: pid, startTime: startTime), service: service)
+        }
+    }
+
+    /// What `claim` found.
+    public enum Outcome: Equatable, Sendable {
+        /// This process holds the claim now.
+        case claimed
+        /// Another live process holds it for the same service (a start of it under way, or its
+        /// run): the port is the service's; this process records nothing.
+        case heldForTheService
+        /// Held for something else, or not free.
+        case taken
+    }
+
+    /// Claims `port` for this process and `service` when no other live process holds it and
+    /// `isFree(port)` (the bind check) says so, both decided under the claims lock. A live claim for
+    /// the same service is that service's port, bound or not. Without a usable claims directory,
+    /// `isFree` alone decides.
+    public func claim(_ port: TCPPort, for service: ServiceUUID?, isFree: (TCPPort) -> Bool) -> Outcome {
+        guard let me = Owner.current else { return isFree(port) ? .claimed : .taken }
+        let decided: Outcome? = locked { () -> Outcome in
+            let path = file(port)
+            if let held = claim(at: path), held.owner != me, held.owner.isAlive {
+                return service != nil && held.service == service ? .heldForTheService : .taken
+            }
+            guard isFree(port) else { return .taken }
+            record(Claim(owner: me, service: service), at: path)
+            return .claimed
+        }
+        return decided ?? (isFree(port) ? .claimed : .taken)
     }
 
     /// Passes this process's claim on `port` to `pid` (the service's main process, which will listen on it).
     public func handOver(_ port: TCPPort, to pid: Int32) {
-        guard let me = Owner.current, let service = Owner.of(pid) else { return release(port) }
+        guard let me = Owner.current, let running = Owner.of(pid) else { return release(port) }
         _ = locked {
             let path = file(port)
-            if owner(at: path) == me { record(service, at: path) }
+            if let held = claim(at: path), held.owner == me { record(Claim(owner: running, service: held.service), at: path) }
         }
     }
 
@@ -86,20 +120,20 @@ public struct PortClaims: Sendable {
         guard let me = Owner.current else { return }
         _ = locked {
             let path = file(port)
-            if owner(at: path) == me { POSIX.unlinkFile(path) }
+            if claim(at: path)?.owner == me { POSIX.unlinkFile(path) }
         }
     }
 
     private func file(_ port: TCPPort) -> String { "\(directory)/\(port.rawValue)" }
 
-    private func owner(at path: String) -> Owner? {
-        POSIX.readText(path, limit: 256).flatMap(Owner.init(text:))
+    private func claim(at path: String) -> Claim? {
+        POSIX.readText(path, limit: 256).flatMap(Claim.init(text:))
     }
 
     /// Replaces the claim file (under the lock, so no reader sees half of it; it is a few bytes).
-    private func record(_ owner: Owner, at path: String) {
+    private func record(_ claim: Claim, at path: String) {
         POSIX.unlinkFile(path)
-        POSIX.writeNewFile(path, owner.text)
+        POSIX.writeNewFile(path, claim.text)
     }
 
     /// Runs `body` under an exclusive `flock` on the claims directory (created 0700, parents too);

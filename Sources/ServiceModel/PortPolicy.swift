@@ -9,14 +9,21 @@
 /// racy (another process may take the port before the service binds it), as it is in ZenML. The
 /// probe is injectable for tests.
 public struct PortPolicy: Sendable {
-    /// Whether a port can be bound now.
-    public var isFree: @Sendable (TCPPort) -> Bool
+    /// Whether a port can be taken now by the service starting (nil: no service in particular).
+    public var isFree: @Sendable (TCPPort, ServiceUUID?) -> Bool
     /// The ports scanned as a last resort, in order (ZenML scans 8000…65535).
     public var scanRange: ClosedRange<Int>
 
     public init(scanRange: ClosedRange<Int> = 8000...65535, isFree: @escaping @Sendable (TCPPort) -> Bool = PortPolicy.canBindLoopback) {
         self.scanRange = scanRange
-        self.isFree = isFree
+        self.isFree = { port, _ in isFree(port) }
+    }
+
+    /// A policy whose check knows the service: a port held for that very service is its own
+    /// (`PortReservations.claimIfFree`).
+    public init(scanRange: ClosedRange<Int> = 8000...65535, isFreeFor: @escaping @Sendable (TCPPort, ServiceUUID?) -> Bool) {
+        self.scanRange = scanRange
+        self.isFree = isFreeFor
     }
 
     /// Picks a port.
@@ -26,7 +33,9 @@ public struct PortPolicy: Sendable {
     ///   - lastUsed: `endpoint.status.port`.
     /// - Throws: `.portUnavailable` naming the preferred port when it is busy and `allocate` is false;
     ///   `.noFreePort` naming the scanned range when nothing is free.
-    public func selectPort(preferred: TCPPort?, allocate: Bool, lastUsed: TCPPort?) throws(ServiceModelError) -> TCPPort {
+    ///   - service: the service starting, for a check that knows which ports are its own.
+    public func selectPort(preferred: TCPPort?, allocate: Bool, lastUsed: TCPPort?, for service: ServiceUUID? = nil) throws(ServiceModelError) -> TCPPort {
+        let isFree = { (port: TCPPort) in self.isFree(port, service) }
         if let preferred {
             if isFree(preferred) { return preferred }
             if !allocate {

@@ -171,11 +171,12 @@ public struct ServiceEndpoint: Sendable, Hashable {
     /// - Parameter keepingPort: a run of the service is already under way and listens (or will) on
     ///   `status.port`, which it read when it began: keep that port rather than choose again (its
     ///   own server makes it look taken).
+    /// - Parameter service: the service starting: a port held for it (by another start of it) is its own.
     /// - Throws: the `PortPolicy` errors (`.portUnavailable`, `.noFreePort`).
-    public mutating func prepareForStart(portPolicy: PortPolicy, keepingPort: Bool = false) throws(ServiceModelError) {
+    public mutating func prepareForStart(portPolicy: PortPolicy, keepingPort: Bool = false, for service: ServiceUUID? = nil) throws(ServiceModelError) {
         status.protocol = config.protocol
         status.hostname = Self.localHostname
         if keepingPort, status.port != nil { return }
-        status.port = try portPolicy.selectPort(preferred: config.port, allocate: config.allocatePort, lastUsed: status.port)
+        status.port = try portPolicy.selectPort(preferred: config.port, allocate: config.allocatePort, lastUsed: status.port, for: service)
     }
 }

@@ -73,7 +73,7 @@ public struct ServiceLifecycle: Sendable {
             document.adminState = .active
             document.endpoint?.adminState = .active
             document.status.silentDaemon = document.config.silentDaemon
-            try document.endpoint?.prepareForStart(portPolicy: portPolicy, keepingPort: runInProgress)
+            try document.endpoint?.prepareForStart(portPolicy: portPolicy, keepingPort: runInProgress, for: service.uuid)
         }
         do {
             try await provisioner.provision(service)

@@ -12,29 +12,44 @@ import Synchronization
 /// obvious: the in-process claim lasts only until the start has finished, so a `restart` in the same
 /// process can take its port again; the cross-process claim then passes to the service's main process.
 public enum PortReservations {
-    private static let claimed = Mutex<Set<UInt16>>([])
+    /// The ports held by starts of this process, with the service each is for and how many of this
+    /// process's starts of it hold it (two starts of one service at once share its port).
+    private static let claimed = Mutex<[UInt16: (service: ServiceUUID?, starts: Int)]>([:])
 
     /// True (and claimed) when `port` can be bound, no start in this process holds it and no other
-    /// live svcunit process (or service it started) claims it.
-    public static func claimIfFree(_ port: TCPPort, claims: PortClaims?) -> Bool {
+    /// live svcunit process (or service it started) claims it; also true when what holds it is a
+    /// start or the run of `service` itself (two `svcunit start`s of one service at once: the unit
+    /// decides which of them runs it, and both watch that run).
+    public static func claimIfFree(_ port: TCPPort, for service: ServiceUUID?, claims: PortClaims?) -> Bool {
         claimed.withLock { ports in
-            guard !ports.contains(port.rawValue) else { return false }
-            let free = claims?.claim(port, isFree: PortPolicy.canBindLoopback) ?? PortPolicy.canBindLoopback(port)
-            guard free else { return false }
-            ports.insert(port.rawValue)
+            if let held = ports[port.rawValue] {
+                guard let service, held.service == service else { return false }
+                ports[port.rawValue]?.starts += 1
+                return true
+            }
+            let outcome = claims?.claim(port, for: service, isFree: PortPolicy.canBindLoopback)
+                ?? (PortPolicy.canBindLoopback(port) ? .claimed : .taken)
+            guard outcome != .taken else { return false }
+            ports[port.rawValue] = (service, 1)
             return true
         }
     }
 
-    /// The start is over: this process no longer holds `port`. With `runningAs`, the service's main
-    /// process takes over the cross-process claim; without, the claim is dropped.
+    /// A start is over: it no longer holds `port`. When it was this process's last start holding
+    /// it, the cross-process claim passes to the service's main process (`runningAs`) or is dropped.
     public static func release(_ port: TCPPort?, claims: PortClaims?, runningAs pid: UInt32? = nil) {
         guard let port else { return }
-        if let pid, pid > 0, let owner = Int32(exactly: pid) {
-            claims?.handOver(port, to: owner)
-        } else {
-            claims?.release(port)
+        claimed.withLock { ports in
+            if let held = ports[port.rawValue], held.starts > 1 {
+                ports[port.rawValue]?.starts -= 1
+                return
+            }
+            if let pid, pid > 0, let owner = Int32(exactly: pid) {
+                claims?.handOver(port, to: owner)
+            } else {
+                claims?.release(port)
+            }
+            ports[port.rawValue] = nil
         }
-        _ = claimed.withLock { $0.remove(port.rawValue) }
     }
 }

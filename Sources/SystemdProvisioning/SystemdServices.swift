@@ -31,7 +31,7 @@ public final class SystemdServices: Sendable {
         provisioner = SystemdProvisioner(manager: manager, store: store,
                                          entrypoint: entrypoint ?? SystemdProvisioner.defaultEntrypoint(), portClaims: claims)
         lifecycle = ServiceLifecycle(provisioner: provisioner, healthChecker: healthChecker,
-                                     portPolicy: PortPolicy(isFree: { PortReservations.claimIfFree($0, claims: claims) }))
+                                     portPolicy: PortPolicy(isFreeFor: { PortReservations.claimIfFree($0, for: $1, claims: claims) }))
     }
 
     /// Loads a stored service (re-read from disk every time: another process may have changed it).

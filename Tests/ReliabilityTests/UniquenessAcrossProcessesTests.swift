@@ -42,6 +42,33 @@ struct UniquenessAcrossProcessesTests {
         } }
     }
 
+    /// Two `svcunit start` processes at once of one service with a fixed port (`--no-allocate-port`),
+    /// six rounds: both exit 0 and the service listens on its port. Before, the start that came
+    /// second found the port claimed by the first (or bound by the server it started) and failed
+    /// "TCP port P is not available"; the document it then wrote had no port, and when the unit's
+    /// entrypoint read that one, the service's run failed too ("uses {port} but the service has no
+    /// endpoint port"). A claim now names its service, and a port held for that service is its own.
+    @Test func twoConcurrentStartsOfAFixedPortServiceBothSucceed() async throws {
+        try await timed { try await withStore { store in
+            let port = freePort()
+            let uuid = try await store.create(["--name", "fixed", "--port", String(port), "--no-allocate-port"],
+                                              ["/usr/bin/python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"])
+            for round in 1 ... 6 {
+                let spawned = try (0 ..< 2).map { _ in try store.spawn("start", uuid, "--timeout", "120") }
+                var runs: [Run] = []
+                for process in spawned { runs.append(await process.wait()) }
+                #expect(runs.allSatisfy { $0.status == 0 }, "round \(round): \(runs)")
+                let status = try await store.status(uuid)
+                #expect(status["state"] as? String == "active", "round \(round): \(status)")
+                #expect((status["endpoint"] as? [String: Any])?["port"] as? Int == port, "round \(round): \(status)")
+                let pid = try #require(await Witness.mainPID(uuid))
+                #expect(Witness.commandLine(pid).contains(String(port)), "round \(round): \(Witness.commandLine(pid))")
+                let stop = try await store.svcunit("stop", uuid)
+                #expect(stop.status == 0, "round \(round): \(stop)")
+            }
+        } }
+    }
+
     /// Eight `svcunit create --name dup` processes at once: exactly one stores a service, each other
     /// one fails with one line saying the name exists; the store holds one service.
     @Test func concurrentCreatesOfOneNameStoreExactlyOne() async throws {

@@ -416,6 +416,31 @@ struct LiveProvisioningTests {
         }
     }
 
+    /// Two starts at once, in one process, of a service with a fixed port (`allocate_port` false):
+    /// both succeed and the service listens on its port. Before, the second start found the port
+    /// held by the first start of this process (or bound by the server it started) and failed "TCP
+    /// port P is not available", although the service started.
+    @Test func twoStartsAtOnceOfAFixedPortServiceBothSucceed() async throws {
+        let h = try await Harness()
+        let port = randomFreePort()
+        let service = try h.command(["/usr/bin/python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"], name: "twice-fixed",
+                                    endpoint: tcpEndpoint(port: port.value))
+        #expect(service.document.endpoint?.config.allocatePort == false)
+        let other = SystemdServices(store: h.services.store, registry: BuiltinKinds.registry(),
+                                    manager: try await LiveSystemd.manager(), entrypoint: Harness.entrypoint)
+        try await withCleanUp({ await h.cleanUp([service.uuid]) }) {
+            for round in 1...4 {
+                async let a = h.services.start(service.uuid, timeout: .seconds(60))
+                async let b = other.start(service.uuid, timeout: .seconds(60))
+                let outcomes = try await [a, b]
+                #expect(outcomes.contains(.started), "round \(round)")
+                #expect(try h.services.service(service.uuid).document.endpoint?.status.port == port, "round \(round)")
+                #expect(!PortPolicy.canBindLoopback(port), "round \(round): the service listens on port \(port)")
+                _ = try await h.services.stop(service.uuid, timeout: .seconds(30))
+            }
+        }
+    }
+
     @Test func theSleeperRunsInTheEntrypointThenGoesInactive() async throws {
         let h = try await Harness()
         // Long enough that a start slowed down by a loaded machine still sees it active: a start that

@@ -84,7 +84,7 @@ let package = Package(
         // The one executable: the CLI, and the entrypoint as its hidden `entrypoint` subcommand.
         .executableTarget(name: "svcunit", dependencies: ["SvcUnitCLI", "Entrypoint"], swiftSettings: sectioned, linkerSettings: laidOut),
         // Test support, not product: finds the live user manager, names test units, runs witnesses.
-        .target(name: "SystemdTestSupport", dependencies: ["SystemdManager"], path: "Tests/SystemdTestSupport"),
+        .target(name: "SystemdTestSupport", dependencies: ["SystemdManager", "OSCalls"], path: "Tests/SystemdTestSupport"),
         // Compiles against the public surface of the libsystemd wrappers only: no C type may leak.
         .testTarget(name: "APIBoundaryTests", dependencies: ["SDBus", "SDJournal", "SDDaemon"]),
 

@@ -384,10 +384,7 @@ func expectOneErrorLine(_ run: Run, _ comment: String = "", sourceLocation: Sour
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
 func freePort() -> Int {
-    while true {
-        let port = Int.random(in: 20000 ... 60000)
-        if let listener = try? Listener(port: port) { listener.close(); return port }
-    }
+    TestPorts.free()
 }
 
 /// A listening socket on 127.0.0.1 (to make a port busy).

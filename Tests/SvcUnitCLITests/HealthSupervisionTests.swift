@@ -224,11 +224,7 @@ struct HealthSupervisionTests {
         }
     }
 
-    static func randomFreePort() -> Int {
-        while true {
-            if let port = TCPPort(Int.random(in: 20000 ... 60000)), PortPolicy.canBindLoopback(port) { return port.value }
-        }
-    }
+    static func randomFreePort() -> Int { TestPorts.free() }
 
     /// The loaded units of the service's health supervision, as `systemctl --user list-units --all` lists them.
     static func healthUnits(_ uuid: String) throws -> [String] {
@@ -259,7 +255,7 @@ struct HealthSupervisionTests {
         defer { f.root.cleanUp() }
         let uuid = try f.create("flaky", ["--health-interval", "1", "--unhealthy-after", "2"])
         let start = try f.root.svcunit(arguments: ["start", "flaky"])
-        #expect(start.status == 0, "\(start.stderr)")
+        try #require(start.status == 0, "\(start.stderr)")  // the waits below would only time out
         let firstPID = try LiveSystemd.show(uuid, "MainPID")
         #expect(try Self.eventually { try f.history("flaky").contains { $0["result"] as? String == "ok" } }, "checks run and pass")
         #expect(try Self.timerIsActive(uuid))
@@ -299,7 +295,7 @@ struct HealthSupervisionTests {
         defer { f.root.cleanUp() }
         let uuid = try f.create("steady", ["--health-interval", "1"])
         let start = try f.root.svcunit(arguments: ["start", "steady"])
-        #expect(start.status == 0, "\(start.stderr)")
+        try #require(start.status == 0, "\(start.stderr)")  // the waits below would only time out
         let check = try UnitName(validating: "svcunit-health-\(uuid).service")
         // Twelve checks take twelve seconds or more: more than two of the limit's ten-second windows.
         #expect(try Self.eventually { try f.history("steady").count >= 12 }, "twelve checks")

@@ -51,9 +51,7 @@ struct Harness {
 /// A free port picked at random: tests run in parallel, and ZenML's "first free port from 8000"
 /// would hand two services started at the same moment the same port.
 func randomFreePort() -> TCPPort {
-    while true {
-        if let port = TCPPort(Int.random(in: 20000 ... 60000)), PortPolicy.canBindLoopback(port) { return port }
-    }
+    TCPPort(TestPorts.free())!
 }
 
 func httpEndpoint(path: String = "/") -> ServiceEndpoint {

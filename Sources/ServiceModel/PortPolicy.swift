@@ -31,9 +31,9 @@ public struct PortPolicy: Sendable {
     ///   - preferred: `endpoint.config.port`.
     ///   - allocate: `endpoint.config.allocate_port`.
     ///   - lastUsed: `endpoint.status.port`.
+    ///   - service: the service starting, for a check that knows which ports are its own.
     /// - Throws: `.portUnavailable` naming the preferred port when it is busy and `allocate` is false;
     ///   `.noFreePort` naming the scanned range when nothing is free.
-    ///   - service: the service starting, for a check that knows which ports are its own.
     public func selectPort(preferred: TCPPort?, allocate: Bool, lastUsed: TCPPort?, for service: ServiceUUID? = nil) throws(ServiceModelError) -> TCPPort {
         let isFree = { (port: TCPPort) in self.isFree(port, service) }
         if let preferred {

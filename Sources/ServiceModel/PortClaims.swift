@@ -77,33 +77,23 @@ public struct PortClaims: Sendable {
         }
     }
 
-    /// What `claim` found.
-    public enum Outcome: Equatable, Sendable {
-        /// This process holds the claim now.
-        case claimed
-        /// Another live process holds it for the same service (a start of it under way, or its
-        /// run): the port is the service's; this process records nothing.
-        case heldForTheService
-        /// Held for something else, or not free.
-        case taken
-    }
-
     /// Claims `port` for this process and `service` when no other live process holds it and
-    /// `isFree(port)` (the bind check) says so, both decided under the claims lock. A live claim for
-    /// the same service is that service's port, bound or not. Without a usable claims directory,
-    /// `isFree` alone decides.
-    public func claim(_ port: TCPPort, for service: ServiceUUID?, isFree: (TCPPort) -> Bool) -> Outcome {
-        guard let me = Owner.current else { return isFree(port) ? .claimed : .taken }
-        let decided: Outcome? = locked { () -> Outcome in
+    /// `isFree(port)` (the bind check) says so, both decided under the claims lock. True also when
+    /// another live process holds it for the same service (a start of it under way, or its run):
+    /// the port is that service's, bound or not, and nothing is recorded. Without a usable claims
+    /// directory, `isFree` alone decides.
+    public func claim(_ port: TCPPort, for service: ServiceUUID?, isFree: (TCPPort) -> Bool) -> Bool {
+        guard let me = Owner.current else { return isFree(port) }
+        let decided: Bool? = locked { () -> Bool in
             let path = file(port)
             if let held = claim(at: path), held.owner != me, held.owner.isAlive {
-                return service != nil && held.service == service ? .heldForTheService : .taken
+                return service != nil && held.service == service
             }
-            guard isFree(port) else { return .taken }
+            guard isFree(port) else { return false }
             record(Claim(owner: me, service: service), at: path)
-            return .claimed
+            return true
         }
-        return decided ?? (isFree(port) ? .claimed : .taken)
+        return decided ?? isFree(port)
     }
 
     /// Passes this process's claim on `port` to `pid` (the service's main process, which will listen on it).

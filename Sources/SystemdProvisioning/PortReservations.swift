@@ -27,9 +27,8 @@ public enum PortReservations {
                 ports[port.rawValue]?.starts += 1
                 return true
             }
-            let outcome = claims?.claim(port, for: service, isFree: PortPolicy.canBindLoopback)
-                ?? (PortPolicy.canBindLoopback(port) ? .claimed : .taken)
-            guard outcome != .taken else { return false }
+            let free = claims?.claim(port, for: service, isFree: PortPolicy.canBindLoopback) ?? PortPolicy.canBindLoopback(port)
+            guard free else { return false }
             ports[port.rawValue] = (service, 1)
             return true
         }

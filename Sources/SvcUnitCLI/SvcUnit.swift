@@ -62,6 +62,11 @@ public struct SvcUnit: AsyncParsableCommand {
     /// Errors are printed to standard error.
     public static func run(arguments: [String]) async -> Int32 {
         do {
+            // `start`, `stop` and `status` in their plain form skip argument-parser's reflection.
+            if var plain = PlainCommandLine.command(arguments) {
+                try await plain.run()
+                return ExitCodes.ok.rawValue
+            }
             var command = try parse(hoistingGlobalOptions(arguments))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -74,7 +79,9 @@ public struct SvcUnit: AsyncParsableCommand {
         }
     }
 
-    /// `parseAsRoot`, with less of argument-parser's work where the command line cannot need it.
+    /// `parseAsRoot`, with less of argument-parser's work where the command line cannot need it
+    /// (`run(arguments:)` reads plain `start`, `stop` and `status` lines before this, without it:
+    /// `PlainCommandLine`).
     ///
     /// - A subcommand without subcommands of its own (`start`, `stop`, `status`, `list`, `logs`,
     ///   `create command`, …) is parsed as a root of its own, on the arguments after its name. Under

@@ -12,12 +12,15 @@ public struct ServiceSelection: ParsableArguments {
 
     // argument-parser appends "(default: 30)" itself.
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for each service.", valueName: "seconds"))
-    public var timeout = DurationValue("30")
+    public var timeout = ServiceSelection.defaultTimeout
 
     @Flag(help: "Print one JSON array: per service uuid, name, ok, and message or error (its facts as fields).")
     public var json = false
 
     public init() {}
+
+    /// `--timeout`'s default (also `PlainCommandLine`'s).
+    static let defaultTimeout = DurationValue("30")
 
     public func validate() throws {
         if services.isEmpty { throw ValidationError("name at least one service") }

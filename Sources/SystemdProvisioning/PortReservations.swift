@@ -34,6 +34,16 @@ public enum PortReservations {
         }
     }
 
+    /// A start of `service` that adopts `port` from another start of it in this process (the one
+    /// whose unit runs) holds it too, so that its end, which releases the port it watched, leaves
+    /// that start's reservation in place. Nothing happens for a port this process does not hold for
+    /// `service` (the other start ran in another process, whose claim this process never drops).
+    public static func share(_ port: TCPPort, for service: ServiceUUID) {
+        claimed.withLock { ports in
+            if let held = ports[port.rawValue], held.service == service { ports[port.rawValue]?.starts += 1 }
+        }
+    }
+
     /// A start is over: it no longer holds `port`. When it was this process's last start holding
     /// it, the cross-process claim passes to the service's main process (`runningAs`) or is dropped.
     public static func release(_ port: TCPPort?, claims: PortClaims?, runningAs pid: UInt32? = nil) {

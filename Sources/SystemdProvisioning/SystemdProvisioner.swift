@@ -268,9 +268,14 @@ public final class SystemdProvisioner: ServiceProvisioner {
         guard let port = stored.endpoint?.status.port else { return }
         let chosen = service.document.endpoint?.status.port
         service.update { $0.endpoint?.status.port = port }
-        // The port this start claimed is not used: the start's end releases the one it watched,
-        // so this one is released here, or this process would keep it from every later start.
-        if let chosen, chosen != port { PortReservations.release(chosen, claims: portClaims) }
+        // The start's end releases the port it watched, and only that one: the port this start
+        // claimed and does not use is released here (or this process would keep it from every
+        // later start), and the adopted one is shared with the start that runs it, which it would
+        // otherwise lose early.
+        if chosen != port {
+            if let chosen { PortReservations.release(chosen, claims: portClaims) }
+            PortReservations.share(port, for: service.uuid)
+        }
     }
 
     /// Whether the unit's process reads the service's document only through the entrypoint from

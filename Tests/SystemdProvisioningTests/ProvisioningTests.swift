@@ -519,3 +519,34 @@ struct LiveProvisioningTests {
         }
     }
 }
+
+/// `PortReservations` in one process: two starts of one service share its port until the last ends.
+@Suite struct PortReservationTests {
+    /// A start that lost the race adopts the winner's port (`adoptStoredPort`) and, at its end,
+    /// releases the port it watched: the winner's start, still waiting for its service, keeps the
+    /// port from the starts of other services until it ends itself.
+    @Test func aStartThatAdoptsAnotherStartsPortLeavesItReserved() {
+        let port = randomFreePort()
+        let service = ServiceUUID.random(), other = ServiceUUID.random()
+        #expect(PortReservations.claimIfFree(port, for: service, claims: nil), "the winner's start")
+        PortReservations.share(port, for: service)          // the loser adopts it
+        PortReservations.release(port, claims: nil)          // the loser's start ends
+        #expect(!PortReservations.claimIfFree(port, for: other, claims: nil), "the winner's start still holds it")
+        PortReservations.release(port, claims: nil)          // the winner's start ends
+        #expect(PortReservations.claimIfFree(port, for: other, claims: nil), "free once both have ended")
+        PortReservations.release(port, claims: nil)
+    }
+
+    /// Sharing joins only a reservation of the same service: a port held for another service, or
+    /// held by no start of this process (the winner ran in another process), is left as it is.
+    @Test func sharingJoinsOnlyThatServicesReservation() {
+        let port = randomFreePort()
+        let service = ServiceUUID.random(), other = ServiceUUID.random()
+        PortReservations.share(port, for: service)           // nothing held: nothing to join
+        #expect(PortReservations.claimIfFree(port, for: other, claims: nil))
+        PortReservations.share(port, for: service)           // held for another service
+        PortReservations.release(port, claims: nil)          // that service's only start ends
+        #expect(PortReservations.claimIfFree(port, for: service, claims: nil), "no share was left behind")
+        PortReservations.release(port, claims: nil)
+    }
+}

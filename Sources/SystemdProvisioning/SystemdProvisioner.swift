@@ -580,7 +580,9 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// `watch(_:)`), so its own read of the transient unit, made as it subscribed, is that unit's
     /// state. Later, a not-loaded watch may only not have heard yet of a unit this command started,
     /// so the unit is read again.
-    private func unitStatus(_ uuid: ServiceUUID, watchJustTaken: Bool) async throws(SystemdError) -> UnitStatus {
+    /// - Parameter instanceState: the template instance's side, when the caller asked for it already.
+    private func unitStatus(_ uuid: ServiceUUID, watchJustTaken: Bool,
+                            instanceState prefetched: (() async -> Result<InstanceState, SystemdError>)? = nil) async throws(SystemdError) -> UnitStatus {
         // A watch's state is frozen once the connection is gone: never report it as current.
         if let lost = manager.lostConnection { throw lost }
         let unit = ServiceUnit(uuid)
@@ -594,11 +596,31 @@ public final class SystemdProvisioner: ServiceProvisioner {
         if transient.isLoaded, transient.activeState != .inactive { return transient }
         // The template instance stands for the service only when it runs or is enabled; a merely
         // loadable instance (the template is installed) says nothing about this service.
-        let instance = try await manager.unitStatus(unit.templateInstance)
-        // An instance the manager has let go of (stopped, nothing pulls it in until the next
-        // daemon-reload) has no UnitFileState: ask the unit file, which loads nothing.
-        let enabled = instance.isLoaded ? instance.unitFileState?.isEnabled == true : await isEnabled(unit)
-        return ServiceUnit.standing(transient: transient, instance: instance, instanceEnabled: enabled) ?? transient
+        let read: Result<InstanceState, SystemdError>
+        if let prefetched { read = await prefetched() } else { read = await instanceState(unit) }
+        let state = try read.get()
+        return ServiceUnit.standing(transient: transient, instance: state.instance, instanceEnabled: state.enabled) ?? transient
+    }
+
+    /// The template instance and whether its unit file is enabled.
+    struct InstanceState {
+        let instance: UnitStatus
+        let enabled: Bool
+    }
+
+    /// Reads the template instance; for one the manager has let go of (stopped, nothing pulls it
+    /// in until the next daemon-reload), which has no UnitFileState, the unit file, which loads nothing.
+    /// Both are asked for at once: the instance of a service never enabled is not loaded, the case
+    /// of almost every start, and the unit file's answer is cheap when it is not needed.
+    private func instanceState(_ unit: ServiceUnit) async -> Result<InstanceState, SystemdError> {
+        async let fileEnabled = isEnabled(unit)
+        do throws(SystemdError) {
+            let instance = try await manager.unitStatus(unit.templateInstance)
+            let enabled = instance.isLoaded ? instance.unitFileState?.isEnabled == true : await fileEnabled
+            return .success(InstanceState(instance: instance, enabled: enabled))
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// Whether `svcunit enable` made the service persistent (its template instance is enabled).
@@ -615,12 +637,22 @@ public final class SystemdProvisioner: ServiceProvisioner {
 
     /// `watch`, and whether the unit was read from systemd just now (no watch was held for the
     /// service): then it carries what it runs, for `checkOwnership(_:freshlyRead:of:refusing:)`.
-    public func watchReading(_ uuid: ServiceUUID) async throws(SystemdError) -> (unit: UnitStatus, freshlyRead: Bool) {
+    /// - Parameter forStart: the caller is about to start the service, which is most often stopped:
+    ///   then its transient unit is not loaded, and the template instance and its unit file decide
+    ///   what stands for it. They are asked for together with the transient unit, one round trip
+    ///   instead of three in a row (a stop or a status of a running service needs neither).
+    public func watchReading(_ uuid: ServiceUUID, forStart: Bool = false) async throws(SystemdError) -> (unit: UnitStatus, freshlyRead: Bool) {
         let name = ServiceUnit(uuid).transientUnit
         let held = watches.withLock { $0[uuid] != nil }
         let heldOnName = watches.withLock { $0[uuid]?.name == name }
+        guard forStart, !heldOnName else {
+            keep(try await takeWatch(for: uuid, name), for: uuid)
+            return (try await unitStatus(uuid, watchJustTaken: !heldOnName), !held)
+        }
+        let unit = ServiceUnit(uuid)
+        let instance = Task { await instanceState(unit) }
         keep(try await takeWatch(for: uuid, name), for: uuid)
-        return (try await unitStatus(uuid, watchJustTaken: !heldOnName), !held)
+        return (try await unitStatus(uuid, watchJustTaken: true, instanceState: { await instance.value }), !held)
     }
 
     /// The watch held for the service if it is on `name`, else a new one.

@@ -67,7 +67,7 @@ public final class SystemdServices: Sendable {
     ///   exit status and last output; `.timedOut` with the last state), or a `SystemdError`.
     public func start(_ uuid: ServiceUUID, timeout: Duration) async throws -> StartOutcome {
         let service = try self.service(uuid)
-        let (unit, freshlyRead) = try await provisioner.watchReading(uuid)
+        let (unit, freshlyRead) = try await provisioner.watchReading(uuid, forStart: true)
         try await provisioner.checkOwnership(unit, freshlyRead: freshlyRead, of: service.document, refusing: "adopting")
         if StatusDerivation.state(of: unit) == .active, service.document.adminState == .active,
            await lifecycle.isRunning(service) {

@@ -639,8 +639,9 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// service): then it carries what it runs, for `checkOwnership(_:freshlyRead:of:refusing:)`.
     /// - Parameter forStart: the caller is about to start the service, which is most often stopped:
     ///   then its transient unit is not loaded, and the template instance and its unit file decide
-    ///   what stands for it. They are asked for together with the transient unit, one round trip
-    ///   instead of three in a row (a stop or a status of a running service needs neither).
+    ///   what stands for it. They are asked for while the transient unit is read, not after it
+    ///   (three round trips one after another before; a stop or a status of a running service
+    ///   needs neither, and keeps the old order).
     public func watchReading(_ uuid: ServiceUUID, forStart: Bool = false) async throws(SystemdError) -> (unit: UnitStatus, freshlyRead: Bool) {
         let name = ServiceUnit(uuid).transientUnit
         let held = watches.withLock { $0[uuid] != nil }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SystemdTestSupport
 import Testing
 
@@ -69,6 +70,39 @@ struct ZenMLServiceTests {
         #expect(after["state"] as? String == "inactive", "\(after)")
         let lastRun = try #require(after["last_run"] as? [String: Any], "\(after)")
         #expect(lastRun["result"] as? String == "success", "a SIGTERM stop is a clean end: \(lastRun)")
+    }
+
+    /// Two `svcunit start`s of one ZenML service at once (its port chosen by svcunit's port policy):
+    /// one unit, both succeed, and both, the document and `status` name the port `run()` listens on.
+    /// A Python service's document is written before the unit is asked for and its runner reads it
+    /// without the service's lock, so two different choices would leave one start probing a port
+    /// nobody listens on; both choose the same port because a port claimed for the same service
+    /// counts as free for it (`PortClaims`).
+    @Test func twoStartsAtOnceAgreeOnThePortRunListensOn() throws {
+        let store = try ZenMLStore()
+        defer { store.cleanUp() }
+        let (uuid, file, _) = try store.write("HttpDaemon", name: "twice", "--http", "/health")
+        #expect(try store.register(file).status == 0)
+        for round in 1...3 {
+            let starts = Mutex<[Ran?]>([nil, nil])
+            DispatchQueue.concurrentPerform(iterations: 2) { i in
+                let ran = try? store.svcunit("start", uuid, "--timeout", "60")
+                starts.withLock { $0[i] = ran }
+            }
+            let ran = starts.withLock { $0 }.compactMap { $0 }
+            try #require(ran.count == 2, "round \(round)")
+            for start in ran { #expect(start.status == 0, "round \(round): \(start)") }
+            let status = try store.status(uuid)
+            let endpoint = try #require(status["endpoint"] as? [String: Any], "round \(round): \(status)")
+            #expect(endpoint["healthy"] as? Bool == true, "round \(round): \(status)")
+            let port = try #require(endpoint["port"] as? Int, "round \(round): \(status)")
+            for start in ran where start.status == 0 {
+                #expect(start.stdout.contains(":\(port)/"), "round \(round): both starts name the port run() listens on (\(port)): \(start)")
+            }
+            #expect(try eventually { try store.svcunit("logs", uuid, "-n", "100").stdout.contains("HttpDaemon serving on port \(port)") },
+                    "round \(round): run() listens on the stored port \(port)")
+            #expect(try store.svcunit("stop", uuid).status == 0)
+        }
     }
 
     /// A TCP endpoint is healthy through the TCP monitor.

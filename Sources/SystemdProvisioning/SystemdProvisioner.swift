@@ -234,6 +234,18 @@ public final class SystemdProvisioner: ServiceProvisioner {
             // shared lock of the service (`EntrypointCommand.loadDocument`), and this exclusive one is
             // held from before the start until the write is done, so it always reads this write.
             try await store.withLock(awaiting: service.uuid) {
+                // Unless this process dies in between: the lock goes with it, and the run reads the
+                // document as it was. When that lacks what the run needs from this start (the port
+                // it chose, on a first start or a change of port), the document is written first.
+                if let before = try documentTheRunWouldMiss(service) {
+                    try persistHoldingLock(service)
+                    if try await startUnit() { return }
+                    // Another start's unit runs, on the document that start wrote: put it back (no
+                    // run can have read this one: it waits for this lock) and watch that run.
+                    try store.write(before, for: service.uuid)
+                    try adoptStoredPort(service)
+                    return
+                }
                 let started = try await startUnit()
                 guard started else {
                     // Another svcunit started the unit a moment ago, and wrote its document under
@@ -276,6 +288,20 @@ public final class SystemdProvisioner: ServiceProvisioner {
             if let chosen { PortReservations.release(chosen, claims: portClaims) }
             PortReservations.share(port, for: service.uuid)
         }
+    }
+
+    /// The document on disk (its bytes), when the run about to start would read from it something
+    /// other than what this start chose: its endpoint port, its runtime path, whether it is silent.
+    /// Nil when the run needs nothing of this start's write (a start of a service on the port it
+    /// had), or when there is no readable document (the write after the start then makes one).
+    private func documentTheRunWouldMiss(_ service: Service) throws -> Data? {
+        guard let data = try? store.read(service.uuid),
+              let stored = try? store.document(service.uuid, decoding: data, with: try ServiceRegistry(kinds: [service.kind]))
+        else { return nil }
+        let chosen = service.document
+        let same = stored.endpoint?.status.port == chosen.endpoint?.status.port
+            && stored.status.runtimePath == chosen.status.runtimePath && stored.status.silentDaemon == chosen.status.silentDaemon
+        return same ? nil : data
     }
 
     /// Whether the unit's process reads the service's document only through the entrypoint from

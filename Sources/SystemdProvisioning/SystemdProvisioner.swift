@@ -275,8 +275,7 @@ public final class SystemdProvisioner: ServiceProvisioner {
     /// Everything else of this start stays (its admin state, which a document written before, by
     /// someone else, need not carry). The caller holds the service's lock.
     private func adoptStoredPort(_ service: Service) throws(ServiceModelError) {
-        let stored = try store.document(service.uuid, decoding: try store.read(service.uuid),
-                                        with: try ServiceRegistry(kinds: [service.kind]))
+        let stored = try storedDocument(service, decoding: try store.read(service.uuid))
         guard let port = stored.endpoint?.status.port else { return }
         let chosen = service.document.endpoint?.status.port
         service.update { $0.endpoint?.status.port = port }
@@ -290,14 +289,17 @@ public final class SystemdProvisioner: ServiceProvisioner {
         }
     }
 
+    /// `data`, the service's file as read under its lock, decoded with the service's own kind.
+    private func storedDocument(_ service: Service, decoding data: Data) throws(ServiceModelError) -> ServiceDocument {
+        try store.document(service.uuid, decoding: data, with: try ServiceRegistry(kinds: [service.kind]))
+    }
+
     /// The document on disk (its bytes), when the run about to start would read from it something
     /// other than what this start chose: its endpoint port, its runtime path, whether it is silent.
     /// Nil when the run needs nothing of this start's write (a start of a service on the port it
     /// had), or when there is no readable document (the write after the start then makes one).
     private func documentTheRunWouldMiss(_ service: Service) throws -> Data? {
-        guard let data = try? store.read(service.uuid),
-              let stored = try? store.document(service.uuid, decoding: data, with: try ServiceRegistry(kinds: [service.kind]))
-        else { return nil }
+        guard let data = try? store.read(service.uuid), let stored = try? storedDocument(service, decoding: data) else { return nil }
         let chosen = service.document
         let same = stored.endpoint?.status.port == chosen.endpoint?.status.port
             && stored.status.runtimePath == chosen.status.runtimePath && stored.status.silentDaemon == chosen.status.silentDaemon
